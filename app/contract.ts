@@ -1,0 +1,61 @@
+/**
+ * The demo service's contract: chat rooms with history, presence and a typing indicator.
+ * Frontends import its type (or the generated client); the server implements it.
+ * @module
+ */
+import * as v from "valibot";
+import { defineContract, procedure, topic } from "../shared/contract.ts";
+
+const RoomId = v.pipe(v.string(), v.regex(/^[a-z0-9-]{1,32}$/, "Room ids are 1-32 lowercase letters, digits or dashes"), v.description("Room id"));
+
+/** One chat message as stored and delivered. */
+export const Message = v.object({
+  id: v.pipe(v.string(), v.description("Server-assigned message id")),
+  roomId: RoomId,
+  author: v.pipe(v.string(), v.description("Display name of the sender")),
+  text: v.pipe(v.string(), v.description("Message text")),
+  sentAt: v.pipe(v.date(), v.description("When the server accepted the message")),
+});
+
+/** The demo service's contract. */
+export const contract = defineContract({
+  rooms: {
+    list: procedure({
+      output: v.array(v.object({ id: RoomId, members: v.number() })),
+      description: "Rooms with someone in them, and how many members each has",
+    }),
+    messages: topic({
+      params: v.object({ roomId: RoomId }),
+      message: Message,
+      presence: v.object({ name: v.string(), since: v.date() }),
+      description: "Messages of one room; subscribing also joins its presence",
+    }),
+    typing: topic({
+      params: v.object({ roomId: RoomId }),
+      message: v.object({ name: v.string(), typing: v.boolean() }),
+      clientPublish: true,
+      history: false,
+      slowConsumer: "drop-oldest",
+      description: "Who is typing in a room; clients publish, everyone else receives",
+    }),
+  },
+  chat: {
+    send: procedure({
+      input: v.object({ roomId: RoomId, text: v.pipe(v.string(), v.trim(), v.minLength(1, "Say something"), v.maxLength(2000)) }),
+      output: Message,
+      description: "Sends a message to a room; every subscriber (the sender included) receives it",
+    }),
+    history: procedure({
+      input: v.object({ roomId: RoomId, limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(200)), 50) }),
+      output: v.array(Message),
+      description: "The latest messages of a room, oldest first",
+    }),
+  },
+  me: procedure({
+    output: v.object({ name: v.string(), connectionId: v.string() }),
+    description: "Who this connection is",
+  }),
+});
+
+/** The demo contract's type, for `createClient<Contract>`. */
+export type Contract = typeof contract;

@@ -1,0 +1,159 @@
+/**
+ * One client-side subscription: its handlers, its position for recovery, its presence view, and
+ * an async iterator over its messages.
+ * @module
+ */
+import type { RpcError } from "../shared/errors.ts";
+
+/** The presence of a topic instance as the client sees it. */
+export interface PresenceView<Meta> {
+  /** Members present. */
+  count: number;
+  /** Each member's metadata, one entry per connection (tab); empty for counts-only topics. */
+  members: Record<string, Meta[]>;
+}
+
+/** Callbacks of a subscription; all optional. */
+export interface SubscriptionHandlers<Message, Meta = never> {
+  /** Each message, in order, once. */
+  onData?(message: Message): void;
+  /** The subscription failed (validation, authorization) or was ended by the server. */
+  onError?(error: RpcError): void;
+  /** The server confirmed the subscription; `recovered` is false when messages may have been missed. */
+  onSubscribed?(info: { recovered: boolean; resubscribed: boolean }): void;
+  /** Presence changed (topics with presence). */
+  onPresence?(presence: PresenceView<Meta>): void;
+}
+
+/** The handle returned by `subscribe`: unsubscribe, await confirmation, or iterate messages. */
+export interface SubscriptionHandle<Message, Meta = never> extends AsyncIterable<Message> {
+  /** Resolves when the server confirmed the first subscribe; rejects with its error. */
+  readonly ready: Promise<void>;
+  /** The latest presence view (topics with presence). */
+  readonly presence: PresenceView<Meta>;
+  /** Stops delivery and tells the server; safe to call twice. */
+  unsubscribe(): void;
+}
+
+/** Most messages an unread async iterator buffers; older ones are dropped past it. */
+const ITERATOR_BUFFER = 1000;
+
+/** A subscription's state inside the client. */
+export class ClientSubscription<Message = unknown, Meta = unknown> implements SubscriptionHandle<Message, Meta> {
+  /** Server-assigned instance key, known after the first `subscribed`. */
+  key: string | undefined;
+  /** Recovery position: the epoch and last offset delivered. */
+  epoch: string | undefined;
+  offset = 0;
+  /** Whether the server has confirmed the current (re)subscription. */
+  active = false;
+  /** Whether the app has unsubscribed. */
+  ended = false;
+  readonly ready: Promise<void>;
+  presence: PresenceView<Meta> = { count: 0, members: {} };
+  private metas = new Map<string, Map<string, Meta>>();
+  private resolveReady!: () => void;
+  private rejectReady!: (error: RpcError) => void;
+  private readonly iterators = new Set<{ queue: Message[]; wake: (() => void) | undefined }>();
+
+  constructor(
+    readonly topic: string,
+    readonly params: unknown,
+    private readonly handlers: SubscriptionHandlers<Message, Meta>,
+    private readonly release: (sub: ClientSubscription<Message, Meta>) => void,
+  ) {
+    this.ready = new Promise((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    // Nobody may await `ready`; its rejection is still delivered through onError.
+    this.ready.catch(() => {});
+  }
+
+  /** Called when the server confirms a (re)subscription. */
+  confirmed(key: string, epoch: string, offset: number, recovered: boolean | undefined): void {
+    const resubscribed = this.key !== undefined;
+    const complete = recovered ?? !resubscribed;
+    if (!complete || this.epoch !== epoch) this.offset = offset;
+    this.key = key;
+    this.epoch = epoch;
+    this.active = true;
+    this.resolveReady();
+    this.handlers.onSubscribed?.({ recovered: complete, resubscribed });
+  }
+
+  /** Delivers one event unless its offset was already seen (exactly once across reconnects). */
+  event(message: Message, offset: number | undefined): void {
+    if (offset !== undefined) {
+      if (offset <= this.offset) return;
+      this.offset = offset;
+    }
+    this.handlers.onData?.(message);
+    for (const it of this.iterators) {
+      if (it.queue.length >= ITERATOR_BUFFER) it.queue.shift();
+      it.queue.push(message);
+      it.wake?.();
+    }
+  }
+
+  /** Applies a presence frame (full state or diff) and tells the app. */
+  presenceFrame(frame: { count: number; state?: Record<string, Record<string, Meta>>; joins?: Record<string, Record<string, Meta>>; leaves?: Record<string, Record<string, Meta>> }): void {
+    if (frame.state !== undefined) this.metas = new Map();
+    for (const [member, metas] of Object.entries(frame.state ?? {})) this.metas.set(member, new Map(Object.entries(metas)));
+    for (const [member, metas] of Object.entries(frame.joins ?? {})) {
+      const known = this.metas.get(member) ?? new Map<string, Meta>();
+      for (const [conn, meta] of Object.entries(metas)) known.set(conn, meta);
+      this.metas.set(member, known);
+    }
+    for (const [member, metas] of Object.entries(frame.leaves ?? {})) {
+      const known = this.metas.get(member);
+      for (const conn of Object.keys(metas)) known?.delete(conn);
+      if (known?.size === 0) this.metas.delete(member);
+    }
+    const members = Object.fromEntries([...this.metas].map(([m, metas]) => [m, [...metas.values()]]));
+    this.presence = { count: frame.count, members };
+    this.handlers.onPresence?.(this.presence);
+  }
+
+  /** The server refused or ended the subscription. */
+  failed(error: RpcError): void {
+    this.active = false;
+    this.rejectReady(error);
+    this.handlers.onError?.(error);
+    this.finish();
+  }
+
+  /** Stops delivery and tells the server. */
+  unsubscribe(): void {
+    if (this.ended) return;
+    this.release(this);
+    this.finish();
+  }
+
+  private finish(): void {
+    this.ended = true;
+    for (const it of this.iterators) it.wake?.();
+  }
+
+  /** Iterates messages until unsubscribe; breaking out of the loop unsubscribes. */
+  [Symbol.asyncIterator](): AsyncIterator<Message> {
+    const it = { queue: [] as Message[], wake: undefined as (() => void) | undefined };
+    this.iterators.add(it);
+    const done = (): IteratorResult<Message> => {
+      this.iterators.delete(it);
+      return { done: true, value: undefined };
+    };
+    return {
+      next: async () => {
+        while (it.queue.length === 0 && !this.ended) await new Promise<void>((r) => (it.wake = r));
+        it.wake = undefined;
+        if (it.queue.length > 0) return { done: false, value: it.queue.shift() as Message };
+        return done();
+      },
+      return: () => {
+        this.unsubscribe();
+        return Promise.resolve(done());
+      },
+    };
+  }
+}

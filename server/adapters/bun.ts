@@ -1,0 +1,116 @@
+/**
+ * The Bun adapter: `Bun.serve` websocket handlers, translated to the core's socket API.
+ * Untargeted topic events go through Bun's native `server.publish`.
+ * @module
+ */
+import type { ContractTree } from "../../shared/contract.ts";
+import { SUBPROTOCOL } from "../../shared/protocol.ts";
+import type { Connection } from "../connection.ts";
+import { routeRequest } from "../http.ts";
+import type { Service } from "../service.ts";
+import type { RunningServer, ServeOptions } from "./serve-options.ts";
+
+/** What this adapter keeps on each Bun socket. */
+interface SocketData {
+  auth: unknown;
+  ip: string;
+  conn: Connection<unknown> | undefined;
+}
+
+/** The members of Bun's ServerWebSocket this adapter uses. */
+interface BunSocket {
+  data: SocketData;
+  send(data: string): number;
+  close(code?: number, reason?: string): void;
+  getBufferedAmount(): number;
+  subscribe(channel: string): void;
+  unsubscribe(channel: string): void;
+}
+
+/** The members of Bun's Server this adapter uses. */
+interface BunServer {
+  port: number;
+  upgrade(request: Request, options: { data: SocketData; headers: Record<string, string> }): boolean;
+  publish(channel: string, data: string): number;
+  requestIP(request: Request): { address: string } | null;
+  stop(closeActiveConnections?: boolean): Promise<void>;
+}
+
+/** The members of the `Bun` namespace this adapter uses. */
+interface BunRuntime {
+  serve(options: {
+    port: number;
+    hostname: string;
+    fetch(request: Request, server: BunServer): Response | undefined | Promise<Response | undefined>;
+    websocket: {
+      open(ws: BunSocket): void;
+      message(ws: BunSocket, message: string | Uint8Array): void;
+      close(ws: BunSocket): void;
+      idleTimeout: number;
+      sendPings: boolean;
+      maxPayloadLength: number;
+      backpressureLimit: number;
+      closeOnBackpressureLimit: boolean;
+      perMessageDeflate: boolean;
+    };
+  }): BunServer;
+}
+
+/**
+ * Serves a service on Bun.
+ * @example const server = serveBun(service, { port: 0 }); console.log(server.url)
+ */
+export function serveBun<C extends ContractTree, A>(service: Service<C, A>, options: ServeOptions = {}): RunningServer {
+  // This file only runs on Bun; the cast keeps its types free of bun-types.
+  const bun = (globalThis as unknown as { Bun: BunRuntime }).Bun;
+  const hostname = options.hostname ?? "127.0.0.1";
+  const { limits, heartbeat, maxBufferedBytes } = service.options;
+  const server = bun.serve({
+    port: options.port ?? 8080,
+    hostname,
+    async fetch(request, srv) {
+      const route = await routeRequest(service, request);
+      if (route.kind === "response") return route.response;
+      if (route.kind === "pass") return options.fetch?.(request) ?? new Response("Not found", { status: 404 });
+      const data: SocketData = { auth: route.auth, ip: srv.requestIP(request)?.address ?? "", conn: undefined };
+      // Bun does not pick a subprotocol itself: echo ours or browsers fail the handshake.
+      if (srv.upgrade(request, { data, headers: { "sec-websocket-protocol": SUBPROTOCOL } })) return undefined;
+      return new Response("WebSocket upgrade failed", { status: 400 });
+    },
+    websocket: {
+      open(ws) {
+        ws.data.conn = service.open({
+          send: (frame) => ws.send(frame),
+          close: (code, reason) => ws.close(code, reason),
+          bufferedAmount: () => ws.getBufferedAmount(),
+          subscribe: (channel) => ws.subscribe(channel),
+          unsubscribe: (channel) => ws.unsubscribe(channel),
+        }, ws.data.auth as A, ws.data.ip) as Connection<unknown>;
+      },
+      message(ws, message) {
+        if (ws.data.conn !== undefined) service.receive(ws.data.conn as Connection<A>, message);
+      },
+      close(ws) {
+        if (ws.data.conn !== undefined) service.closed(ws.data.conn as Connection<A>);
+      },
+      // Bun's own idle check (protocol pings) agrees with the announced heartbeat timeout.
+      idleTimeout: Math.ceil(heartbeat.timeout / 1000),
+      sendPings: true,
+      // Frames a bit over our limit still reach the core, which answers PAYLOAD_TOO_LARGE; far over, Bun closes 1009.
+      maxPayloadLength: limits.maxFrameBytes * 4,
+      // A subscriber past this is closed rather than silently skipped by native publish; it recovers on reconnect.
+      backpressureLimit: maxBufferedBytes,
+      closeOnBackpressureLimit: true,
+      perMessageDeflate: false,
+    },
+  });
+  service.useNativePublish((channel, frame) => void server.publish(channel, frame));
+  return {
+    port: server.port,
+    url: `ws://${hostname}:${server.port}${service.options.paths[0]}`,
+    async stop(retryAfterMs) {
+      await service.close(retryAfterMs);
+      await server.stop(true);
+    },
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * The Deno adapter: `Deno.serve` + `Deno.upgradeWebSocket`, translated to the core's socket API.
+ * @module
+ */
+import type { ContractTree } from "../../shared/contract.ts";
+import { SUBPROTOCOL } from "../../shared/protocol.ts";
+import type { Connection } from "../connection.ts";
+import { routeRequest } from "../http.ts";
+import type { Service } from "../service.ts";
+import type { RunningServer, ServeOptions } from "./serve-options.ts";
+
+/** The members of Deno's WebSocket this adapter uses. */
+interface DenoSocket {
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  readonly bufferedAmount: number;
+  onopen: (() => void) | null;
+  onmessage: ((event: { data: string | ArrayBuffer | Blob }) => void) | null;
+  onclose: (() => void) | null;
+}
+
+/** The members of the `Deno` namespace this adapter uses. */
+interface DenoRuntime {
+  serve(
+    options: { port: number; hostname: string; onListen?: (addr: { port: number }) => void },
+    handler: (request: Request, info: { remoteAddr: { hostname: string } }) => Response | Promise<Response>,
+  ): { addr: { port: number; hostname: string }; shutdown(): Promise<void> };
+  upgradeWebSocket(request: Request, options: { protocol: string; idleTimeout: number }): { socket: DenoSocket; response: Response };
+}
+
+/**
+ * Serves a service on Deno.
+ * @example const server = serveDeno(service, { port: 0 }); console.log(server.url)
+ */
+export function serveDeno<C extends ContractTree, A>(service: Service<C, A>, options: ServeOptions = {}): RunningServer {
+  // This file only runs on Deno; the cast keeps its types free of Deno's global declarations.
+  const deno = (globalThis as unknown as { Deno: DenoRuntime }).Deno;
+  // Deno's own idle check (a protocol ping) agrees with the announced heartbeat timeout.
+  const idleTimeout = Math.ceil(service.options.heartbeat.timeout / 1000);
+  const hostname = options.hostname ?? "127.0.0.1";
+  const server = deno.serve({ port: options.port ?? 8080, hostname, onListen: () => {} }, async (request, info) => {
+    const route = await routeRequest(service, request);
+    if (route.kind === "response") return route.response;
+    if (route.kind === "pass") return options.fetch?.(request) ?? new Response("Not found", { status: 404 });
+    const ip = info.remoteAddr.hostname; // read now: Deno refuses once the request is upgraded
+    const { socket, response } = deno.upgradeWebSocket(request, { protocol: SUBPROTOCOL, idleTimeout });
+    let conn: Connection<A> | undefined;
+    socket.onopen = () => {
+      conn = service.open({
+        send: (frame) => socket.send(frame),
+        close: (code, reason) => socket.close(code, reason),
+        bufferedAmount: () => socket.bufferedAmount,
+      }, route.auth, ip);
+    };
+    socket.onmessage = (event) => {
+      if (conn !== undefined) service.receive(conn, typeof event.data === "string" ? event.data : new Uint8Array());
+    };
+    socket.onclose = () => {
+      if (conn !== undefined) service.closed(conn);
+    };
+    return response;
+  });
+  const port = server.addr.port;
+  return {
+    port,
+    url: `ws://${hostname}:${port}${service.options.paths[0]}`,
+    async stop(retryAfterMs) {
+      await service.close(retryAfterMs);
+      await server.shutdown();
+    },
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * The broker contract: how topic messages travel between instances and where history lives.
+ * The service never knows which broker it has.
+ * @module
+ */
+import type { Payload } from "../../shared/codec.ts";
+import type { HistoryOptions } from "../../shared/contract.ts";
+import type { Target } from "../handlers.ts";
+
+/** One topic message as brokers carry it. */
+export interface BrokerMessage {
+  /** Dotted topic name. */
+  topic: string;
+  /** Canonical params key of the topic instance. */
+  key: string;
+  /** The encoded message. */
+  data: Payload;
+  /** Position in the instance's history; set by the broker for untargeted publishes. */
+  offset?: number;
+  /** Restricts delivery; room- or connection-targeted messages get no offset and no history. */
+  target?: Target;
+}
+
+/** A topic instance's current position: the epoch of its history and its last offset. */
+export interface StreamPosition {
+  /** Changes whenever the instance's history was lost (restart, expiry); offsets restart with it. */
+  epoch: string;
+  /** Offset of the last message published, 0 before the first. */
+  offset: number;
+}
+
+/** What a recovery read found. */
+export interface Recovery {
+  /** Whether `messages` hold every message after the asked position. */
+  recovered: boolean;
+  /** The instance's position now. */
+  position: StreamPosition;
+  /** Messages after the asked position, oldest first (empty when not recovered). */
+  messages: BrokerMessage[];
+}
+
+/** Receives every message this instance must deliver to its local subscribers. */
+export type Deliver = (channel: string, message: BrokerMessage) => void;
+
+/** Moves messages between instances and keeps per-instance history; memory or Redis. */
+export interface Broker {
+  /** Starts the broker; `deliver` receives every message for channels this instance listens to. */
+  start(deliver: Deliver): Promise<void> | void;
+  /** Publishes to a channel; untargeted messages get an offset and, if `history`, are kept. */
+  publish(channel: string, message: BrokerMessage, history: HistoryOptions | false): void | Promise<void>;
+  /** Starts listening to a channel (first local subscriber). */
+  listen(channel: string): void | Promise<void>;
+  /** Stops listening to a channel (last local subscriber gone). */
+  unlisten(channel: string): void | Promise<void>;
+  /** The channel's position, for a new subscription. */
+  position(channel: string): StreamPosition | Promise<StreamPosition>;
+  /** Messages after `since`, if the history still reaches back that far in the same epoch. */
+  recover(channel: string, since: StreamPosition): Recovery | Promise<Recovery>;
+  /** Whether the broker can currently reach its backend (always true in memory). */
+  healthy(): boolean;
+  /** Stops the broker and releases its connections and timers. */
+  close(): Promise<void>;
+}
+
+/** The history options applied where a topic says `{}` or leaves a field out. */
+export const DEFAULT_HISTORY: Required<HistoryOptions> = { size: 100, maxAge: 300_000 };
+
+/** Whether a message with this target gets an offset and history: untargeted, or only `except`. */
+export function isStreamed(target: Target | undefined): boolean {
+  return target === undefined || (target.room === undefined && target.connection === undefined);
+}

@@ -1,0 +1,113 @@
+/**
+ * One call from frame to answer: lookup, input validation, middleware, timeout, cancel, output.
+ * @module
+ */
+import * as v from "valibot";
+import { decode, encode } from "../shared/codec.ts";
+import type { ContractTree } from "../shared/contract.ts";
+import { RpcError } from "../shared/errors.ts";
+import type { CallFrame } from "../shared/protocol.ts";
+import type { Connection } from "./connection.ts";
+import { CallContext } from "./context.ts";
+import { errorFrame, simpleErrorFrame, toIssues } from "./error-frame.ts";
+import type { Middleware, MiddlewareCall } from "./handlers.ts";
+import type { Core } from "./service.ts";
+
+/** Runs one call frame; exactly one result or error frame answers it. */
+export function runCall<A>(core: Core<A>, conn: Connection<A>, frame: v.InferOutput<typeof CallFrame>): void {
+  const { id, method } = frame;
+  if (conn.inflight.has(id)) {
+    conn.send(simpleErrorFrame(id, "DUPLICATE_ID", `Call id ${JSON.stringify(id)} is already in flight`));
+    return;
+  }
+  if (conn.inflight.size >= core.options.limits.maxInFlight) {
+    conn.send(simpleErrorFrame(id, "TOO_MANY_REQUESTS", `Too many calls in flight (at most ${core.options.limits.maxInFlight})`));
+    return;
+  }
+  const proc = core.procedures.get(method);
+  if (proc === undefined) {
+    conn.send(simpleErrorFrame(id, "NOT_FOUND", `Unknown procedure "${method}"`));
+    return;
+  }
+  let input: unknown;
+  try {
+    input = decode(frame.input);
+  } catch {
+    conn.send(simpleErrorFrame(id, "BAD_REQUEST", `Cannot call "${method}": input is not a valid superjson payload`));
+    return;
+  }
+  if (proc.def.input !== undefined) {
+    const parsed = v.safeParse(proc.def.input, input);
+    if (!parsed.success) {
+      conn.send(simpleErrorFrame(id, "INVALID_INPUT", `Cannot call "${method}": input failed validation`, toIssues(parsed.issues)));
+      return;
+    }
+    input = parsed.output;
+  }
+
+  const abort = new AbortController();
+  conn.inflight.set(id, abort);
+  const timer = setTimeout(
+    () => abort.abort(new RpcError("TIMEOUT", `Call "${method}" took longer than ${core.options.callTimeout} ms`)),
+    core.options.callTimeout,
+  );
+  // A timeout or cancel answers at once; whatever the handler returns later is dropped.
+  abort.signal.addEventListener("abort", () => {
+    clearTimeout(timer);
+    if (conn.inflight.get(id) !== abort) return;
+    conn.inflight.delete(id);
+    conn.send(errorFrame(id, abort.signal.reason, core.options.dev));
+  }, { once: true });
+
+  const ctx = new CallContext<ContractTree, A>(conn, core.rooms, core.publisher, abort.signal);
+  const chain = core.chain(method);
+  const invoke = () => proc.handler(input, ctx as never);
+  const run = chain.length === 0 ? invoke : () => through(chain, { kind: "call", path: method, input, ctx }, invoke);
+
+  let answer: Promise<unknown>;
+  try {
+    answer = Promise.resolve(run());
+  } catch (error) {
+    answer = Promise.reject(error);
+  }
+  answer.then(
+    (output) => {
+      if (!settle(conn, id, abort, timer)) return;
+      if (proc.def.output !== undefined) {
+        const checked = v.safeParse(proc.def.output, output);
+        if (!checked.success) {
+          const detail = core.options.dev ? `: ${checked.issues[0].message}` : "";
+          conn.send(simpleErrorFrame(id, "INTERNAL", `Procedure "${method}" returned an invalid output${detail}`));
+          return;
+        }
+        output = checked.output;
+      }
+      conn.send(`{"type":"result","id":${JSON.stringify(id)},"output":${JSON.stringify(encode(output))}}`);
+    },
+    (error) => {
+      if (settle(conn, id, abort, timer)) conn.send(errorFrame(id, error, core.options.dev));
+    },
+  );
+}
+
+/** Marks a call finished; false when a timeout or cancel already answered it. */
+function settle(conn: Connection, id: string | number, abort: AbortController, timer: ReturnType<typeof setTimeout>): boolean {
+  if (conn.inflight.get(id) !== abort) return false;
+  conn.inflight.delete(id);
+  clearTimeout(timer);
+  return conn.open;
+}
+
+/** Runs `final` inside a middleware chain, outermost namespace first. */
+export function through<C, A>(
+  chain: readonly Middleware<C, A>[],
+  call: MiddlewareCall<C, A>,
+  final: () => unknown,
+): Promise<unknown> {
+  const step = (i: number): Promise<unknown> => {
+    const mw = chain[i];
+    if (mw === undefined) return Promise.resolve(final());
+    return mw(call, () => step(i + 1));
+  };
+  return step(0);
+}

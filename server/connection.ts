@@ -1,0 +1,98 @@
+/**
+ * One client connection as the core sees it: the socket it writes to and every piece of state it owns.
+ * @module
+ */
+import type { Payload } from "../shared/codec.ts";
+import { CloseCode } from "../shared/protocol.ts";
+
+/** The few socket operations the core needs; each runtime adapter provides them. */
+export interface Socket {
+  /** Sends a text frame. Bun returns bytes sent, -1 when queued past its limit, 0 when dropped. */
+  send(frame: string): number | void;
+  /** Closes the socket with a code from the close-code table and a short reason. */
+  close(code: number, reason: string): void;
+  /** Bytes queued by the runtime and not yet written to the network. */
+  bufferedAmount(): number;
+  /** Joins a runtime-native publish channel (Bun's `ws.subscribe`); absent where there is none. */
+  subscribe?(channel: string): void;
+  /** Leaves a runtime-native publish channel. */
+  unsubscribe?(channel: string): void;
+}
+
+/** One live subscription of a connection to a topic instance. */
+export interface Subscription {
+  /** Dotted topic name. */
+  topic: string;
+  /** Canonical params key. */
+  key: string;
+  /** Validated params, as hooks receive them. */
+  params: unknown;
+  /** Encoded params, for re-publishing and presence. */
+  encodedParams: Payload | undefined;
+  /** Frames held back while history is replayed (with their offsets, to drop replayed ones); null once live. */
+  held: { offset: number | undefined; frame: string }[] | null;
+  /** Presence member key, when this subscription is tracked. */
+  presenceKey: string | undefined;
+}
+
+/** A connection's state; created by the service when an adapter opens a socket. */
+export class Connection<A = unknown> {
+  /** Random id announced in the hello frame. */
+  readonly id: string;
+  /** Calls running now, by request id. */
+  readonly inflight = new Map<string | number, AbortController>();
+  /** Live subscriptions by channel (`topic:key`). */
+  readonly subscriptions = new Map<string, Subscription>();
+  /** Rooms this connection is in. */
+  readonly rooms = new Set<string>();
+  /** Aborted when the connection closes; every call's signal follows it. */
+  readonly closed = new AbortController();
+  /** Timestamp (ms) of the last frame received; the heartbeat sweep reads it. */
+  lastSeen = Date.now();
+  /** Frames dropped for this connection by a slow-consumer policy. */
+  dropped = 0;
+  private tokens: number;
+  private refilledAt = Date.now();
+
+  /**
+   * @param socket the adapter's socket
+   * @param auth what authentication returned
+   * @param ip the peer address, for per-IP limits and logs
+   * @param rate token bucket: refill per second and burst size
+   */
+  constructor(
+    readonly socket: Socket,
+    public auth: A,
+    readonly ip: string,
+    private readonly rate: { perSecond: number; burst: number },
+  ) {
+    this.id = crypto.randomUUID();
+    this.tokens = rate.burst;
+  }
+
+  /** Whether the socket is still open from the core's point of view. */
+  get open(): boolean {
+    return !this.closed.signal.aborted;
+  }
+
+  /** Sends a frame; returns false when the runtime dropped it (Bun past its backpressure limit). */
+  send(frame: string): boolean {
+    if (!this.open) return false;
+    return this.socket.send(frame) !== 0;
+  }
+
+  /** Closes the socket; the adapter's close event then calls the service's cleanup. */
+  close(code: number = CloseCode.NORMAL, reason = ""): void {
+    if (this.open) this.socket.close(code, reason);
+  }
+
+  /** Takes one token from the rate bucket; false when the connection is over its rate. */
+  takeToken(now: number): boolean {
+    if (this.rate.perSecond === Infinity) return true;
+    this.tokens = Math.min(this.rate.burst, this.tokens + ((now - this.refilledAt) * this.rate.perSecond) / 1000);
+    this.refilledAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The context object handlers and hooks receive: who is calling, an abort signal, rooms, publishing.
+ * @module
+ */
+import type { Connection } from "./connection.ts";
+import type { Context, Publisher, Target } from "./handlers.ts";
+import type { RoomRegistry } from "./rooms.ts";
+
+/** A handler's view of its connection; one per call or subscription. */
+export class CallContext<C, A> implements Context<C, A> {
+  constructor(
+    private readonly conn: Connection<A>,
+    private readonly roomRegistry: RoomRegistry,
+    private readonly publisher: Publisher<C>,
+    readonly signal: AbortSignal,
+  ) {}
+
+  /** The connection's id. */
+  get connectionId(): string {
+    return this.conn.id;
+  }
+
+  /** The connection's authentication result. */
+  get auth(): A {
+    return this.conn.auth;
+  }
+
+  /** Adds the connection to a room. */
+  join(room: string): void {
+    this.roomRegistry.join(this.conn as Connection, room);
+  }
+
+  /** Removes the connection from a room. */
+  leave(room: string): void {
+    this.roomRegistry.leave(this.conn as Connection, room);
+  }
+
+  /** The rooms the connection is in. */
+  rooms(): ReadonlySet<string> {
+    return this.conn.rooms;
+  }
+
+  /** Publishes through the service (see {@link Publisher.publish}). */
+  publish(topic: never, params: never, message: never, target?: Target): void {
+    this.publisher.publish(topic, params, message, target);
+  }
+
+  /** Publishes to every subscriber but this connection. */
+  broadcast(topic: never, params: never, message: never): void {
+    this.publisher.publish(topic, params, message, { except: this.conn.id });
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * The types an application writes against: handlers, topic hooks, middleware and their context.
+ * @module
+ */
+import type {
+  AnyProcedure,
+  AnyTopic,
+  EntryAt,
+  HandlerInput,
+  HandlerOutput,
+  PathsOf,
+  TopicMessageIn,
+  TopicParamsIn,
+  TopicParamsOut,
+  TopicPresence,
+} from "../shared/contract.ts";
+
+/** Who receives a publish, in Socket.IO terms. Without a target: every subscriber of the instance. */
+export interface Target {
+  /** Only subscribers that are members of this room (or of any of these rooms): `io.to(room)`. */
+  room?: string | readonly string[];
+  /** Every subscriber but these connections: `socket.broadcast`. */
+  except?: string | readonly string[];
+  /** Only this connection, if it is subscribed: `io.to(socketId)`. */
+  connection?: string;
+}
+
+/** The publish API, typed by the contract; on the service and on every handler context. */
+export interface Publisher<C> {
+  /**
+   * Validates `message` against the topic's schema and sends it to the topic instance named by `params`.
+   * @throws {TypeError} when the topic is unknown, or params or message fail validation (a server bug)
+   */
+  publish<P extends PathsOf<C, AnyTopic>>(
+    topic: P,
+    params: TopicParamsIn<EntryAt<C, P>>,
+    message: TopicMessageIn<EntryAt<C, P>>,
+    target?: Target,
+  ): void;
+}
+
+/** What every handler and hook receives about the connection it serves. */
+export interface Context<C, A> extends Publisher<C> {
+  /** The connection's id, as announced in its hello. */
+  readonly connectionId: string;
+  /** What `authenticate` returned at the handshake (or after in-band re-authentication). */
+  readonly auth: A;
+  /** Aborted when the call is cancelled, times out, or the connection closes. */
+  readonly signal: AbortSignal;
+  /** Adds this connection to a room (`socket.join`). */
+  join(room: string): void;
+  /** Removes this connection from a room (`socket.leave`). */
+  leave(room: string): void;
+  /** The rooms this connection is in. */
+  rooms(): ReadonlySet<string>;
+  /** Publishes to every subscriber of the instance but this connection (`socket.broadcast.emit`). */
+  broadcast<P extends PathsOf<C, AnyTopic>>(
+    topic: P,
+    params: TopicParamsIn<EntryAt<C, P>>,
+    message: TopicMessageIn<EntryAt<C, P>>,
+  ): void;
+}
+
+/** The function that answers one procedure. */
+export type ProcedureHandler<P extends AnyProcedure, C, A> = (
+  input: HandlerInput<P>,
+  ctx: Context<C, A>,
+) => HandlerOutput<P> | Promise<HandlerOutput<P>>;
+
+/** What a presence hook returns: the member key (one per user, shared by their tabs) and metadata. */
+export interface PresenceEntry<Meta> {
+  /** Identifies the member; several connections (tabs) may share it. */
+  key: string;
+  /** This connection's metadata, validated by the topic's presence schema. */
+  meta: Meta;
+}
+
+/** Optional server-side hooks of one topic. */
+export interface TopicHooks<T extends AnyTopic, C, A> {
+  /** Decides whether this connection may subscribe with these params; false answers FORBIDDEN. */
+  authorize?(params: TopicParamsOut<T>, ctx: Context<C, A>): boolean | Promise<boolean>;
+  /** Runs after a subscription is live (join rooms, publish a greeting…). */
+  onSubscribe?(params: TopicParamsOut<T>, ctx: Context<C, A>): void | Promise<void>;
+  /** Runs when a subscription ends, by unsubscribe or disconnect. */
+  onUnsubscribe?(params: TopicParamsOut<T>, ctx: Context<C, A>): void;
+  /** Tracks this subscriber in the topic instance's presence; return undefined to stay invisible. */
+  presence?(params: TopicParamsOut<T>, ctx: Context<C, A>): PresenceEntry<TopicPresence<T>> | undefined;
+  /**
+   * Decides whether a client may publish this message (topics with `clientPublish`); false answers
+   * FORBIDDEN. The message reaches every other subscriber of the instance.
+   */
+  authorizePublish?(params: TopicParamsOut<T>, message: TopicMessageIn<T>, ctx: Context<C, A>): boolean | Promise<boolean>;
+}
+
+type ProcedureOrNamespaceKeys<T> = { [K in keyof T]: T[K] extends AnyTopic ? never : K }[keyof T];
+type TopicKeys<T> = { [K in keyof T]: T[K] extends AnyTopic ? K : never }[keyof T];
+
+/** The handler tree for a contract: every procedure required, topic hooks optional. */
+export type Handlers<T, C = T, A = unknown> =
+  & {
+    [K in ProcedureOrNamespaceKeys<T>]: T[K] extends AnyProcedure ? ProcedureHandler<T[K], C, A>
+      : Handlers<T[K], C, A>;
+  }
+  & { [K in TopicKeys<T>]?: T[K] extends AnyTopic ? TopicHooks<T[K], C, A> : never };
+
+/** One call, subscribe or publish as middleware sees it. */
+export interface MiddlewareCall<C, A> {
+  /** What is being done. */
+  kind: "call" | "subscribe" | "publish";
+  /** The dotted procedure or topic name. */
+  path: string;
+  /** The validated input, params (subscribe) or message (publish). */
+  input: unknown;
+  /** The context the handler will get. */
+  ctx: Context<C, A>;
+}
+
+/** Runs around calls, subscribes and publishes in a namespace; call `next()` to go on, throw to refuse. */
+export type Middleware<C, A> = (call: MiddlewareCall<C, A>, next: () => Promise<unknown>) => Promise<unknown>;

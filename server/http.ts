@@ -1,0 +1,65 @@
+/**
+ * The HTTP side of a service, shared by both adapters: health, 426 for plain GETs, subprotocol,
+ * Origin and authentication checks before any socket exists.
+ * @module
+ */
+import type { ContractTree } from "../shared/contract.ts";
+import { RpcError } from "../shared/errors.ts";
+import { SUBPROTOCOL } from "../shared/protocol.ts";
+import type { Service } from "./service.ts";
+
+/** What an adapter does with a request. */
+export type Route<A> =
+  | { kind: "upgrade"; auth: A }
+  | { kind: "response"; response: Response }
+  | { kind: "pass" };
+
+/**
+ * Decides what a request gets: an upgrade (with its auth), a ready response, or "pass" to the
+ * adapter's fallback handler (static files, the app's own routes).
+ */
+export async function routeRequest<C extends ContractTree, A>(service: Service<C, A>, request: Request): Promise<Route<A>> {
+  const url = new URL(request.url);
+  if (url.pathname === "/healthz") {
+    const healthy = service.options.broker.healthy();
+    return respond(json({ status: healthy ? "ok" : "degraded", connections: service.connections.size }, 200));
+  }
+  if (!service.options.paths.includes(url.pathname)) return { kind: "pass" };
+  if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+    return respond(json({ error: `Upgrade required: connect with a WebSocket offering "${SUBPROTOCOL}"` }, 426, { upgrade: "websocket" }));
+  }
+  if (!originAllowed(request, url, service.options.origins)) {
+    return respond(json({ error: "Origin not allowed" }, 403));
+  }
+  const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
+  if (!offered.includes(SUBPROTOCOL)) {
+    return respond(json({ error: `Unsupported subprotocol: offer "${SUBPROTOCOL}"` }, 400));
+  }
+  if (service.options.authenticate === undefined) return { kind: "upgrade", auth: undefined as A };
+  try {
+    return { kind: "upgrade", auth: await service.options.authenticate(request) };
+  } catch (error) {
+    const forbidden = error instanceof RpcError && error.code === "FORBIDDEN";
+    const message = error instanceof RpcError ? error.message : "Authentication failed";
+    return respond(json({ error: message }, forbidden ? 403 : 401));
+  }
+}
+
+/**
+ * Whether a browser's Origin may open a socket: no Origin (not a browser), the server's own origin,
+ * or one in the allow-list (`"*"` allows any). Guards against Cross-Site WebSocket Hijacking.
+ */
+function originAllowed(request: Request, url: URL, allowed: readonly string[]): boolean {
+  const origin = request.headers.get("origin");
+  if (origin === null || allowed.includes("*") || allowed.includes(origin)) return true;
+  const host = request.headers.get("host") ?? url.host;
+  return origin === `http://${host}` || origin === `https://${host}`;
+}
+
+function respond(response: Response): Route<never> {
+  return { kind: "response", response };
+}
+
+function json(body: unknown, status: number, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+}

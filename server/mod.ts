@@ -1,0 +1,13 @@
+/**
+ * The Tether server: contract builders, the service, and both runtime adapters' shared types.
+ * Pick a runtime by importing `server/adapters/deno.ts` or `server/adapters/bun.ts`.
+ * @module
+ */
+export { defineContract, type HistoryOptions, procedure, type SlowConsumerPolicy, topic } from "../shared/contract.ts";
+export { type ErrorCode, type Issue, RpcError } from "../shared/errors.ts";
+export { CloseCode, type Limits, PROTOCOL_VERSION, SUBPROTOCOL } from "../shared/protocol.ts";
+export { createService, DEFAULT_LIMITS, type Service, type ServiceOptions } from "./service.ts";
+export type { Context, Handlers, Middleware, MiddlewareCall, PresenceEntry, Target, TopicHooks } from "./handlers.ts";
+export type { Broker } from "./broker/broker.ts";
+export { createMemoryBroker } from "./broker/memory.ts";
+export type { RunningServer, ServeOptions } from "./adapters/serve-options.ts";

@@ -1,0 +1,369 @@
+/**
+ * createService: the runtime-agnostic core. Adapters feed it socket events; it answers frames.
+ * @module
+ */
+import * as v from "valibot";
+import { canonicalJson, decode, encode, parseFrame } from "../shared/codec.ts";
+import { type AnyProcedure, type AnyTopic, type ContractTree, flattenContract, isTopic } from "../shared/contract.ts";
+import { RpcError } from "../shared/errors.ts";
+import { ClientFrame, CloseCode, type HelloFrame, type Limits, PROTOCOL_VERSION } from "../shared/protocol.ts";
+import type { Broker, BrokerMessage } from "./broker/broker.ts";
+import { createMemoryBroker } from "./broker/memory.ts";
+import { runCall } from "./calls.ts";
+import { Connection, type Socket } from "./connection.ts";
+import { simpleErrorFrame, toIssues } from "./error-frame.ts";
+import type { Handlers, Middleware, Publisher, Target, TopicHooks } from "./handlers.ts";
+import { DEFAULT_HEARTBEAT, Heartbeat, type HeartbeatOptions } from "./heartbeat.ts";
+import { PresenceTracker } from "./presence.ts";
+import { RoomRegistry } from "./rooms.ts";
+import { clientPublish, subscribe, unsubscribe, unsubscribeAll } from "./subscriptions.ts";
+import { channelOf, TopicRegistry } from "./topics.ts";
+
+/** Limits applied when options leave them out (README, "Limits", has the table). */
+export const DEFAULT_LIMITS: Limits = {
+  maxFrameBytes: 1_048_576,
+  maxDepth: 32,
+  maxInFlight: 64,
+  maxSubscriptions: 256,
+  ratePerSecond: 1000,
+  rateBurst: 2000,
+};
+
+/** How a service behaves; every field has a documented default. */
+export interface ServiceOptions<C, A> {
+  /** Heartbeat timing announced to clients. @default { interval: 20000, timeout: 45000 } */
+  heartbeat?: Partial<HeartbeatOptions>;
+  /** Per-connection limits. @default DEFAULT_LIMITS */
+  limits?: Partial<Limits>;
+  /** Milliseconds a call may run before it is aborted with TIMEOUT. @default 30000 */
+  callTimeout?: number;
+  /** Development mode: unexpected errors show their message and stack to clients. @default false */
+  dev?: boolean;
+  /** Middleware by namespace path (`""` runs for everything, `"admin"` for `admin.*`). @default {} */
+  middleware?: Record<string, Middleware<C, A>[]>;
+  /** Where topic messages travel and history lives. @default the in-memory broker */
+  broker?: Broker;
+  /** Decides who connects, before the upgrade; throw RpcError UNAUTHORIZED / FORBIDDEN to refuse. */
+  authenticate?: (request: Request) => A | Promise<A>;
+  /** Re-authenticates in-band (the `auth` frame) with a fresh token; throw to refuse. */
+  reauthenticate?: (token: string, current: A) => A | Promise<A>;
+  /** Socket paths this service answers on. @default ["/ws"] */
+  paths?: string[];
+  /** Origins allowed to open sockets besides the server's own; `["*"]` allows any. @default [] */
+  origins?: string[];
+  /** Milliseconds presence diffs are gathered before one frame per topic instance. @default 50 */
+  presenceWindow?: number;
+  /** Bytes a connection may have queued in the runtime before its slow-consumer policy applies. @default 1048576 */
+  maxBufferedBytes?: number;
+}
+
+/** The resolved options a running service uses. */
+export interface ResolvedOptions<C, A> extends Required<Omit<ServiceOptions<C, A>, "authenticate" | "reauthenticate" | "heartbeat" | "limits">> {
+  heartbeat: HeartbeatOptions;
+  limits: Limits;
+  authenticate: ((request: Request) => A | Promise<A>) | undefined;
+  reauthenticate: ((token: string, current: A) => A | Promise<A>) | undefined;
+}
+
+/** A running service: the publish API, queries, and the entry points adapters call. */
+export interface Service<C extends ContractTree, A = unknown> extends Publisher<C> {
+  /** The contract served. */
+  readonly contract: C;
+  /** Options with defaults applied. */
+  readonly options: ResolvedOptions<C, A>;
+  /** Live connections by id. */
+  readonly connections: ReadonlyMap<string, Connection<A>>;
+  /** Adapter entry: a socket opened; sends the hello frame. */
+  open(socket: Socket, auth: A, ip: string): Connection<A>;
+  /** Adapter entry: a frame arrived. */
+  receive(conn: Connection<A>, data: string | ArrayBuffer | Uint8Array): void;
+  /** Adapter entry: the socket closed; releases everything the connection held. */
+  closed(conn: Connection<A>): void;
+  /** Adapter entry: Bun can publish natively to channels; untargeted events then take that path. */
+  useNativePublish(publish: (channel: string, frame: string) => void): void;
+  /** The rooms a connection is in. */
+  roomsOf(connectionId: string): ReadonlySet<string>;
+  /** Connection ids in a room on this instance. */
+  roomMembers(room: string): string[];
+  /** Presence of a topic instance: member key -> connection id -> metadata. */
+  presence(topic: string, params: unknown): Record<string, Record<string, unknown>>;
+  /** Sizes of every internal map, for metrics and leak tests. */
+  stats(): { connections: number; channels: number; rooms: number; presence: number; inflight: number };
+  /** Stops timers and the broker; closes every socket with 1001 and a retry hint. */
+  close(retryAfterMs?: number): Promise<void>;
+}
+
+/** Internal state shared by the service's parts (calls, subscriptions). */
+export interface Core<A> {
+  options: ResolvedOptions<ContractTree, A>;
+  procedures: Map<string, { def: AnyProcedure; handler: (input: unknown, ctx: never) => unknown }>;
+  topics: Map<string, { def: AnyTopic; hooks: TopicHooks<AnyTopic, ContractTree, A> }>;
+  chain(path: string): Middleware<ContractTree, A>[];
+  registry: TopicRegistry;
+  rooms: RoomRegistry;
+  presence: PresenceTracker;
+  broker: Broker;
+  publisher: Publisher<ContractTree>;
+}
+
+/**
+ * Creates the service for a contract and its handlers.
+ * @throws {TypeError} when a procedure has no handler
+ * @example const service = createService(contract, handlers, { dev: true })
+ */
+export function createService<C extends ContractTree, A = undefined>(
+  contract: C,
+  handlers: Handlers<C, C, A>,
+  options: ServiceOptions<C, A> = {},
+): Service<C, A> {
+  const resolved: ResolvedOptions<C, A> = {
+    heartbeat: { ...DEFAULT_HEARTBEAT, ...options.heartbeat },
+    limits: { ...DEFAULT_LIMITS, ...options.limits },
+    callTimeout: options.callTimeout ?? 30_000,
+    dev: options.dev ?? false,
+    middleware: options.middleware ?? {},
+    broker: options.broker ?? createMemoryBroker(),
+    authenticate: options.authenticate,
+    reauthenticate: options.reauthenticate,
+    paths: options.paths ?? ["/ws"],
+    origins: options.origins ?? [],
+    presenceWindow: options.presenceWindow ?? 50,
+    maxBufferedBytes: options.maxBufferedBytes ?? 1_048_576,
+  };
+  const connections = new Map<string, Connection<A>>();
+  const { procedures, topics } = bind(contract, handlers);
+  const rooms = new RoomRegistry();
+  const registry = new TopicRegistry(rooms, (conn, frame, topic) => sendEvent(conn, frame, topic));
+  const broker = resolved.broker;
+  const presence = new PresenceTracker(resolved.presenceWindow, (channel, frame) => {
+    for (const conn of registry.subscribers(channel)) conn.send(frame);
+  });
+  const heartbeat = new Heartbeat(resolved.heartbeat, connections);
+  const chains = new Map<string, Middleware<ContractTree, A>[]>();
+
+  /** Sends an event frame, applying the topic's slow-consumer policy when the socket is backed up. */
+  const sendEvent = (conn: Connection, frame: string, topic: string) => {
+    if (conn.socket.bufferedAmount() > resolved.maxBufferedBytes || !conn.send(frame)) {
+      const policy = topics.get(topic)?.def.slowConsumer ?? "disconnect";
+      conn.dropped++;
+      if (policy === "disconnect") conn.close(CloseCode.SLOW_CONSUMER, "slow consumer");
+    }
+  };
+
+  const publisher: Publisher<ContractTree> = {
+    publish(topic: string, params: unknown, message: unknown, target?: Target) {
+      const entry = topics.get(topic);
+      if (entry === undefined) throw new TypeError(`Cannot publish to "${topic}": no such topic`);
+      const p = entry.def.params === undefined ? { success: true as const, output: params } : v.safeParse(entry.def.params, params);
+      if (!p.success) throw new TypeError(`Cannot publish to "${topic}": params failed validation: ${p.issues[0].message}`);
+      const m = v.safeParse(entry.def.message, message);
+      if (!m.success) throw new TypeError(`Cannot publish to "${topic}": message failed validation: ${m.issues[0].message}`);
+      const key = canonicalJson(encode(p.output));
+      const msg: BrokerMessage = { topic, key, data: encode(m.output) };
+      if (target !== undefined) msg.target = target;
+      const done = broker.publish(channelOf(topic, key), msg, entry.def.history);
+      if (done instanceof Promise) done.catch(() => {});
+    },
+  } as Publisher<ContractTree>;
+
+  const core: Core<A> = {
+    options: resolved as ResolvedOptions<ContractTree, A>,
+    procedures,
+    topics: topics as Core<A>["topics"],
+    chain(path) {
+      let chain = chains.get(path);
+      if (chain === undefined) {
+        chain = Object.entries(resolved.middleware)
+          .filter(([ns]) => ns === "" || path === ns || path.startsWith(`${ns}.`))
+          .sort(([a], [b]) => a.length - b.length)
+          .flatMap(([, list]) => list as Middleware<ContractTree, A>[]);
+        chains.set(path, chain);
+      }
+      return chain;
+    },
+    registry,
+    rooms,
+    presence,
+    broker,
+    publisher,
+  };
+
+  const started = broker.start((channel, message) => registry.deliver(channel, message));
+  if (started instanceof Promise) started.catch(() => {});
+
+  const helloFor = (conn: Connection<A>): string =>
+    JSON.stringify({
+      type: "hello",
+      version: PROTOCOL_VERSION,
+      connectionId: conn.id,
+      heartbeat: resolved.heartbeat,
+      limits: resolved.limits,
+    } satisfies HelloFrame);
+
+  let violations = new WeakMap<Connection<A>, number>();
+
+  return {
+    contract,
+    options: resolved,
+    connections,
+    publish: publisher.publish as Publisher<C>["publish"],
+
+    open(socket, auth, ip) {
+      const conn = new Connection<A>(socket, auth, ip, {
+        perSecond: resolved.limits.ratePerSecond,
+        burst: resolved.limits.rateBurst,
+      });
+      connections.set(conn.id, conn);
+      heartbeat.start();
+      conn.send(helloFor(conn));
+      return conn;
+    },
+
+    receive(conn, data) {
+      const now = Date.now();
+      conn.lastSeen = now;
+      if (typeof data !== "string") {
+        conn.send(simpleErrorFrame(null, "BAD_REQUEST", "Binary frames are not supported: send JSON text frames"));
+        return;
+      }
+      if (!conn.takeToken(now)) {
+        const count = (violations.get(conn) ?? 0) + 1;
+        violations.set(conn, count);
+        if (count > resolved.limits.rateBurst) conn.close(CloseCode.POLICY, "rate limit exceeded");
+        else conn.send(simpleErrorFrame(idOf(data), "TOO_MANY_REQUESTS", "Too many frames: slow down"));
+        return;
+      }
+      violations.delete(conn);
+      const parsed = parseFrame(data, resolved.limits.maxFrameBytes, resolved.limits.maxDepth);
+      if (!parsed.ok) {
+        conn.send(faultFrame(parsed.fault, resolved.limits));
+        return;
+      }
+      const result = v.safeParse(ClientFrame, parsed.value);
+      if (!result.success) {
+        conn.send(simpleErrorFrame(idOf(parsed.value), "BAD_REQUEST", "Frame does not match protocol v1", toIssues(result.issues)));
+        return;
+      }
+      const frame = result.output;
+      switch (frame.type) {
+        case "call":
+          runCall(core, conn, frame);
+          return;
+        case "cancel":
+          conn.inflight.get(frame.id)?.abort(new RpcError("CANCELLED", "Call cancelled by the client"));
+          return;
+        case "subscribe":
+          subscribe(core, conn, frame);
+          return;
+        case "unsubscribe":
+          unsubscribe(core, conn, frame);
+          return;
+        case "publish":
+          clientPublish(core, conn, frame);
+          return;
+        case "auth":
+          reauthenticate(core, conn, frame.id, frame.token);
+          return;
+        case "ping":
+          conn.send(frame.ts === undefined ? PONG : JSON.stringify({ type: "pong", ts: frame.ts }));
+          return;
+        case "pong":
+          return;
+      }
+    },
+
+    closed(conn) {
+      if (!connections.delete(conn.id)) return;
+      conn.closed.abort(new RpcError("DISCONNECTED", "Connection closed"));
+      for (const ac of conn.inflight.values()) ac.abort(conn.closed.signal.reason);
+      conn.inflight.clear();
+      unsubscribeAll(core, conn);
+      rooms.leaveAll(conn);
+      if (connections.size === 0) heartbeat.stop();
+    },
+
+    useNativePublish(publish) {
+      registry.nativePublish = publish;
+    },
+
+    roomsOf(connectionId) {
+      return connections.get(connectionId)?.rooms ?? new Set();
+    },
+
+    roomMembers(room) {
+      return [...rooms.connections(room)].map((c) => c.id);
+    },
+
+    presence(topic, params) {
+      const key = canonicalJson(encode(params));
+      const state = presence.list(channelOf(topic, key));
+      return Object.fromEntries(
+        Object.entries(state).map(([member, metas]) => [
+          member,
+          Object.fromEntries(Object.entries(metas).map(([id, meta]) => [id, decode(meta)])),
+        ]),
+      );
+    },
+
+    stats() {
+      let inflight = 0;
+      for (const conn of connections.values()) inflight += conn.inflight.size;
+      return { connections: connections.size, channels: registry.size, rooms: rooms.size, presence: presence.size, inflight };
+    },
+
+    async close(retryAfterMs = 1000) {
+      heartbeat.stop();
+      presence.flush();
+      for (const conn of connections.values()) conn.close(CloseCode.GOING_AWAY, `retry=${retryAfterMs}`);
+      presence.stop();
+      await broker.close();
+      violations = new WeakMap();
+    },
+  };
+}
+
+const PONG = JSON.stringify({ type: "pong" });
+
+/** Replaces a connection's auth in-band; subscriptions stay. */
+async function reauthenticate<A>(core: Core<A>, conn: Connection<A>, id: string | number, token: string) {
+  try {
+    if (core.options.reauthenticate === undefined) throw new RpcError("NOT_FOUND", "This server does not accept in-band authentication");
+    conn.auth = await core.options.reauthenticate(token, conn.auth);
+    conn.send(JSON.stringify({ type: "result", id, output: encode(undefined) }));
+  } catch (error) {
+    const e = error instanceof RpcError ? error : new RpcError("UNAUTHORIZED", "Authentication failed");
+    conn.send(simpleErrorFrame(id, e.code, e.message));
+  }
+}
+
+/** The error frame for a frame that could not be parsed. */
+function faultFrame(fault: "too-large" | "too-deep" | "malformed", limits: Limits): string {
+  if (fault === "too-large") {
+    return simpleErrorFrame(null, "PAYLOAD_TOO_LARGE", `Frame exceeds ${limits.maxFrameBytes} characters`);
+  }
+  if (fault === "too-deep") return simpleErrorFrame(null, "PAYLOAD_TOO_LARGE", `Frame nests deeper than ${limits.maxDepth} levels`);
+  return simpleErrorFrame(null, "PARSE_ERROR", "Frame is not valid JSON");
+}
+
+/** The request id of a frame that failed validation, when it has a usable one. */
+function idOf(value: unknown): string | number | null {
+  if (typeof value !== "object" || value === null) return null;
+  const id = (value as { id?: unknown }).id;
+  if (typeof id === "number" && Number.isSafeInteger(id) && id >= 0) return id;
+  if (typeof id === "string" && id.length <= 64) return id;
+  return null;
+}
+
+/** Pairs every contract entry with its handler or hooks. */
+function bind<C extends ContractTree, A>(contract: C, handlers: Handlers<C, C, A>) {
+  const procedures: Core<A>["procedures"] = new Map();
+  const topics = new Map<string, { def: AnyTopic; hooks: TopicHooks<AnyTopic, C, A> }>();
+  for (const [path, def] of flattenContract(contract)) {
+    let node: unknown = handlers;
+    for (const part of path.split(".")) node = (node as Record<string, unknown> | undefined)?.[part];
+    if (isTopic(def)) topics.set(path, { def, hooks: (node ?? {}) as TopicHooks<AnyTopic, C, A> });
+    else if (typeof node === "function") procedures.set(path, { def, handler: node as (input: unknown, ctx: never) => unknown });
+    else throw new TypeError(`Cannot create service: procedure "${path}" has no handler`);
+  }
+  return { procedures, topics };
+}

@@ -1,0 +1,137 @@
+/**
+ * Local fan-out: which connections of this instance subscribe to which topic instance, and the
+ * delivery loop that sends one serialized frame to all of them.
+ * @module
+ */
+import type { BrokerMessage } from "./broker/broker.ts";
+import type { Connection } from "./connection.ts";
+import type { Target } from "./handlers.ts";
+import type { RoomRegistry } from "./rooms.ts";
+
+/** Sends a frame to many connections at once by a runtime-native channel (Bun's `server.publish`). */
+export type NativePublish = (channel: string, frame: string) => void;
+
+/** The channel name of a topic instance: the topic, a colon, the canonical params key. */
+export function channelOf(topic: string, key: string): string {
+  return `${topic}:${key}`;
+}
+
+/** Subscribers of every topic instance on this instance, and the fan-out over them. */
+export class TopicRegistry {
+  private readonly live = new Map<string, Set<Connection>>();
+  /** Subscriptions whose history is being replayed: their live frames wait in `held`. */
+  private readonly recovering = new Map<string, Set<Connection>>();
+  /** Set by adapters that publish natively; only untargeted frames take that path. */
+  nativePublish: NativePublish | undefined;
+
+  constructor(
+    private readonly rooms: RoomRegistry,
+    private readonly send: (conn: Connection, frame: string, topic: string) => void,
+  ) {}
+
+  /** Subscribers of a channel that receive live frames. */
+  subscribers(channel: string): ReadonlySet<Connection> {
+    return this.live.get(channel) ?? EMPTY;
+  }
+
+  /** Number of channels with at least one subscriber here. */
+  get size(): number {
+    return this.live.size + this.recovering.size;
+  }
+
+  /** Whether any local connection subscribes to the channel (live or recovering). */
+  has(channel: string): boolean {
+    return this.live.has(channel) || this.recovering.has(channel);
+  }
+
+  /** Registers a subscription that first replays history; frames published meanwhile are held. */
+  addRecovering(conn: Connection, channel: string): void {
+    add(this.recovering, channel, conn);
+  }
+
+  /** Makes a subscription live: held frames were flushed by the caller. */
+  goLive(conn: Connection, channel: string): void {
+    remove(this.recovering, channel, conn);
+    add(this.live, channel, conn);
+    conn.socket.subscribe?.(channel);
+  }
+
+  /** Removes a subscription (live or recovering). */
+  remove(conn: Connection, channel: string): void {
+    remove(this.recovering, channel, conn);
+    if (remove(this.live, channel, conn)) conn.socket.unsubscribe?.(channel);
+  }
+
+  /** Serializes a broker message once and sends it to every local subscriber the target selects. */
+  deliver(channel: string, message: BrokerMessage): number {
+    const live = this.live.get(channel);
+    const recovering = this.recovering.get(channel);
+    if (live === undefined && recovering === undefined) return 0;
+    const frame = JSON.stringify({
+      type: "event",
+      topic: message.topic,
+      key: message.key,
+      offset: message.offset,
+      data: message.data,
+    });
+    const target = message.target;
+    if (recovering !== undefined) {
+      for (const conn of recovering) {
+        if (target === undefined || selects(target, conn)) conn.subscriptions.get(channel)?.held?.push({ offset: message.offset, frame });
+      }
+    }
+    if (live === undefined) return 0;
+    if (target === undefined) {
+      if (this.nativePublish !== undefined) this.nativePublish(channel, frame);
+      else for (const conn of live) this.send(conn, frame, message.topic);
+      return live.size;
+    }
+    let sent = 0;
+    if (target.connection !== undefined && target.room === undefined) {
+      for (const conn of live) {
+        if (conn.id === target.connection && selects(target, conn)) (this.send(conn, frame, message.topic), sent++);
+      }
+      return sent;
+    }
+    for (const conn of this.candidates(live, target)) {
+      if (selects(target, conn)) (this.send(conn, frame, message.topic), sent++);
+    }
+    return sent;
+  }
+
+  /** The smaller of "subscribers" and "members of the target room" to iterate over. */
+  private candidates(live: ReadonlySet<Connection>, target: Target): Iterable<Connection> {
+    if (target.room === undefined || Array.isArray(target.room)) return live;
+    const members = this.rooms.connections(target.room as string);
+    return members.size < live.size ? members : live;
+  }
+}
+
+/** Whether a target selects a connection (which is already known to subscribe). */
+function selects(target: Target, conn: Connection): boolean {
+  if (target.connection !== undefined && conn.id !== target.connection) return false;
+  if (target.except !== undefined) {
+    if (typeof target.except === "string" ? conn.id === target.except : target.except.includes(conn.id)) return false;
+  }
+  if (target.room !== undefined) {
+    if (typeof target.room === "string" ? !conn.rooms.has(target.room) : !target.room.some((r) => conn.rooms.has(r))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function add(map: Map<string, Set<Connection>>, channel: string, conn: Connection): void {
+  let set = map.get(channel);
+  if (set === undefined) map.set(channel, (set = new Set()));
+  set.add(conn);
+}
+
+function remove(map: Map<string, Set<Connection>>, channel: string, conn: Connection): boolean {
+  const set = map.get(channel);
+  if (set === undefined || !set.delete(conn)) return false;
+  if (set.size === 0) map.delete(channel);
+  return true;
+}
+
+const EMPTY: ReadonlySet<Connection> = new Set();

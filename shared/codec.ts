@@ -1,0 +1,83 @@
+/**
+ * Payload encoding (superjson) and safe frame parsing (size and depth limits before JSON.parse).
+ * @module
+ */
+import SuperJSON from "superjson";
+
+/** A superjson-encoded value as it travels inside a frame: plain JSON plus type annotations. */
+export interface Payload {
+  /** The value with Dates, Maps, Sets, BigInts… turned into JSON. */
+  json: unknown;
+  /** superjson's annotations that turn `json` back into the original types; absent for plain JSON. */
+  meta?: Record<string, unknown> | undefined;
+}
+
+// A private instance: registerClass/registerCustom on the global one would leak between users.
+const superjson = new SuperJSON();
+
+/** Encodes any superjson-supported value (Date, Map, Set, BigInt, undefined, nested) into a payload. */
+export function encode(value: unknown): Payload {
+  const { json, meta } = superjson.serialize(value);
+  return meta === undefined ? { json } : { json, meta: meta as Record<string, unknown> };
+}
+
+/** Decodes a payload made by {@link encode}; a missing payload decodes to `undefined`. */
+export function decode(payload: Payload | undefined): unknown {
+  if (payload === undefined) return undefined;
+  if (payload.meta === undefined) return payload.json;
+  // superjson's types say JSONValue; a validated frame only holds JSON, so the cast is sound.
+  return superjson.deserialize({ json: payload.json as never, meta: payload.meta as never });
+}
+
+/** Why {@link parseFrame} refused a frame. */
+export type FrameFault = "too-large" | "too-deep" | "malformed";
+
+/** The outcome of {@link parseFrame}: the parsed JSON, or why there is none. */
+export type ParsedFrame = { ok: true; value: unknown } | { ok: false; fault: FrameFault };
+
+/**
+ * Parses one text frame with the size checked first and the nesting depth checked before JSON.parse
+ * ever sees it, so a hostile frame cannot make the parser recurse or allocate much.
+ * @param text the frame as received
+ * @param maxBytes largest frame accepted, in UTF-16 code units (a bound on UTF-8 bytes / 3)
+ * @param maxDepth deepest nesting of objects and arrays accepted
+ */
+export function parseFrame(text: string, maxBytes: number, maxDepth: number): ParsedFrame {
+  if (text.length > maxBytes) return { ok: false, fault: "too-large" };
+  if (nestingDepth(text) > maxDepth) return { ok: false, fault: "too-deep" };
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false, fault: "malformed" };
+  }
+}
+
+/** The deepest bracket nesting of a JSON text, ignoring brackets inside strings. */
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92 /* \ */) i++;
+      else if (c === 34 /* " */) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 /* { */ || c === 91 /* [ */) {
+      if (++depth > max) max = depth;
+    } else if (c === 125 /* } */ || c === 93 /* ] */) depth--;
+  }
+  return max;
+}
+
+/**
+ * The canonical text of a value (object keys sorted), so equal params always give one topic key.
+ * Used for topic instance keys; both sides treat the result as an opaque string.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record).filter((k) => record[k] !== undefined).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`).join(",")}}`;
+}

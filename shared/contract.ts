@@ -1,0 +1,184 @@
+/**
+ * The contract: procedures and topics typed by valibot schemas, nested into namespaces.
+ * The server implements it; the client imports only its type.
+ * @module
+ */
+import type { GenericSchema, InferInput, InferOutput } from "valibot";
+
+/** How a topic treats a subscriber that reads too slowly (see README, "Limits"). */
+export type SlowConsumerPolicy = "drop-oldest" | "keep-latest" | "disconnect";
+
+/** A procedure: a call with an input schema and an output schema. */
+export interface Procedure<I extends GenericSchema = GenericSchema, O extends GenericSchema = GenericSchema> {
+  readonly "~kind": "procedure";
+  /** Validates what the client sends; the handler receives its output type. */
+  readonly input: I | undefined;
+  /** Validates what the handler returns; the client receives its output type. */
+  readonly output: O | undefined;
+  /** Shown in generated docs and the AsyncAPI document. */
+  readonly description: string | undefined;
+}
+
+/** Retention of a topic instance's recent messages, for clients that reconnect. */
+export interface HistoryOptions {
+  /** Messages kept per topic instance. @default 100 */
+  size?: number;
+  /** Milliseconds a message is kept. @default 300000 (5 minutes) */
+  maxAge?: number;
+}
+
+/** A topic: a stream of messages, one instance per distinct params value. */
+export interface Topic<
+  P extends GenericSchema = GenericSchema,
+  M extends GenericSchema = GenericSchema,
+  R extends GenericSchema = GenericSchema,
+> {
+  readonly "~kind": "topic";
+  /** Validates subscription params; equal params name the same topic instance. */
+  readonly params: P | undefined;
+  /** Validates every message before it leaves the server. */
+  readonly message: M;
+  /** Validates presence metadata; a topic without it has no presence. */
+  readonly presence: R | undefined;
+  /** `"full"` pushes who is present; `"counts"` only how many (for big rooms). @default "full" */
+  readonly presenceMode: "full" | "counts";
+  /** History kept for recovery, or `false` for none. @default { size: 100, maxAge: 300000 } */
+  readonly history: HistoryOptions | false;
+  /** Whether clients may publish to it (validated, authorized, fanned out to the others). @default false */
+  readonly clientPublish: boolean;
+  /** What to do with a subscriber that reads too slowly. @default "disconnect" */
+  readonly slowConsumer: SlowConsumerPolicy;
+  /** Shown in generated docs and the AsyncAPI document. */
+  readonly description: string | undefined;
+}
+
+/** Any procedure, whatever its schemas. */
+// deno-lint-ignore no-explicit-any
+export type AnyProcedure = Procedure<any, any>;
+/** Any topic, whatever its schemas. */
+// deno-lint-ignore no-explicit-any
+export type AnyTopic = Topic<any, any, any>;
+
+/** A namespace: names mapped to procedures, topics or nested namespaces. */
+export interface ContractTree {
+  readonly [name: string]: AnyProcedure | AnyTopic | ContractTree;
+}
+
+/** Names the client proxy uses itself, so no procedure, topic or namespace may take them. */
+export const RESERVED_NAMES = ["subscribe", "publish", "safe", "then", "bind", "call", "apply"] as const;
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Declares a procedure.
+ * @example procedure({ input: v.object({ text: v.string() }), output: v.object({ id: v.string() }) })
+ */
+export function procedure<
+  I extends GenericSchema = GenericSchema<undefined>,
+  O extends GenericSchema = GenericSchema<void>,
+>(spec: { input?: I; output?: O; description?: string } = {}): Procedure<I, O> {
+  return { "~kind": "procedure", input: spec.input, output: spec.output, description: spec.description };
+}
+
+/**
+ * Declares a topic.
+ * @example topic({ params: v.object({ roomId: v.string() }), message: Message, presence: v.object({ name: v.string() }) })
+ */
+export function topic<
+  M extends GenericSchema,
+  P extends GenericSchema = GenericSchema<undefined>,
+  R extends GenericSchema = GenericSchema<never>,
+>(spec: {
+  message: M;
+  params?: P;
+  presence?: R;
+  presenceMode?: "full" | "counts";
+  history?: HistoryOptions | false;
+  clientPublish?: boolean;
+  slowConsumer?: SlowConsumerPolicy;
+  description?: string;
+}): Topic<P, M, R> {
+  return {
+    "~kind": "topic",
+    params: spec.params,
+    message: spec.message,
+    presence: spec.presence,
+    presenceMode: spec.presenceMode ?? "full",
+    history: spec.history ?? {},
+    clientPublish: spec.clientPublish ?? false,
+    slowConsumer: spec.slowConsumer ?? "disconnect",
+    description: spec.description,
+  };
+}
+
+/**
+ * Checks a contract's names and returns it unchanged, with its literal type kept for inference.
+ * @throws {TypeError} when a name is not an identifier or is one of {@link RESERVED_NAMES}
+ */
+export function defineContract<const C extends ContractTree>(contract: C): C {
+  flattenContract(contract);
+  return contract;
+}
+
+/** Whether a contract entry is a procedure. */
+export function isProcedure(entry: unknown): entry is AnyProcedure {
+  return typeof entry === "object" && entry !== null && (entry as AnyProcedure)["~kind"] === "procedure";
+}
+
+/** Whether a contract entry is a topic. */
+export function isTopic(entry: unknown): entry is AnyTopic {
+  return typeof entry === "object" && entry !== null && (entry as AnyTopic)["~kind"] === "topic";
+}
+
+/**
+ * Every procedure and topic of a contract by dotted path (`chat.send`).
+ * @throws {TypeError} when a name is not an identifier or is reserved
+ */
+export function flattenContract(tree: ContractTree, prefix = ""): Map<string, AnyProcedure | AnyTopic> {
+  const entries = new Map<string, AnyProcedure | AnyTopic>();
+  for (const [name, entry] of Object.entries(tree)) {
+    if (!NAME.test(name) || (RESERVED_NAMES as readonly string[]).includes(name)) {
+      throw new TypeError(`Cannot define contract: "${prefix}${name}" is not an allowed name`);
+    }
+    const path = prefix + name;
+    if (isProcedure(entry) || isTopic(entry)) entries.set(path, entry);
+    else for (const [p, e] of flattenContract(entry, `${path}.`)) entries.set(p, e);
+  }
+  return entries;
+}
+
+// ---- Types derived from a contract, shared by the server's handlers and the client's proxy ----
+
+/** The input type a caller passes to a procedure (the schema's input type). */
+export type CallInput<P> = P extends Procedure<infer I, GenericSchema> ? InferInput<I> : never;
+/** The input type a handler receives (the schema's output type, after transforms). */
+export type HandlerInput<P> = P extends Procedure<infer I, GenericSchema> ? InferOutput<I> : never;
+/** What a handler must return (the output schema's input type). */
+export type HandlerOutput<P> = P extends Procedure<GenericSchema, infer O> ? InferInput<O> : never;
+/** What a caller receives (the output schema's output type). */
+export type CallOutput<P> = P extends Procedure<GenericSchema, infer O> ? InferOutput<O> : never;
+
+/** Params a subscriber or publisher passes (input type). */
+export type TopicParamsIn<T> = T extends Topic<infer P, GenericSchema, GenericSchema> ? InferInput<P> : never;
+/** Params a topic hook receives (output type). */
+export type TopicParamsOut<T> = T extends Topic<infer P, GenericSchema, GenericSchema> ? InferOutput<P> : never;
+/** A message as published (input type). */
+export type TopicMessageIn<T> = T extends Topic<GenericSchema, infer M, GenericSchema> ? InferInput<M> : never;
+/** A message as received (output type). */
+export type TopicMessageOut<T> = T extends Topic<GenericSchema, infer M, GenericSchema> ? InferOutput<M> : never;
+/** Presence metadata of one connection of a member. */
+export type TopicPresence<T> = T extends Topic<GenericSchema, GenericSchema, infer R> ? InferOutput<R> : never;
+
+type Join<A extends string, B extends string> = A extends "" ? B : `${A}.${B}`;
+
+/** Every dotted path of a contract whose entry extends `Kind`. */
+export type PathsOf<C, Kind, Prefix extends string = ""> = {
+  [K in keyof C & string]: C[K] extends Kind ? Join<Prefix, K>
+    : C[K] extends AnyProcedure | AnyTopic ? never
+    : PathsOf<C[K], Kind, Join<Prefix, K>>;
+}[keyof C & string];
+
+/** The entry of a contract at a dotted path. */
+export type EntryAt<C, Path extends string> = Path extends `${infer Head}.${infer Rest}`
+  ? Head extends keyof C ? EntryAt<C[Head], Rest> : never
+  : Path extends keyof C ? C[Path] : never;

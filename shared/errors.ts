@@ -1,0 +1,60 @@
+/**
+ * RpcError: the one error class callers catch, on the server and on the client.
+ * @module
+ */
+
+/** Every error code the protocol can carry. The list is closed: PROTOCOL.md documents each. */
+export const ERROR_CODES = [
+  "BAD_REQUEST",
+  "PARSE_ERROR",
+  "PAYLOAD_TOO_LARGE",
+  "INVALID_INPUT",
+  "NOT_FOUND",
+  "DUPLICATE_ID",
+  "UNAUTHORIZED",
+  "FORBIDDEN",
+  "TOO_MANY_REQUESTS",
+  "TIMEOUT",
+  "CANCELLED",
+  "DISCONNECTED",
+  "CONFLICT",
+  "INTERNAL",
+] as const;
+
+/** One of {@link ERROR_CODES}. */
+export type ErrorCode = typeof ERROR_CODES[number];
+
+/** One validation problem: where (`path`, keys from the root of the input) and what (`message`). */
+export interface Issue {
+  /** Keys from the root of the validated value to the offending one; empty for the root. */
+  path: (string | number)[];
+  /** What was wrong, safe to show to a user. */
+  message: string;
+}
+
+/** A typed RPC failure: a code from {@link ERROR_CODES}, a message safe to show, optional data. */
+export class RpcError<Data = unknown> extends Error {
+  /** The machine-readable reason. */
+  readonly code: ErrorCode;
+  /** Extra detail chosen by whoever threw it (for INVALID_INPUT: the valibot issues with paths). */
+  readonly data: Data | undefined;
+
+  /**
+   * @param code one of {@link ERROR_CODES}
+   * @param message sentence case, no trailing period, safe to show to the end user
+   * @param data optional detail sent to the client (must be superjson-serializable)
+   * @throws {TypeError} when `code` is not in {@link ERROR_CODES}
+   */
+  constructor(code: ErrorCode, message: string, data?: Data) {
+    if (!isErrorCode(code)) throw new TypeError(`Cannot create RpcError: unknown code "${String(code)}"`);
+    super(message);
+    this.name = "RpcError";
+    this.code = code;
+    this.data = data;
+  }
+}
+
+/** Whether `value` names an error code of the protocol. */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === "string" && (ERROR_CODES as readonly string[]).includes(value);
+}
