@@ -113,7 +113,8 @@ export interface Core<A> {
  */
 export function createService<C extends ContractTree, A = undefined>(
   contract: C,
-  handlers: Handlers<C, C, A>,
+  // NoInfer: A comes from `authenticate` in options; handlers are then typed from it, not the reverse.
+  handlers: NoInfer<Handlers<C, C, A>>,
   options: ServiceOptions<C, A> = {},
 ): Service<C, A> {
   const resolved: ResolvedOptions<C, A> = {
