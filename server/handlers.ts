@@ -92,16 +92,22 @@ export interface TopicHooks<T extends AnyTopic, C, A> {
   authorizePublish?(params: TopicParamsOut<T>, message: TopicMessageIn<T>, ctx: Context<C, A>): boolean | Promise<boolean>;
 }
 
-type ProcedureOrNamespaceKeys<T> = { [K in keyof T]: T[K] extends AnyTopic ? never : K }[keyof T];
-type TopicKeys<T> = { [K in keyof T]: T[K] extends AnyTopic ? K : never }[keyof T];
+/** Keys that must have handlers: procedures, and namespaces holding at least one procedure. */
+type RequiredKeys<T> = {
+  [K in keyof T]: T[K] extends AnyProcedure ? K
+    : T[K] extends AnyTopic ? never
+    : [PathsOf<T[K], AnyProcedure>] extends [never] ? never
+    : K;
+}[keyof T];
 
 /** The handler tree for a contract: every procedure required, topic hooks optional. */
 export type Handlers<T, C = T, A = unknown> =
   & {
-    [K in ProcedureOrNamespaceKeys<T>]: T[K] extends AnyProcedure ? ProcedureHandler<T[K], C, A>
-      : Handlers<T[K], C, A>;
+    [K in RequiredKeys<T>]: T[K] extends AnyProcedure ? ProcedureHandler<T[K], C, A> : Handlers<T[K], C, A>;
   }
-  & { [K in TopicKeys<T>]?: T[K] extends AnyTopic ? TopicHooks<T[K], C, A> : never };
+  & {
+    [K in Exclude<keyof T, RequiredKeys<T>>]?: T[K] extends AnyTopic ? TopicHooks<T[K], C, A> : Handlers<T[K], C, A>;
+  };
 
 /** One call, subscribe or publish as middleware sees it. */
 export interface MiddlewareCall<C, A> {

@@ -59,9 +59,14 @@ export type AnyProcedure = Procedure<any, any>;
 // deno-lint-ignore no-explicit-any
 export type AnyTopic = Topic<any, any, any>;
 
+/** What every contract entry has; deliberately not generic, so it never steers schema inference. */
+interface ContractEntry {
+  readonly "~kind": "procedure" | "topic";
+}
+
 /** A namespace: names mapped to procedures, topics or nested namespaces. */
 export interface ContractTree {
-  readonly [name: string]: AnyProcedure | AnyTopic | ContractTree;
+  readonly [name: string]: ContractEntry | ContractTree;
 }
 
 /** Names the client proxy uses itself, so no procedure, topic or namespace may take them. */
@@ -142,7 +147,7 @@ export function flattenContract(tree: ContractTree, prefix = ""): Map<string, An
     }
     const path = prefix + name;
     if (isProcedure(entry) || isTopic(entry)) entries.set(path, entry);
-    else for (const [p, e] of flattenContract(entry, `${path}.`)) entries.set(p, e);
+    else for (const [p, e] of flattenContract(entry as ContractTree, `${path}.`)) entries.set(p, e);
   }
   return entries;
 }
