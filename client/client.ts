@@ -37,6 +37,8 @@ export interface ClientOptions {
   params?: () => Record<string, string> | Promise<Record<string, string>>;
   /** Connect on first use and close after this many idle milliseconds; false connects at once. @default false */
   lazy?: false | { idleMs: number };
+  /** Milliseconds to wait for the server's hello after dialing before the attempt counts as failed. @default 10000 */
+  connectTimeout?: number;
   /** Calls kept while disconnected before new ones are refused. @default 100 */
   queueSize?: number;
   /** The WebSocket constructor. @default globalThis.WebSocket */
@@ -94,6 +96,7 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
   const timeoutDefault = options.timeout ?? 30_000;
   const backoff = options.reconnect === false ? undefined : { ...DEFAULT_BACKOFF, ...options.reconnect };
   const queueSize = options.queueSize ?? 100;
+  const connectTimeout = options.connectTimeout ?? 10_000;
   const WS = options.WebSocket ?? globalThis.WebSocket;
 
   let state: ConnectionState = "idle";
@@ -108,6 +111,8 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let pingTimer: ReturnType<typeof setInterval> | undefined;
   let idleTimer: ReturnType<typeof setTimeout> | undefined;
+  let helloTimer: ReturnType<typeof setTimeout> | undefined;
+  let probeTimer: ReturnType<typeof setTimeout> | undefined;
   let connectSeq = 0;
   const pending = new Map<number, PendingCall>();
   const queue: PendingCall[] = [];
@@ -148,8 +153,15 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
       return;
     }
     if (seq !== connectSeq || state === "closed") return;
+    // Never two sockets at once: whatever was there is detached before dialing again.
+    if (socket !== undefined) detach(CloseCode.NORMAL, "replaced");
     const target = query === "" ? url : `${url}${url.includes("?") ? "&" : "?"}${query}`;
-    const ws = new WS(target, SUBPROTOCOL);
+    let ws: WebSocket;
+    try {
+      ws = new WS(target, SUBPROTOCOL);
+    } catch {
+      return scheduleReconnect(undefined);
+    }
     socket = ws;
     ws.onmessage = (event) => {
       if (socket === ws) onFrame(event.data);
@@ -157,26 +169,44 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
     ws.onclose = (event) => {
       if (socket === ws) dropped(event.code, event.reason);
     };
+    // The close event that follows reports the failure; without a listener some runtimes log it as uncaught.
+    ws.onerror = () => {};
+    // A dial that reaches a black hole (half-open proxy, captive portal) would otherwise wait forever.
+    helloTimer = setTimeout(() => {
+      helloTimer = undefined;
+      if (socket === ws) dropped(CloseCode.HEARTBEAT_TIMEOUT, "no hello");
+    }, connectTimeout);
+  }
+
+  /** Forgets the current socket and closes it; its late events are ignored. */
+  function detach(code: number, reason: string): void {
+    const ws = socket;
+    socket = undefined;
+    clearTimeout(helloTimer);
+    helloTimer = undefined;
+    stopPinging();
+    if (ws === undefined) return;
+    ws.onmessage = null;
+    ws.onclose = null;
+    if (ws.readyState < 2) ws.close(code, reason);
   }
 
   /** The socket is gone (closed, or declared dead): fail or re-queue calls, then plan a reconnect. */
   function dropped(code: number, reason: string): void {
-    const ws = socket;
-    socket = undefined;
-    if (ws !== undefined) {
-      ws.onmessage = null;
-      ws.onclose = null;
-      if (ws.readyState < 2) ws.close(CloseCode.NORMAL, "");
-    }
-    stopPinging();
+    // Tell the server why when it is us who gave up on it (a client may only send 1000 or 3000-4999).
+    detach(code === CloseCode.HEARTBEAT_TIMEOUT ? code : CloseCode.NORMAL, code === CloseCode.HEARTBEAT_TIMEOUT ? reason : "");
+    clearTimeout(probeTimer);
+    probeTimer = undefined;
     const wasOpen = state === "open";
     if (wasOpen && Date.now() - openedAt >= (backoff?.stableAfter ?? 0)) attempt = 0;
+    const retries: PendingCall[] = [];
     for (const call of [...pending.values()]) {
       pending.delete(call.id);
       call.sent = false;
-      if (call.retry) queue.unshift(call);
-      else call.reject(new RpcError("DISCONNECTED", "Connection lost before the call was answered"));
+      if (call.retry) retries.push(call);
+      else (call.cleanup(), call.reject(new RpcError("DISCONNECTED", "Connection lost before the call was answered")));
     }
+    queue.unshift(...retries);
     for (const sub of subs) sub.active = false;
     subscribing.clear();
     if (state === "closed") return;
@@ -206,6 +236,8 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
   }
 
   function onOpen(hello: { connectionId: string; heartbeat: { interval: number; timeout: number } }): void {
+    clearTimeout(helloTimer);
+    helloTimer = undefined;
     const reconnected = connectionId !== undefined;
     connectionId = hello.connectionId;
     heartbeat = hello.heartbeat;
@@ -240,7 +272,9 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
     const probeAt = Date.now();
     sendRaw(JSON.stringify({ type: "ping", ts: probeAt }));
     const wait = Math.min(heartbeat.timeout, 5_000);
-    setTimeout(() => {
+    clearTimeout(probeTimer);
+    probeTimer = setTimeout(() => {
+      probeTimer = undefined;
       if (state === "open" && lastSeen < probeAt) dropped(CloseCode.HEARTBEAT_TIMEOUT, "no answer after wake-up");
     }, wait);
   }
@@ -425,6 +459,8 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
       const frame = JSON.stringify({ type: "publish", id, topic, params: encode(params), data: encode(message) });
       const timer = setTimeout(() => {
         pending.delete(id);
+        const queued = queue.indexOf(entry);
+        if (queued >= 0) queue.splice(queued, 1);
         reject(new RpcError("TIMEOUT", `Publish to "${topic}" got no answer within ${timeoutDefault} ms`));
       }, timeoutDefault);
       const entry: PendingCall = { id, frame, retry: false, sent: false, resolve: () => resolve(), reject, cleanup: () => clearTimeout(timer) };
@@ -451,14 +487,7 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
     if (subs.size > 0 || pending.size > 0 || queue.length > 0) return;
     idleTimer = setTimeout(() => {
       if (state !== "open" || subs.size > 0 || pending.size > 0 || queue.length > 0) return;
-      const ws = socket;
-      socket = undefined;
-      stopPinging();
-      if (ws !== undefined) {
-        ws.onclose = null;
-        ws.onmessage = null;
-        ws.close(CloseCode.NORMAL, "idle");
-      }
+      detach(CloseCode.NORMAL, "idle");
       setState("idle");
     }, options.lazy.idleMs);
   }
@@ -479,16 +508,11 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
     connectSeq++;
     clearTimeout(retryTimer);
     clearTimeout(idleTimer);
-    stopPinging();
+    clearTimeout(probeTimer);
+    retryTimer = idleTimer = probeTimer = undefined;
     target.removeEventListener?.("online", retryNow);
     target.removeEventListener?.("visibilitychange", onVisibility);
-    const ws = socket;
-    socket = undefined;
-    if (ws !== undefined) {
-      ws.onclose = null;
-      ws.onmessage = null;
-      ws.close(CloseCode.NORMAL, "client closed");
-    }
+    detach(CloseCode.NORMAL, "client closed");
     const closedError = new RpcError("DISCONNECTED", "Client closed");
     for (const c of [...pending.values(), ...queue.splice(0)]) (c.cleanup(), c.reject(closedError));
     pending.clear();

@@ -19,17 +19,20 @@ export const DEFAULT_HEARTBEAT: HeartbeatOptions = { interval: 20_000, timeout: 
 const PING = JSON.stringify({ type: "ping" });
 
 /** Pings every connection once per interval and closes those silent for longer than the timeout. */
-export class Heartbeat {
+export class Heartbeat<A = unknown> {
   private timer: ReturnType<typeof setInterval> | undefined;
 
   /**
    * @param options timing
    * @param connections the live connections, read at each sweep
+   * @param release frees what a dead connection holds, without waiting for the runtime's close event
+   *   (a close handshake with a half-open peer never completes, so that event may come late or never)
    * @param onSweep extra work done once per interval (e.g. broker housekeeping)
    */
   constructor(
     readonly options: HeartbeatOptions,
-    private readonly connections: ReadonlyMap<string, Connection>,
+    private readonly connections: ReadonlyMap<string, Connection<A>>,
+    private readonly release: (conn: Connection<A>) => void = () => {},
     private readonly onSweep: (now: number) => void = () => {},
   ) {}
 
@@ -47,8 +50,10 @@ export class Heartbeat {
   /** One pass: close the silent, ping the rest. */
   sweep(now: number): void {
     for (const conn of this.connections.values()) {
-      if (now - conn.lastSeen > this.options.timeout) conn.close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout");
-      else conn.send(PING);
+      if (now - conn.lastSeen > this.options.timeout) {
+        conn.close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout");
+        this.release(conn);
+      } else conn.send(PING);
     }
     this.onSweep(now);
   }

@@ -139,7 +139,8 @@ export function createService<C extends ContractTree, A = undefined>(
   const presence = new PresenceTracker(resolved.presenceWindow, (channel, frame) => {
     for (const conn of registry.subscribers(channel)) conn.send(frame);
   });
-  const heartbeat = new Heartbeat(resolved.heartbeat, connections);
+  // A peer declared dead is released at once: a half-open socket may never fire its close event.
+  const heartbeat = new Heartbeat(resolved.heartbeat, connections, (conn) => service.closed(conn));
   const chains = new Map<string, Middleware<ContractTree, A>[]>();
 
   /** Sends an event frame, applying the topic's slow-consumer policy when the socket is backed up. */
@@ -203,7 +204,7 @@ export function createService<C extends ContractTree, A = undefined>(
 
   let violations = new WeakMap<Connection<A>, number>();
 
-  return {
+  const service: Service<C, A> = {
     contract,
     options: resolved,
     connections,
@@ -321,6 +322,7 @@ export function createService<C extends ContractTree, A = undefined>(
       violations = new WeakMap();
     },
   };
+  return service;
 }
 
 const PONG = JSON.stringify({ type: "pong" });

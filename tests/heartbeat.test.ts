@@ -1,0 +1,133 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as v from "valibot";
+import { createClient } from "../client/mod.ts";
+import { createService, defineContract, procedure, type RunningServer, type Service } from "../server/mod.ts";
+import { openRaw } from "./fixtures/raw-socket.ts";
+import { RUNTIME, serve, until } from "./fixtures/serve.ts";
+import { startTcpProxy, type TcpProxy } from "./fixtures/tcp-proxy.ts";
+
+const contract = defineContract({
+  echo: procedure({ input: v.string(), output: v.string() }),
+});
+
+const INTERVAL = 100;
+const TIMEOUT = 300;
+/** Slack for a loaded CI machine on top of one sweep interval. */
+const MARGIN = 700;
+
+describe(`Heartbeat over a real ${RUNTIME} server`, () => {
+  let service: Service<typeof contract>;
+  let server: RunningServer;
+  let proxy: TcpProxy;
+  before(async () => {
+    service = createService(contract, { echo: (s) => s }, { heartbeat: { interval: INTERVAL, timeout: TIMEOUT } });
+    server = await serve(service);
+    proxy = await startTcpProxy(server.port);
+  });
+  after(async () => {
+    await proxy.close();
+    await server.stop();
+  });
+
+  it("hello announces the heartbeat and the server pings on that interval", async () => {
+    const raw = await openRaw(server.url);
+    try {
+      assert.deepEqual(raw.hello.heartbeat, { interval: INTERVAL, timeout: TIMEOUT });
+      const started = Date.now();
+      for (let i = 0; i < 3; i++) {
+        await raw.next((f) => f.type === "ping", 2000);
+        raw.send({ type: "pong" });
+      }
+      const elapsed = Date.now() - started;
+      // Three pings take about three intervals: not a flood, not a stall.
+      assert.ok(elapsed >= INTERVAL * 1.5 && elapsed < INTERVAL * 3 + MARGIN, `three pings took ${elapsed} ms`);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it("the server closes a peer that sends nothing with 4000 within the timeout", async () => {
+    const raw = await openRaw(server.url);
+    const opened = Date.now();
+    const { code } = await raw.closed;
+    const after = Date.now() - opened;
+    assert.equal(code, 4000);
+    assert.ok(after >= TIMEOUT - 50 && after < TIMEOUT + INTERVAL + MARGIN, `closed after ${after} ms`);
+    await until(() => service.connections.size === 0, 2000, "the server to forget the connection");
+  });
+
+  it("a peer that answers pings stays connected past the timeout", async () => {
+    const raw = await openRaw(server.url);
+    try {
+      const deadline = Date.now() + TIMEOUT * 3;
+      while (Date.now() < deadline) {
+        await raw.next((f) => f.type === "ping", 2000);
+        raw.send({ type: "pong" });
+      }
+      assert.equal(raw.ws.readyState, WebSocket.OPEN);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it("one sweep timer serves every connection (no timer per connection)", async () => {
+    const real = globalThis.setInterval;
+    let created = 0;
+    globalThis.setInterval = ((...args: Parameters<typeof setInterval>) => (created++, real(...args))) as typeof setInterval;
+    const raws = [];
+    try {
+      for (let i = 0; i < 20; i++) raws.push(await openRaw(server.url));
+    } finally {
+      globalThis.setInterval = real;
+    }
+    await Promise.all(raws.map((r) => r.close()));
+    await until(() => service.connections.size === 0, 2000, "connections to close");
+    // The sweep starts with the first connection; none of the 20 opens adds another interval.
+    assert.ok(created <= 1, `${created} intervals created for 20 connections`);
+  });
+
+  it("client.latency reports the round-trip time from its pings", async () => {
+    const client = createClient<typeof contract>(server.url);
+    try {
+      await client.ready();
+      assert.equal(client.latency, undefined);
+      await until(() => client.latency !== undefined, 2000, "a pong");
+      assert.ok(client.latency! >= 0 && client.latency! < 250, `latency ${client.latency} ms on loopback`);
+      // The client keeps the connection alive by answering the server's pings.
+      await new Promise((r) => setTimeout(r, TIMEOUT * 2));
+      assert.equal(client.state, "open");
+      assert.equal(await client.api.echo("still here"), "still here");
+    } finally {
+      client.close();
+    }
+  });
+
+  it("a half-open connection is detected by both sides within the timeout, then the client heals", async () => {
+    const client = createClient<typeof contract>(proxy.via(server.url), { reconnect: { min: 50, max: 200 }, connectTimeout: 500 });
+    try {
+      await client.ready();
+      const firstId = client.connectionId;
+      assert.equal(service.connections.size, 1);
+      const states: string[] = [];
+      client.on("state", (s) => states.push(s));
+      proxy.silence();
+      const silencedAt = Date.now();
+      await until(() => client.state !== "open", TIMEOUT + INTERVAL + MARGIN, "the client to notice the dead link");
+      const clientNoticed = Date.now() - silencedAt;
+      await until(() => service.connections.size === 0, TIMEOUT + INTERVAL + MARGIN, "the server to drop the dead link");
+      const serverNoticed = Date.now() - silencedAt;
+      assert.ok(clientNoticed >= TIMEOUT - INTERVAL, `client gave up after only ${clientNoticed} ms`);
+      assert.ok(serverNoticed >= TIMEOUT - INTERVAL, `server gave up after only ${serverNoticed} ms`);
+      proxy.resume();
+      await client.ready();
+      assert.notEqual(client.connectionId, firstId);
+      assert.equal(await client.api.echo("healed"), "healed");
+      assert.equal(states[0], "reconnecting");
+      assert.equal(states.at(-1), "open");
+      assert.equal(service.connections.size, 1);
+    } finally {
+      client.close();
+    }
+  });
+});
