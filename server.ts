@@ -5,6 +5,7 @@
  * @module
  */
 import { createChatService } from "./app/chat.ts";
+import { staticFiles } from "./app/static.ts";
 import type { RunningServer } from "./server/mod.ts";
 
 const HELP = `Tether: typed realtime RPC over WebSocket
@@ -17,7 +18,8 @@ Options (each also read from the environment variable in brackets):
   --dev            show error details to clients [TETHER_DEV=1]
   --help           print this text
 
-Endpoints: WebSocket /ws (subprotocol tether.v1), GET /healthz
+Endpoints: WebSocket /ws (subprotocol tether.v1), GET /healthz, the demo chat page at /,
+  its AsyncAPI 3.0 document at /asyncapi.json, the JSON Schema of its payloads at /schemas.json
 `;
 
 /** The runtime-specific bits this program needs: args, env, signals, exit. */
@@ -66,7 +68,7 @@ async function main(): Promise<void> {
   const { serve } = isBun
     ? { serve: (await import("./server/adapters/bun.ts")).serveBun }
     : { serve: (await import("./server/adapters/deno.ts")).serveDeno };
-  const server: RunningServer = serve(service, { port, hostname });
+  const server: RunningServer = serve(service, { port, hostname, fetch: staticFiles() });
   console.log(JSON.stringify({ level: "info", msg: "listening", runtime: isBun ? "bun" : "deno", url: server.url }));
 
   let stopping = false;

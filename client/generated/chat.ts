@@ -1,0 +1,122 @@
+// Generated from app/contract.ts by scripts/codegen.ts. Do not edit: run `deno task codegen` or `bun run codegen`.
+/**
+ * The typed client of the chat service: every procedure's input and output and every
+ * topic's params, message and presence as TypeScript types, and `createChatClient()`.
+ * Self-contained: it imports the client runtime (`../mod.ts`) and types only, never the server.
+ * @module
+ */
+import type { GenericSchema } from "valibot";
+import type { Procedure, Topic } from "../../shared/contract.ts";
+import { type Client, type ClientOptions, createClient } from "../mod.ts";
+
+export { type CallOptions, type ClientOptions, type ConnectionState, type PresenceView, RpcError, type SubscriptionHandle } from "../mod.ts";
+
+/** A schema slot carrying only types: what a sender passes (`In`) and what a receiver gets (`Out`). */
+type Schema<In, Out = In> = GenericSchema<In, Out>;
+
+export interface Message {
+  /** Server-assigned message id */
+  id: string;
+  /** Room id */
+  roomId: string;
+  /** Display name of the sender */
+  author: string;
+  /** Message text */
+  text: string;
+  /** When the server accepted the message */
+  sentAt: Date;
+}
+
+/** What `rooms.list` returns: rooms with someone in them, and how many members each has */
+export type RoomsListOutput = {
+  /** Room id */
+  id: string;
+  members: number;
+}[];
+
+/** Which instance of `rooms.messages` to subscribe to */
+export interface RoomsMessagesParams {
+  /** Room id */
+  roomId: string;
+}
+
+/** One message of `rooms.messages` as received */
+export type RoomsMessagesMessage = Message;
+
+/** Presence metadata of one connection in `rooms.messages` */
+export interface RoomsMessagesPresence {
+  name: string;
+  since: Date;
+}
+
+/** Which instance of `rooms.typing` to subscribe to */
+export interface RoomsTypingParams {
+  /** Room id */
+  roomId: string;
+}
+
+/** One message of `rooms.typing` as received */
+export interface RoomsTypingMessage {
+  name: string;
+  typing: boolean;
+}
+
+/** What `chat.send` takes: sends a message to a room; every subscriber (the sender included) receives it */
+export interface ChatSendInput {
+  /** Room id */
+  roomId: string;
+  text: string;
+}
+
+/** What `chat.send` returns: sends a message to a room; every subscriber (the sender included) receives it */
+export type ChatSendOutput = Message;
+
+/** What `chat.history` takes: the latest messages of a room, oldest first */
+export interface ChatHistoryInput {
+  /** Room id */
+  roomId: string;
+  limit?: number | undefined;
+}
+
+/** What `chat.history` returns: the latest messages of a room, oldest first */
+export type ChatHistoryOutput = Message[];
+
+/** What `me` returns: who this connection is */
+export interface MeOutput {
+  name: string;
+  connectionId: string;
+}
+
+/** The chat service's contract as types only (no schemas): what `createClient` needs. */
+export type ChatContract = {
+  rooms: {
+    /** Rooms with someone in them, and how many members each has */
+    list: Procedure<Schema<undefined>, Schema<RoomsListOutput>>;
+    /** Messages of one room; subscribing also joins its presence */
+    messages: Topic<Schema<RoomsMessagesParams>, Schema<RoomsMessagesMessage, RoomsMessagesMessage>, Schema<RoomsMessagesPresence>>;
+    /** Who is typing in a room; clients publish, everyone else receives */
+    typing: Topic<Schema<RoomsTypingParams>, Schema<RoomsTypingMessage, RoomsTypingMessage>, Schema<never>>;
+  };
+  chat: {
+    /** Sends a message to a room; every subscriber (the sender included) receives it */
+    send: Procedure<Schema<ChatSendInput>, Schema<ChatSendOutput>>;
+    /** The latest messages of a room, oldest first */
+    history: Procedure<Schema<ChatHistoryInput>, Schema<ChatHistoryOutput>>;
+  };
+  /** Who this connection is */
+  me: Procedure<Schema<undefined>, Schema<MeOutput>>;
+};
+
+/** A connected client of the chat service. */
+export type ChatClient = Client<ChatContract>;
+
+/**
+ * Connects to the chat service.
+ * @param url the service's WebSocket URL, e.g. `ws://localhost:8080/ws`
+ * @example
+ * const client = createChatClient("ws://localhost:8080/ws", { params: () => ({ name: "ada" }) });
+ * const history = await client.api.chat.history({ roomId: "lobby" });
+ */
+export function createChatClient(url: string, options: ClientOptions = {}): ChatClient {
+  return createClient<ChatContract>(url, options);
+}
