@@ -42,10 +42,16 @@ export interface Recovery {
 /** Receives every message this instance must deliver to its local subscribers. */
 export type Deliver = (channel: string, message: BrokerMessage) => void;
 
+/** Told that a channel lost messages this instance cannot recover: its subscribers must resubscribe. */
+export type Reset = (channel: string) => void;
+
 /** Moves messages between instances and keeps per-instance history; memory or Redis. */
 export interface Broker {
-  /** Starts the broker; `deliver` receives every message for channels this instance listens to. */
-  start(deliver: Deliver): Promise<void> | void;
+  /**
+   * Starts the broker; `deliver` receives every message for channels this instance listens to, in
+   * offset order; `reset` is called when a channel lost messages (the memory broker never does).
+   */
+  start(deliver: Deliver, reset?: Reset): Promise<void> | void;
   /** Publishes to a channel; untargeted messages get an offset and, if `history`, are kept. */
   publish(channel: string, message: BrokerMessage, history: HistoryOptions | false): void | Promise<void>;
   /** Starts listening to a channel (first local subscriber). */

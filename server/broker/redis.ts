@@ -1,0 +1,186 @@
+/**
+ * The scale-out broker: offsets, bounded history and fan-out in Redis, shared by every instance.
+ *
+ * A publish runs one Lua script that increments the topic instance's offset, appends to its capped
+ * history stream and PUBLISHes `{epoch, offset, message}`; every instance with local subscribers
+ * SUBSCRIBEs to the channel. Pub/sub is lossy while a connection is down, so each instance checks
+ * that offsets arrive without gaps, fills a gap from history, and when it cannot (history trimmed,
+ * or Redis lost its data and the epoch changed) reports the channel as reset so that its
+ * subscribers resubscribe and learn `recovered: false`. README, "Scale-out on Redis", states the
+ * guarantee.
+ * @module
+ */
+import { createClient } from "redis";
+import { type Broker, type BrokerMessage, DEFAULT_HISTORY, type Deliver, isStreamed, type Recovery, type StreamPosition } from "./broker.ts";
+import { PUBLISH_SCRIPT, READ_SCRIPT } from "./redis-scripts.ts";
+import { StreamFollower } from "./stream-follower.ts";
+
+/** Settings of the Redis broker. */
+export interface RedisBrokerOptions {
+  /** Prefix of every key and channel, so several services can share one Redis. @default "tether:" */
+  prefix?: string;
+  /** Milliseconds an idle topic instance keeps its epoch and offset (at least its history maxAge). @default 86400000 */
+  metaTtl?: number;
+  /** Milliseconds to wait for the first connection before giving up. @default 5000 */
+  connectTimeout?: number;
+}
+
+/** Counters of the Redis broker, for metrics. */
+export interface RedisBrokerMetrics {
+  /** Messages published to Redis. */
+  published: number;
+  /** Publishes that failed (Redis unreachable): those messages are lost. */
+  publishFailed: number;
+  /** History reads to fill a gap in a channel's offsets or to catch up after a reconnect. */
+  gapReads: number;
+  /** Channels reset because history could not fill a gap or the epoch changed. */
+  resets: number;
+  /** Times the broker lost its Redis connection. */
+  outages: number;
+}
+
+/** The Redis broker: a Broker plus its counters. */
+export interface RedisBroker extends Broker {
+  /** Counters since start. */
+  metrics(): RedisBrokerMetrics;
+}
+
+type Client = ReturnType<typeof createClient>;
+
+/**
+ * Connects to Redis and creates the broker.
+ * @param url a Redis URL such as `redis://127.0.0.1:6379`
+ * @throws {Error} when Redis cannot be reached within `connectTimeout`
+ * @example const service = createChatService({ broker: await createRedisBroker(Deno.env.get("REDIS_URL")!) })
+ */
+export async function createRedisBroker(url: string, options: RedisBrokerOptions = {}): Promise<RedisBroker> {
+  const prefix = options.prefix ?? "tether:";
+  const metaTtl = options.metaTtl ?? 86_400_000;
+  const metrics: RedisBrokerMetrics = { published: 0, publishFailed: 0, gapReads: 0, resets: 0, outages: 0 };
+  const socket = { connectTimeout: options.connectTimeout ?? 5000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) };
+  // Commands fail at once while Redis is down instead of piling up in an unbounded offline queue.
+  const cmd: Client = createClient({ url, socket, disableOfflineQueue: true });
+  const sub: Client = createClient({ url, socket });
+  let wasReady = false;
+  for (const client of [cmd, sub]) {
+    // Without an error listener node-redis would throw the error and end the process.
+    client.on("error", () => {});
+    client.on("end", () => {});
+  }
+  cmd.on("reconnecting", () => {
+    if (wasReady) metrics.outages++;
+    wasReady = false;
+  });
+  cmd.on("ready", () => (wasReady = true));
+
+  const channelName = (channel: string) => `${prefix}p:${channel}`;
+  const keys = (channel: string) => [`${prefix}m:${channel}`, `${prefix}h:${channel}`];
+  const newEpoch = () => crypto.randomUUID().slice(0, 8);
+  const shas = new Map<string, string>();
+  const run = async (script: string, channel: string, args: string[]): Promise<unknown> => {
+    const options = { keys: keys(channel), arguments: [newEpoch(), String(metaTtl), ...args] };
+    const sha = shas.get(script);
+    if (sha !== undefined) {
+      try {
+        return await cmd.evalSha(sha, options);
+      } catch (error) {
+        // A restarted Redis forgot its scripts: load again below.
+        if (!String(error).includes("NOSCRIPT")) throw error;
+      }
+    }
+    shas.set(script, await cmd.scriptLoad(script));
+    return cmd.eval(script, options);
+  };
+
+  /** Position and the kept messages from offset `from` on (none when `from` is 0), with their offsets. */
+  const read = async (channel: string, from: number): Promise<{ position: StreamPosition; messages: BrokerMessage[] }> => {
+    const [epoch, offset, ...entries] = (await run(READ_SCRIPT, channel, [String(from)])) as [string, number, ...string[]];
+    const messages: BrokerMessage[] = [];
+    for (let i = 0; i + 1 < entries.length; i += 2) {
+      messages.push({ ...(JSON.parse(entries[i + 1]!) as BrokerMessage), offset: Number.parseInt(entries[i]!, 10) });
+    }
+    return { position: { epoch, offset: Number(offset) }, messages };
+  };
+
+  let deliver: Deliver = () => {};
+  let reset: (channel: string) => void = () => {};
+  const follower = new StreamFollower({
+    deliver: (channel, message) => deliver(channel, message),
+    reset: (channel) => {
+      metrics.resets++;
+      reset(channel);
+    },
+    read: (channel, after) => {
+      metrics.gapReads++;
+      return read(channel, after + 1);
+    },
+  });
+
+  const onMessage = (text: string, channel: string) => {
+    const parsed = JSON.parse(text) as { e?: string; o?: number; m: BrokerMessage };
+    follower.receive(channel.slice(prefix.length + 2), parsed.m, parsed.e, parsed.o);
+  };
+  // After a pub/sub reconnect node-redis resubscribes; messages published meanwhile were missed.
+  sub.on("ready", () => {
+    if (follower.size > 0) follower.catchUpAll();
+  });
+
+  const timeout = socket.connectTimeout;
+  const connected = Promise.all([cmd.connect(), sub.connect()]);
+  const timer = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error(`Cannot connect to Redis at ${url}: no answer within ${timeout} ms`)), timeout)
+  );
+  try {
+    await Promise.race([connected, timer]);
+  } catch (error) {
+    await Promise.allSettled([cmd.disconnect(), sub.disconnect()]);
+    throw error;
+  }
+
+  return {
+    start(fn, onReset) {
+      deliver = fn;
+      if (onReset !== undefined) reset = onReset;
+    },
+    async publish(channel, message, history) {
+      try {
+        if (!isStreamed(message.target)) {
+          await cmd.publish(channelName(channel), JSON.stringify({ m: message }));
+        } else {
+          const { size, maxAge } = history === false ? { size: 0, maxAge: 0 } : { ...DEFAULT_HISTORY, ...history };
+          await run(PUBLISH_SCRIPT, channel, [channelName(channel), JSON.stringify(message), String(size), String(maxAge)]);
+        }
+        metrics.published++;
+      } catch (error) {
+        metrics.publishFailed++;
+        throw error;
+      }
+    },
+    async listen(channel) {
+      follower.follow(channel);
+      await sub.subscribe(channelName(channel), onMessage);
+      follower.started(channel, (await read(channel, 0)).position);
+    },
+    async unlisten(channel) {
+      follower.forget(channel);
+      await sub.unsubscribe(channelName(channel));
+    },
+    async position(channel) {
+      return (await read(channel, 0)).position;
+    },
+    async recover(channel, since): Promise<Recovery> {
+      const { position, messages } = await read(channel, since.offset + 1);
+      const missed = position.offset - since.offset;
+      if (since.epoch !== position.epoch || missed < 0) return { recovered: false, position, messages: [] };
+      const kept = messages.slice(0, missed);
+      const complete = kept.length === missed && (missed === 0 || kept[0]!.offset === since.offset + 1);
+      return complete ? { recovered: true, position, messages: kept } : { recovered: false, position, messages: [] };
+    },
+    healthy: () => cmd.isReady && sub.isReady,
+    metrics: () => ({ ...metrics }),
+    async close() {
+      follower.clear();
+      await Promise.allSettled([cmd.close(), sub.close()]);
+    },
+  };
+}
