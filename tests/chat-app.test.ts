@@ -1,0 +1,72 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { type Client, createClient, RpcError } from "../client/mod.ts";
+import { createChatService } from "../app/chat.ts";
+import type { Contract } from "../app/contract.ts";
+import type { RunningServer } from "../server/mod.ts";
+import { RUNTIME, serve, until } from "./fixtures/serve.ts";
+
+describe(`the demo chat app on ${RUNTIME}`, () => {
+  let server: RunningServer;
+  const clients: Client<Contract>[] = [];
+  before(async () => {
+    server = await serve(createChatService({ presenceWindow: 20 }));
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await server.stop();
+  });
+
+  const join = async (name: string) => {
+    const client = createClient<Contract>(server.url, { reconnect: false, params: () => ({ name }) });
+    clients.push(client);
+    await client.ready();
+    return client;
+  };
+
+  it("two people in a room see each other's messages, who is online, and who is typing", async () => {
+    const ada = await join("ada");
+    const bob = await join("bob");
+    const adaSees: string[] = [];
+    const bobSees: string[] = [];
+    const adaRoom = ada.api.rooms.messages.subscribe({ roomId: "lobby" }, { onData: (m) => adaSees.push(`${m.author}: ${m.text}`) });
+    const bobRoom = bob.api.rooms.messages.subscribe({ roomId: "lobby" }, { onData: (m) => bobSees.push(`${m.author}: ${m.text}`) });
+    await Promise.all([adaRoom.ready, bobRoom.ready]);
+    await until(() => adaRoom.presence.count === 2, 3000, "ada sees two people online");
+    assert.deepEqual(Object.keys(adaRoom.presence.members).sort(), ["ada", "bob"]);
+
+    const typingSeenByBob: string[] = [];
+    const typingSeenByAda: string[] = [];
+    await ada.api.rooms.typing.subscribe({ roomId: "lobby" }, { onData: (t) => typingSeenByAda.push(t.name) }).ready;
+    await bob.api.rooms.typing.subscribe({ roomId: "lobby" }, { onData: (t) => typingSeenByBob.push(t.name) }).ready;
+    await ada.api.rooms.typing.publish({ roomId: "lobby" }, { name: "ada", typing: true });
+    await assert.rejects(ada.api.rooms.typing.publish({ roomId: "lobby" }, { name: "bob", typing: true }), (e: RpcError) => e.code === "FORBIDDEN");
+
+    const sent = await ada.api.chat.send({ roomId: "lobby", text: "  hello bob  " });
+    assert.equal(sent.text, "hello bob");
+    assert.ok(sent.sentAt instanceof Date);
+    await bob.api.chat.send({ roomId: "lobby", text: "hi ada" });
+    await until(() => adaSees.length === 2 && bobSees.length === 2 && typingSeenByBob.length === 1, 3000, "messages and typing");
+    assert.deepEqual(adaSees, ["ada: hello bob", "bob: hi ada"]);
+    assert.deepEqual(bobSees, adaSees);
+    assert.deepEqual(typingSeenByBob, ["ada"]);
+    assert.deepEqual(typingSeenByAda, [], "the sender does not get its own typing notice");
+
+    const history = await bob.api.chat.history({ roomId: "lobby" });
+    assert.deepEqual(history.map((m) => m.text), ["hello bob", "hi ada"]);
+    assert.deepEqual(await ada.api.rooms.list(), [{ id: "lobby", members: 2 }]);
+    assert.deepEqual((await bob.api.me()).name, "bob");
+
+    bob.close();
+    await until(() => adaRoom.presence.count === 1, 3000, "bob leaves");
+  });
+
+  it("an empty message or a bad room id is refused with the reason", async () => {
+    const eve = await join("eve");
+    const empty = await eve.api.chat.send.safe({ roomId: "lobby", text: "   " });
+    assert.equal(empty.ok, false);
+    if (!empty.ok) assert.deepEqual((empty.error.data as { issues: { message: string }[] }).issues[0]!.message, "Say something");
+    const room = await eve.api.chat.send.safe({ roomId: "No Spaces", text: "x" });
+    assert.equal(room.ok, false);
+  });
+});
