@@ -113,6 +113,8 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
   let idleTimer: ReturnType<typeof setTimeout> | undefined;
   let helloTimer: ReturnType<typeof setTimeout> | undefined;
   let probeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The `ts` of the wake-up probe still waiting for its pong. */
+  let probe: number | undefined;
   let connectSeq = 0;
   const pending = new Map<number, PendingCall>();
   const queue: PendingCall[] = [];
@@ -196,7 +198,7 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
     // Tell the server why when it is us who gave up on it (a client may only send 1000 or 3000-4999).
     detach(code === CloseCode.HEARTBEAT_TIMEOUT ? code : CloseCode.NORMAL, code === CloseCode.HEARTBEAT_TIMEOUT ? reason : "");
     clearTimeout(probeTimer);
-    probeTimer = undefined;
+    probeTimer = probe = undefined;
     const wasOpen = state === "open";
     if (wasOpen && Date.now() - openedAt >= (backoff?.stableAfter ?? 0)) attempt = 0;
     const retries: PendingCall[] = [];
@@ -270,12 +272,15 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
   function checkLiveness(): void {
     if (state !== "open") return;
     const probeAt = Date.now();
+    probe = probeAt;
     sendRaw(JSON.stringify({ type: "ping", ts: probeAt }));
-    const wait = Math.min(heartbeat.timeout, 5_000);
+    // A live server answers within a round trip; one interval is generous and far shorter than the timeout.
+    const wait = Math.min(heartbeat.interval, 5_000);
     clearTimeout(probeTimer);
     probeTimer = setTimeout(() => {
       probeTimer = undefined;
-      if (state === "open" && lastSeen < probeAt) dropped(CloseCode.HEARTBEAT_TIMEOUT, "no answer after wake-up");
+      // Only the probe's own pong counts: a frame read in the same millisecond may have been sent before the sleep.
+      if (state === "open" && probe === probeAt) dropped(CloseCode.HEARTBEAT_TIMEOUT, "no answer after wake-up");
     }, wait);
   }
 
@@ -337,6 +342,7 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
         sendRaw(JSON.stringify({ type: "pong", ts: frame.ts }));
         return;
       case "pong":
+        if (frame.ts === probe) probe = undefined;
         if (frame.ts !== undefined) latency = Date.now() - frame.ts;
         return;
     }
@@ -495,12 +501,15 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
   // ---- browser hints: come back online at once; distrust a socket after the tab sleeps ----
 
   const target = globalThis as unknown as Partial<Pick<EventTarget, "addEventListener" | "removeEventListener">>;
-  const doc = (globalThis as { document?: { visibilityState?: string } }).document;
+  const doc = (globalThis as { document?: { visibilityState?: string } & Partial<Pick<EventTarget, "addEventListener" | "removeEventListener">> })
+    .document;
+  // The event is fired at the document (and bubbles to window); listen where it starts when we can.
+  const visibilityTarget = doc?.addEventListener !== undefined ? doc : target;
   const onVisibility = () => {
     if (doc?.visibilityState === "visible") checkLiveness();
   };
   target.addEventListener?.("online", retryNow);
-  if (doc !== undefined) target.addEventListener?.("visibilitychange", onVisibility);
+  if (doc !== undefined) visibilityTarget.addEventListener?.("visibilitychange", onVisibility);
 
   function close(): void {
     if (state === "closed") return;
@@ -511,7 +520,7 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
     clearTimeout(probeTimer);
     retryTimer = idleTimer = probeTimer = undefined;
     target.removeEventListener?.("online", retryNow);
-    target.removeEventListener?.("visibilitychange", onVisibility);
+    visibilityTarget.removeEventListener?.("visibilitychange", onVisibility);
     detach(CloseCode.NORMAL, "client closed");
     const closedError = new RpcError("DISCONNECTED", "Client closed");
     for (const c of [...pending.values(), ...queue.splice(0)]) (c.cleanup(), c.reject(closedError));

@@ -5,7 +5,7 @@
 import * as v from "valibot";
 import { decode, encode } from "../shared/codec.ts";
 import type { ContractTree } from "../shared/contract.ts";
-import { RpcError } from "../shared/errors.ts";
+import { type ErrorCode, type Issue, RpcError } from "../shared/errors.ts";
 import type { CallFrame } from "../shared/protocol.ts";
 import type { Connection } from "./connection.ts";
 import { CallContext } from "./context.ts";
@@ -16,36 +16,33 @@ import type { Core } from "./service.ts";
 /** Runs one call frame; exactly one result or error frame answers it. */
 export function runCall<A>(core: Core<A>, conn: Connection<A>, frame: v.InferOutput<typeof CallFrame>): void {
   const { id, method } = frame;
-  if (conn.inflight.has(id)) {
-    conn.send(simpleErrorFrame(id, "DUPLICATE_ID", `Call id ${JSON.stringify(id)} is already in flight`));
-    return;
-  }
-  if (conn.inflight.size >= core.options.limits.maxInFlight) {
-    conn.send(simpleErrorFrame(id, "TOO_MANY_REQUESTS", `Too many calls in flight (at most ${core.options.limits.maxInFlight})`));
-    return;
-  }
   const proc = core.procedures.get(method);
-  if (proc === undefined) {
-    conn.send(simpleErrorFrame(id, "NOT_FOUND", `Unknown procedure "${method}"`));
-    return;
+  // Metrics label only contract paths: a client cannot grow the label set with made-up names.
+  const label = proc === undefined ? "(unknown)" : method;
+  const refuse = (code: ErrorCode, message: string, issues?: Issue[]) => {
+    core.metrics.call(label, code);
+    conn.send(simpleErrorFrame(id, code, message, issues));
+  };
+  if (conn.inflight.has(id)) return refuse("DUPLICATE_ID", `Call id ${JSON.stringify(id)} is already in flight`);
+  if (conn.inflight.size >= core.options.limits.maxInFlight) {
+    return refuse("TOO_MANY_REQUESTS", `Too many calls in flight (at most ${core.options.limits.maxInFlight})`);
   }
+  if (proc === undefined) return refuse("NOT_FOUND", `Unknown procedure "${method}"`);
   let input: unknown;
   try {
     input = decode(frame.input);
   } catch {
-    conn.send(simpleErrorFrame(id, "BAD_REQUEST", `Cannot call "${method}": input is not a valid superjson payload`));
-    return;
+    return refuse("BAD_REQUEST", `Cannot call "${method}": input is not a valid superjson payload`);
   }
   if (proc.def.input !== undefined) {
     const parsed = v.safeParse(proc.def.input, input);
-    if (!parsed.success) {
-      conn.send(simpleErrorFrame(id, "INVALID_INPUT", `Cannot call "${method}": input failed validation`, toIssues(parsed.issues)));
-      return;
-    }
+    if (!parsed.success) return refuse("INVALID_INPUT", `Cannot call "${method}": input failed validation`, toIssues(parsed.issues));
     input = parsed.output;
   }
 
   const abort = new AbortController();
+  const started = performance.now();
+  const done = (outcome: string) => core.metrics.call(method, outcome, (performance.now() - started) / 1000);
   conn.inflight.set(id, abort);
   const timer = setTimeout(
     () => abort.abort(new RpcError("TIMEOUT", `Call "${method}" took longer than ${core.options.callTimeout} ms`)),
@@ -56,6 +53,7 @@ export function runCall<A>(core: Core<A>, conn: Connection<A>, frame: v.InferOut
     clearTimeout(timer);
     if (conn.inflight.get(id) !== abort) return;
     conn.inflight.delete(id);
+    done(abort.signal.reason instanceof RpcError ? abort.signal.reason.code : "INTERNAL");
     conn.send(errorFrame(id, abort.signal.reason, core.options.dev));
   }, { once: true });
 
@@ -76,6 +74,8 @@ export function runCall<A>(core: Core<A>, conn: Connection<A>, frame: v.InferOut
       if (proc.def.output !== undefined) {
         const checked = v.safeParse(proc.def.output, output);
         if (!checked.success) {
+          done("INTERNAL");
+          core.logger.warn("procedure returned an invalid output", { method, issue: checked.issues[0].message });
           const detail = core.options.dev ? `: ${checked.issues[0].message}` : "";
           conn.send(simpleErrorFrame(id, "INTERNAL", `Procedure "${method}" returned an invalid output${detail}`));
           return;
@@ -85,7 +85,10 @@ export function runCall<A>(core: Core<A>, conn: Connection<A>, frame: v.InferOut
       conn.send(`{"type":"result","id":${JSON.stringify(id)},"output":${JSON.stringify(encode(output))}}`);
     },
     (error) => {
-      if (settle(conn, id, abort, timer)) conn.send(errorFrame(id, error, core.options.dev));
+      if (!settle(conn, id, abort, timer)) return;
+      done(error instanceof RpcError ? error.code : "INTERNAL");
+      if (!(error instanceof RpcError)) core.logger.warn("procedure threw", { method, error: error instanceof Error ? error.message : String(error) });
+      conn.send(errorFrame(id, error, core.options.dev));
     },
   );
 }

@@ -4,6 +4,7 @@
  */
 import type { Payload } from "../shared/codec.ts";
 import { CloseCode } from "../shared/protocol.ts";
+import type { FlowControl, Outbox } from "./outbox.ts";
 
 /** The few socket operations the core needs; each runtime adapter provides them. */
 export interface Socket {
@@ -51,6 +52,10 @@ export class Connection<A = unknown> {
   lastSeen = Date.now();
   /** Frames dropped for this connection by a slow-consumer policy. */
   dropped = 0;
+  /** Frames held back while the socket is over its buffer limit; null while it keeps up (outbox.ts). */
+  outbox: Outbox | null = null;
+  /** The service's backpressure control; set when the service opens the connection. */
+  flow: FlowControl | undefined;
   private tokens: number;
   private refilledAt = Date.now();
 
@@ -75,9 +80,10 @@ export class Connection<A = unknown> {
     return !this.closed.signal.aborted;
   }
 
-  /** Sends a frame; returns false when the runtime dropped it (Bun past its backpressure limit). */
+  /** Sends a frame (through the outbox while the socket is backed up); false when it was not sent and will not be. */
   send(frame: string): boolean {
     if (!this.open) return false;
+    if (this.flow !== undefined) return this.flow.send(this, frame);
     return this.socket.send(frame) !== 0;
   }
 

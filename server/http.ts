@@ -24,9 +24,27 @@ export async function routeRequest<C extends ContractTree, A>(service: Service<C
     const healthy = service.options.broker.healthy();
     return respond(json({ status: healthy ? "ok" : "degraded", connections: service.connections.size }, 200));
   }
+  if (url.pathname === "/readyz") {
+    // Ready means "send me new connections": accepting and with a working broker.
+    const ready = service.accepting && service.options.broker.healthy();
+    return respond(json({ status: ready ? "ready" : service.accepting ? "broker unavailable" : "shutting down" }, ready ? 200 : 503));
+  }
+  if (url.pathname === "/metrics") {
+    return respond(new Response(service.renderMetrics(), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } }));
+  }
   if (!service.options.paths.includes(url.pathname)) return { kind: "pass" };
+  const route = await upgradeRoute(service, request, url);
+  if (route.kind === "response") service.metrics.refuse(route.response.status);
+  return route;
+}
+
+/** The checks a socket request passes before its upgrade, in order: upgrade header, shutdown, Origin, subprotocol, authentication. */
+async function upgradeRoute<C extends ContractTree, A>(service: Service<C, A>, request: Request, url: URL): Promise<Route<A>> {
   if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
     return respond(json({ error: `Upgrade required: connect with a WebSocket offering "${SUBPROTOCOL}"` }, 426, { upgrade: "websocket" }));
+  }
+  if (!service.accepting) {
+    return respond(json({ error: "Server is shutting down: reconnect to another instance" }, 503, { "retry-after": "1" }));
   }
   if (!originAllowed(request, url, service.options.origins)) {
     return respond(json({ error: "Origin not allowed" }, 403));

@@ -7,6 +7,7 @@ import { canonicalJson, decode, encode, parseFrame } from "../shared/codec.ts";
 import { type AnyProcedure, type AnyTopic, type ContractTree, flattenContract, isTopic } from "../shared/contract.ts";
 import { RpcError } from "../shared/errors.ts";
 import { ClientFrame, CloseCode, type HelloFrame, type Limits, PROTOCOL_VERSION } from "../shared/protocol.ts";
+import { hasProtoKey } from "../shared/safe-decode.ts";
 import type { Broker, BrokerMessage } from "./broker/broker.ts";
 import { createMemoryBroker } from "./broker/memory.ts";
 import { runCall } from "./calls.ts";
@@ -14,6 +15,9 @@ import { Connection, type Socket } from "./connection.ts";
 import { simpleErrorFrame, toIssues } from "./error-frame.ts";
 import type { Handlers, Middleware, Publisher, Target, TopicHooks } from "./handlers.ts";
 import { DEFAULT_HEARTBEAT, Heartbeat, type HeartbeatOptions } from "./heartbeat.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
+import { FlowControl } from "./outbox.ts";
 import { PresenceTracker } from "./presence.ts";
 import { RoomRegistry } from "./rooms.ts";
 import { clientPublish, subscribe, unsubscribe, unsubscribeAll } from "./subscriptions.ts";
@@ -55,6 +59,10 @@ export interface ServiceOptions<C, A> {
   presenceWindow?: number;
   /** Bytes a connection may have queued in the runtime before its slow-consumer policy applies. @default 1048576 */
   maxBufferedBytes?: number;
+  /** Where structured logs go. @default createLogger("warn") (JSON lines on stderr, quiet) */
+  logger?: Logger;
+  /** Milliseconds `close()` waits for in-flight calls to finish before closing sockets. @default 10000 */
+  shutdownGrace?: number;
 }
 
 /** The resolved options a running service uses. */
@@ -77,10 +85,16 @@ export interface Service<C extends ContractTree, A = unknown> extends Publisher<
   open(socket: Socket, auth: A, ip: string): Connection<A>;
   /** Adapter entry: a frame arrived. */
   receive(conn: Connection<A>, data: string | ArrayBuffer | Uint8Array): void;
-  /** Adapter entry: the socket closed; releases everything the connection held. */
-  closed(conn: Connection<A>): void;
+  /** Adapter entry: the socket closed (with `code`, when the runtime reports it); releases everything the connection held. */
+  closed(conn: Connection<A>, code?: number): void;
+  /** Adapter entry: the runtime drained a socket's buffer (Bun's drain event); flushes its outbox. */
+  drain(conn: Connection<A>): void;
+  /** Counters for `GET /metrics`. */
+  readonly metrics: Metrics;
+  /** False once `close()` started: new upgrades get 503 and `/readyz` fails. */
+  readonly accepting: boolean;
   /** Adapter entry: Bun can publish natively to channels; untargeted events then take that path. */
-  useNativePublish(publish: (channel: string, frame: string) => void): void;
+  useNativePublish(publish: (channel: string, frame: string) => number | void): void;
   /** The rooms a connection is in. */
   roomsOf(connectionId: string): ReadonlySet<string>;
   /** Connection ids in a room on this instance. */
@@ -88,8 +102,13 @@ export interface Service<C extends ContractTree, A = unknown> extends Publisher<
   /** Presence of a topic instance: member key -> connection id -> metadata. */
   presence(topic: string, params: unknown): Record<string, Record<string, unknown>>;
   /** Sizes of every internal map, for metrics and leak tests. */
-  stats(): { connections: number; channels: number; rooms: number; presence: number; inflight: number };
-  /** Stops timers and the broker; closes every socket with 1001 and a retry hint. */
+  stats(): { connections: number; channels: number; rooms: number; presence: number; inflight: number; queued: number };
+  /** Prometheus text of every metric, gauges read now. */
+  renderMetrics(): string;
+  /**
+   * Stops accepting, waits up to `shutdownGrace` for in-flight calls, then closes every socket with
+   * 1001 and a retry hint and stops timers and the broker.
+   */
   close(retryAfterMs?: number): Promise<void>;
 }
 
@@ -104,6 +123,8 @@ export interface Core<A> {
   presence: PresenceTracker;
   broker: Broker;
   publisher: Publisher<ContractTree>;
+  metrics: Metrics;
+  logger: Logger;
 }
 
 /**
@@ -130,11 +151,33 @@ export function createService<C extends ContractTree, A = undefined>(
     origins: options.origins ?? [],
     presenceWindow: options.presenceWindow ?? 50,
     maxBufferedBytes: options.maxBufferedBytes ?? 1_048_576,
+    logger: options.logger ?? createLogger("warn"),
+    shutdownGrace: options.shutdownGrace ?? 10_000,
   };
   const connections = new Map<string, Connection<A>>();
   const { procedures, topics } = bind(contract, handlers);
   const rooms = new RoomRegistry();
-  const registry = new TopicRegistry(rooms, (conn, frame, topic) => sendEvent(conn, frame, topic));
+  const metrics = new Metrics();
+  const logger = resolved.logger;
+  const flow = new FlowControl(resolved.maxBufferedBytes, (topic) => topics.get(topic)?.def.slowConsumer ?? "disconnect", {
+    dropped: (conn, topic, count) => {
+      conn.dropped += count;
+      metrics.drop(topic, count);
+    },
+    disconnected: (conn, reason) => logger.info("slow consumer disconnected", { connection: conn.id, ip: conn.ip, reason }),
+    changed: (conn, slow) => {
+      for (const [channel, sub] of conn.subscriptions) {
+        if (sub.held !== null) continue;
+        if (slow) conn.socket.unsubscribe?.(channel);
+        else conn.socket.subscribe?.(channel);
+      }
+    },
+  });
+  const registry = new TopicRegistry(rooms, (conn, frame, topic, channel) => {
+    if (flow.send(conn, frame, topic, channel)) metrics.delivered++;
+  });
+  registry.slow = flow.slow;
+  registry.onBackpressure = (conn) => flow.check(conn);
   const broker = resolved.broker;
   const presence = new PresenceTracker(resolved.presenceWindow, (channel, frame) => {
     for (const conn of registry.subscribers(channel)) conn.send(frame);
@@ -142,15 +185,6 @@ export function createService<C extends ContractTree, A = undefined>(
   // A peer declared dead is released at once: a half-open socket may never fire its close event.
   const heartbeat = new Heartbeat(resolved.heartbeat, connections, (conn) => service.closed(conn));
   const chains = new Map<string, Middleware<ContractTree, A>[]>();
-
-  /** Sends an event frame, applying the topic's slow-consumer policy when the socket is backed up. */
-  const sendEvent = (conn: Connection, frame: string, topic: string) => {
-    if (conn.socket.bufferedAmount() > resolved.maxBufferedBytes || !conn.send(frame)) {
-      const policy = topics.get(topic)?.def.slowConsumer ?? "disconnect";
-      conn.dropped++;
-      if (policy === "disconnect") conn.close(CloseCode.SLOW_CONSUMER, "slow consumer");
-    }
-  };
 
   const publisher: Publisher<ContractTree> = {
     publish(topic: string, params: unknown, message: unknown, target?: Target) {
@@ -163,6 +197,7 @@ export function createService<C extends ContractTree, A = undefined>(
       const key = canonicalJson(encode(p.output));
       const msg: BrokerMessage = { topic, key, data: encode(m.output) };
       if (target !== undefined) msg.target = target;
+      metrics.published++;
       const done = broker.publish(channelOf(topic, key), msg, entry.def.history);
       if (done instanceof Promise) done.catch(() => {});
     },
@@ -188,6 +223,8 @@ export function createService<C extends ContractTree, A = undefined>(
     presence,
     broker,
     publisher,
+    metrics,
+    logger,
   };
 
   const started = broker.start((channel, message) => registry.deliver(channel, message));
@@ -210,6 +247,12 @@ export function createService<C extends ContractTree, A = undefined>(
     connections,
     publish: publisher.publish as Publisher<C>["publish"],
 
+  let accepting = true;
+  /** Sends an error frame for a frame refused before dispatch, and counts it. */
+  const refuse = (conn: Connection<A>, code: "BAD_REQUEST" | "TOO_MANY_REQUESTS", frame: string) => {
+    metrics.reject(code);
+    conn.send(frame);
+  };
     open(socket, auth, ip) {
       const conn = new Connection<A>(socket, auth, ip, {
         perSecond: resolved.limits.ratePerSecond,
@@ -222,17 +265,22 @@ export function createService<C extends ContractTree, A = undefined>(
     },
 
     receive(conn, data) {
+      conn.flow = flow as FlowControl;
       const now = Date.now();
+      metrics.connectionsOpened++;
       conn.lastSeen = now;
       if (typeof data !== "string") {
-        conn.send(simpleErrorFrame(null, "BAD_REQUEST", "Binary frames are not supported: send JSON text frames"));
+      logger.debug("connection opened", { connection: conn.id, ip });
+        refuse(conn, "BAD_REQUEST", simpleErrorFrame(null, "BAD_REQUEST", "Binary frames are not supported: send JSON text frames"));
         return;
       }
       if (!conn.takeToken(now)) {
         const count = (violations.get(conn) ?? 0) + 1;
         violations.set(conn, count);
-        if (count > resolved.limits.rateBurst) conn.close(CloseCode.POLICY, "rate limit exceeded");
-        else conn.send(simpleErrorFrame(idOf(data), "TOO_MANY_REQUESTS", "Too many frames: slow down"));
+        if (count > resolved.limits.rateBurst) {
+          logger.info("rate limit abuse: closing", { connection: conn.id, ip: conn.ip });
+          conn.close(CloseCode.POLICY, "rate limit exceeded");
+        } else refuse(conn, "TOO_MANY_REQUESTS", simpleErrorFrame(null, "TOO_MANY_REQUESTS", "Too many frames: slow down"));
         return;
       }
       violations.delete(conn);
@@ -243,11 +291,16 @@ export function createService<C extends ContractTree, A = undefined>(
       }
       const result = v.safeParse(ClientFrame, parsed.value);
       if (!result.success) {
-        conn.send(simpleErrorFrame(idOf(parsed.value), "BAD_REQUEST", "Frame does not match protocol v1", toIssues(result.issues)));
+        refuse(conn, "BAD_REQUEST", simpleErrorFrame(idOf(parsed.value), "BAD_REQUEST", "Frame does not match protocol v1", toIssues(result.issues)));
         return;
+        metrics.reject(parsed.fault === "malformed" ? "PARSE_ERROR" : "PAYLOAD_TOO_LARGE");
       }
       const frame = result.output;
       switch (frame.type) {
+      if (hasProtoKey(data, parsed.value)) {
+        refuse(conn, "BAD_REQUEST", simpleErrorFrame(idOf(parsed.value), "BAD_REQUEST", "Frame names \"__proto__\" as a key: refused"));
+        return;
+      }
         case "call":
           runCall(core, conn, frame);
           return;
@@ -274,7 +327,7 @@ export function createService<C extends ContractTree, A = undefined>(
       }
     },
 
-    closed(conn) {
+    closed(conn, code) {
       if (!connections.delete(conn.id)) return;
       conn.closed.abort(new RpcError("DISCONNECTED", "Connection closed"));
       for (const ac of conn.inflight.values()) ac.abort(conn.closed.signal.reason);
@@ -283,6 +336,10 @@ export function createService<C extends ContractTree, A = undefined>(
       rooms.leaveAll(conn);
       if (connections.size === 0) heartbeat.stop();
     },
+      // 1005 is the standard "no status received" code: the runtime did not say.
+      metrics.close(code ?? 1005);
+      if (conn.outbox !== null) flow.release(conn as Connection);
+      logger.debug("connection closed", { connection: conn.id, code: code ?? 1005 });
 
     useNativePublish(publish) {
       registry.nativePublish = publish;
@@ -291,6 +348,16 @@ export function createService<C extends ContractTree, A = undefined>(
     roomsOf(connectionId) {
       return connections.get(connectionId)?.rooms ?? new Set();
     },
+    drain(conn) {
+      flow.flush(conn as Connection);
+    },
+
+    metrics,
+
+    get accepting() {
+      return accepting;
+    },
+
 
     roomMembers(room) {
       return [...rooms.connections(room)].map((c) => c.id);
@@ -310,17 +377,32 @@ export function createService<C extends ContractTree, A = undefined>(
     stats() {
       let inflight = 0;
       for (const conn of connections.values()) inflight += conn.inflight.size;
-      return { connections: connections.size, channels: registry.size, rooms: rooms.size, presence: presence.size, inflight };
+      return { connections: connections.size, channels: registry.size, rooms: rooms.size, presence: presence.size, inflight, queued: flow.queued };
+    },
+
+    renderMetrics() {
+      const { inflight, queued } = service.stats();
+      let subscriptions = 0;
+      for (const conn of connections.values()) subscriptions += conn.subscriptions.size;
+      return metrics.render({ connections: connections.size, subscriptions, inflight, queued });
     },
 
     async close(retryAfterMs = 1000) {
       heartbeat.stop();
       presence.flush();
-      for (const conn of connections.values()) conn.close(CloseCode.GOING_AWAY, `retry=${retryAfterMs}`);
+      for (const conn of connections.values()) {
+        flow.flush(conn as Connection);
+        conn.close(CloseCode.GOING_AWAY, `retry=${retryAfterMs}`);
+      }
+      flow.stop();
       presence.stop();
       await broker.close();
       violations = new WeakMap();
     },
+      accepting = false;
+      // Calls settle through several paths (result, error, timeout, cancel): a short poll, bounded by the grace period.
+      const deadline = Date.now() + resolved.shutdownGrace;
+      while (service.stats().inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   };
   return service;
 }

@@ -9,7 +9,7 @@ import type { Target } from "./handlers.ts";
 import type { RoomRegistry } from "./rooms.ts";
 
 /** Sends a frame to many connections at once by a runtime-native channel (Bun's `server.publish`). */
-export type NativePublish = (channel: string, frame: string) => void;
+export type NativePublish = (channel: string, frame: string) => number | void;
 
 /** The channel name of a topic instance: the topic, a colon, the canonical params key. */
 export function channelOf(topic: string, key: string): string {
@@ -23,10 +23,14 @@ export class TopicRegistry {
   private readonly recovering = new Map<string, Set<Connection>>();
   /** Set by adapters that publish natively; only untargeted frames take that path. */
   nativePublish: NativePublish | undefined;
+  /** Backed-up connections (outbox.ts): left out of native channels, served one by one meanwhile. */
+  slow: ReadonlySet<Connection> = EMPTY;
+  /** Told when native publish reported backpressure, to look at that channel's subscribers. */
+  onBackpressure: (conn: Connection) => void = () => {};
 
   constructor(
     private readonly rooms: RoomRegistry,
-    private readonly send: (conn: Connection, frame: string, topic: string) => void,
+    private readonly send: (conn: Connection, frame: string, topic: string, channel: string) => void,
   ) {}
 
   /** Subscribers of a channel that receive live frames. */
@@ -53,7 +57,7 @@ export class TopicRegistry {
   goLive(conn: Connection, channel: string): void {
     remove(this.recovering, channel, conn);
     add(this.live, channel, conn);
-    conn.socket.subscribe?.(channel);
+    if (conn.outbox === null) conn.socket.subscribe?.(channel);
   }
 
   /** Removes a subscription (live or recovering). */
@@ -82,19 +86,25 @@ export class TopicRegistry {
     }
     if (live === undefined) return 0;
     if (target === undefined) {
-      if (this.nativePublish !== undefined) this.nativePublish(channel, frame);
-      else for (const conn of live) this.send(conn, frame, message.topic);
+      if (this.nativePublish === undefined) {
+        for (const conn of live) this.send(conn, frame, message.topic, channel);
+        return live.size;
+      }
+      // Slow connections left the native channel: they are served first, before any more can turn slow.
+      for (const conn of this.slow) if (live.has(conn)) this.send(conn, frame, message.topic, channel);
+      // Bun answers -1 when some socket is now buffering: only then are subscribers looked at one by one.
+      if (this.nativePublish(channel, frame) === -1) for (const conn of live) this.onBackpressure(conn);
       return live.size;
     }
     let sent = 0;
     if (target.connection !== undefined && target.room === undefined) {
       for (const conn of live) {
-        if (conn.id === target.connection && selects(target, conn)) (this.send(conn, frame, message.topic), sent++);
+        if (conn.id === target.connection && selects(target, conn)) (this.send(conn, frame, message.topic, channel), sent++);
       }
       return sent;
     }
     for (const conn of this.candidates(live, target)) {
-      if (selects(target, conn)) (this.send(conn, frame, message.topic), sent++);
+      if (selects(target, conn)) (this.send(conn, frame, message.topic, channel), sent++);
     }
     return sent;
   }

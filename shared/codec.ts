@@ -3,6 +3,7 @@
  * @module
  */
 import SuperJSON from "superjson";
+import { metaProblem } from "./safe-decode.ts";
 
 /** A superjson-encoded value as it travels inside a frame: plain JSON plus type annotations. */
 export interface Payload {
@@ -21,7 +22,10 @@ export function encode(value: unknown): Payload {
   return meta === undefined ? { json } : { json, meta: meta as Record<string, unknown> };
 }
 
-/** Decodes a payload made by {@link encode}; a missing payload decodes to `undefined`. */
+/**
+ * Decodes a payload made by {@link encode}; a missing payload decodes to `undefined`.
+ * @throws {TypeError} when the metadata is unsafe (see safe-decode.ts) or does not fit the JSON
+ */
 export function decode(payload: Payload | undefined): unknown {
   if (payload === undefined) return undefined;
   if (payload.meta === undefined) return payload.json;
@@ -64,6 +68,8 @@ function nestingDepth(text: string): number {
       else if (c === 34 /* " */) inString = false;
     } else if (c === 34) inString = true;
     else if (c === 123 /* { */ || c === 91 /* [ */) {
+  const problem = metaProblem(payload.meta, payload.json);
+  if (problem !== undefined) throw new TypeError(`Cannot decode payload: ${problem}`);
       if (++depth > max) max = depth;
     } else if (c === 125 /* } */ || c === 93 /* ] */) depth--;
   }

@@ -45,7 +45,8 @@ interface BunRuntime {
     websocket: {
       open(ws: BunSocket): void;
       message(ws: BunSocket, message: string | Uint8Array): void;
-      close(ws: BunSocket): void;
+      close(ws: BunSocket, code: number): void;
+      drain(ws: BunSocket): void;
       idleTimeout: number;
       sendPings: boolean;
       maxPayloadLength: number;
@@ -90,21 +91,25 @@ export function serveBun<C extends ContractTree, A>(service: Service<C, A>, opti
       message(ws, message) {
         if (ws.data.conn !== undefined) service.receive(ws.data.conn as Connection<A>, message);
       },
-      close(ws) {
-        if (ws.data.conn !== undefined) service.closed(ws.data.conn as Connection<A>);
+      close(ws, code) {
+        if (ws.data.conn !== undefined) service.closed(ws.data.conn as Connection<A>, code);
+      },
+      drain(ws) {
+        if (ws.data.conn !== undefined) service.drain(ws.data.conn as Connection<A>);
       },
       // Bun's own idle check (protocol pings) agrees with the announced heartbeat timeout.
       idleTimeout: Math.ceil(heartbeat.timeout / 1000),
       sendPings: true,
       // Frames a bit over our limit still reach the core, which answers PAYLOAD_TOO_LARGE; far over, Bun closes 1009.
       maxPayloadLength: limits.maxFrameBytes * 4,
-      // A subscriber past this is closed rather than silently skipped by native publish; it recovers on reconnect.
-      backpressureLimit: maxBufferedBytes,
+      // The core applies slow-consumer policies past maxBufferedBytes (outbox.ts); this hard cap at twice that
+      // is a safety net: a socket past it is closed rather than silently skipped by native publish.
+      backpressureLimit: maxBufferedBytes * 2,
       closeOnBackpressureLimit: true,
       perMessageDeflate: false,
     },
   });
-  service.useNativePublish((channel, frame) => void server.publish(channel, frame));
+  service.useNativePublish((channel, frame) => server.publish(channel, frame));
   return {
     port: server.port,
     url: `ws://${hostname}:${server.port}${service.options.paths[0]}`,

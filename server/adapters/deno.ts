@@ -16,7 +16,7 @@ interface DenoSocket {
   readonly bufferedAmount: number;
   onopen: (() => void) | null;
   onmessage: ((event: { data: string | ArrayBuffer | Blob }) => void) | null;
-  onclose: (() => void) | null;
+  onclose: ((event: { code: number }) => void) | null;
 }
 
 /** The members of the `Deno` namespace this adapter uses. */
@@ -55,8 +55,8 @@ export function serveDeno<C extends ContractTree, A>(service: Service<C, A>, opt
     socket.onmessage = (event) => {
       if (conn !== undefined) service.receive(conn, typeof event.data === "string" ? event.data : new Uint8Array());
     };
-    socket.onclose = () => {
-      if (conn !== undefined) service.closed(conn);
+    socket.onclose = (event) => {
+      if (conn !== undefined) service.closed(conn, event.code);
     };
     return response;
   });

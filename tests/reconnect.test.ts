@@ -1,0 +1,163 @@
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as v from "valibot";
+import { type Client, createClient, RpcError } from "../client/mod.ts";
+import { createService, defineContract, procedure, type RunningServer, topic } from "../server/mod.ts";
+import { RUNTIME, serve, until } from "./fixtures/serve.ts";
+import { startTcpProxy } from "./fixtures/tcp-proxy.ts";
+
+const contract = defineContract({
+  echo: procedure({ input: v.string(), output: v.string() }),
+  feed: topic({ message: v.string() }),
+});
+
+const makeService = (heartbeat?: { interval: number; timeout: number }) =>
+  createService(contract, { echo: (s) => s }, heartbeat === undefined ? {} : { heartbeat });
+
+type TestService = ReturnType<typeof makeService>;
+
+/** Closes a client's connection from the server side, as a restart, a load balancer or a crash would. */
+function dropFromServer(service: TestService, client: Client<typeof contract>, code: number, reason = ""): void {
+  const conn = service.connections.get(client.connectionId ?? "");
+  assert.ok(conn !== undefined, "the client has a connection on this server");
+  conn.close(code, reason);
+}
+
+describe(`Reconnect against a real ${RUNTIME} server`, () => {
+  const cleanups: (() => unknown)[] = [];
+  after(async () => {
+    for (const fn of cleanups.reverse()) await fn();
+  });
+  const started = async (service: TestService, port?: number): Promise<RunningServer> => {
+    const server = await serve(service, port === undefined ? {} : { port });
+    cleanups.push(() => server.stop());
+    return server;
+  };
+
+  it("a server restarted on the same port gets the client back: same handle resubscribed, new messages arrive", async () => {
+    const first = makeService();
+    const server = await started(first);
+    const client = createClient<typeof contract>(server.url, { reconnect: { min: 20, max: 200 } });
+    try {
+      const got: string[] = [];
+      const confirms: { recovered: boolean; resubscribed: boolean }[] = [];
+      const states: string[] = [];
+      const reconnects: number[] = [];
+      client.on("state", (s) => states.push(s));
+      client.on("reconnect", ({ attempt }) => reconnects.push(attempt));
+      const sub = client.api.feed.subscribe(undefined, { onData: (m) => got.push(m), onSubscribed: (i) => confirms.push(i) });
+      await sub.ready;
+      first.publish("feed", undefined, "before");
+      await until(() => got.length === 1, 2000, "the first message");
+
+      await server.stop(50);
+      const second = makeService();
+      await started(second, server.port);
+      await until(() => confirms.length === 2, 5000, "the resubscription");
+      assert.deepEqual(confirms[1], { recovered: false, resubscribed: true });
+      second.publish("feed", undefined, "after");
+      await until(() => got.length === 2, 2000, "a message from the restarted server");
+      assert.deepEqual(got, ["before", "after"]);
+      assert.equal(reconnects.length, 1);
+      assert.deepEqual(states.slice(states.indexOf("reconnecting")).filter((s, i, all) => s !== all[i - 1]).at(-1), "open");
+      assert.equal(client.state, "open");
+      assert.equal(second.connections.size, 1);
+      assert.equal(await client.api.echo("works"), "works");
+    } finally {
+      client.close();
+    }
+  });
+
+  it("the client honours a 1013 retry advice, spread by jitter", async () => {
+    const service = makeService();
+    const server = await started(service);
+    const ADVICE = 300;
+    // Without the advice these clients would be back within 5 ms.
+    const clients = Array.from({ length: 8 }, () => createClient<typeof contract>(server.url, { reconnect: { min: 5, max: 5 } }));
+    try {
+      await Promise.all(clients.map((c) => c.ready()));
+      const delays: number[] = [];
+      const droppedAt = Date.now();
+      for (const c of clients) c.on("reconnect", () => delays.push(Date.now() - droppedAt));
+      for (const c of clients) dropFromServer(service, c, 1013, `retry=${ADVICE}`);
+      await until(() => delays.length === clients.length, 5000, "every client to come back");
+      for (const d of delays) assert.ok(d >= ADVICE - 5 && d <= ADVICE * 1.5 + 500, `came back after ${d} ms`);
+      assert.ok(Math.max(...delays) - Math.min(...delays) >= 15, `no jitter: ${delays.join(", ")}`);
+    } finally {
+      for (const c of clients) c.close();
+    }
+  });
+
+  it("an online event retries at once instead of waiting out the backoff", async () => {
+    const service = makeService();
+    const server = await started(service);
+    const client = createClient<typeof contract>(server.url);
+    try {
+      await client.ready();
+      dropFromServer(service, client, 1001, "retry=5000");
+      await until(() => client.state === "reconnecting", 2000, "the drop");
+      const onlineAt = Date.now();
+      globalThis.dispatchEvent(new Event("online"));
+      await client.ready();
+      assert.ok(Date.now() - onlineAt < 1000, `back after ${Date.now() - onlineAt} ms, advice was 5000`);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("a visibilitychange probes the socket: a woken tab drops a dead link well before the heartbeat timeout", async () => {
+    const service = makeService({ interval: 500, timeout: 3000 });
+    const server = await started(service);
+    const proxy = await startTcpProxy(server.port);
+    cleanups.push(() => proxy.close());
+    const global = globalThis as { document?: { visibilityState: string } };
+    global.document = { visibilityState: "visible" };
+    const client = createClient<typeof contract>(proxy.via(server.url), { reconnect: { min: 20, max: 50 }, connectTimeout: 500 });
+    try {
+      await client.ready();
+      proxy.silence();
+      const wokeAt = Date.now();
+      globalThis.dispatchEvent(new Event("visibilitychange"));
+      await until(() => client.state !== "open", 2000, "the probe to fail");
+      assert.ok(Date.now() - wokeAt < 2000, "detected before the 3000 ms heartbeat timeout");
+      proxy.resume();
+      await until(() => client.state === "open", 3000, "the reconnect");
+      assert.equal(await client.api.echo("awake"), "awake");
+    } finally {
+      client.close();
+      delete global.document;
+    }
+  });
+
+  it("gives up after maxAttempts and closes, failing what waited", async () => {
+    const gone = await serve(makeService());
+    const url = gone.url;
+    await gone.stop();
+    const client = createClient<typeof contract>(url, { reconnect: { min: 10, max: 20, maxAttempts: 3 } });
+    const queued = client.api.echo("never").catch((e) => e);
+    await until(() => client.state === "closed", 5000, "the client to give up");
+    const error = await queued;
+    assert.ok(error instanceof RpcError);
+    assert.equal(error.code, "DISCONNECTED");
+    await assert.rejects(client.ready(), (e) => e instanceof RpcError && e.code === "DISCONNECTED");
+  });
+
+  it("close() stops for good: state closed, calls and ready() reject, no reconnect", async () => {
+    const service = makeService();
+    const server = await started(service);
+    const client = createClient<typeof contract>(server.url, { reconnect: { min: 5, max: 5 } });
+    await client.ready();
+    const states: string[] = [];
+    client.on("state", (s) => states.push(s));
+    client.close();
+    assert.equal(client.state, "closed");
+    assert.deepEqual(states, ["closed"]);
+    await assert.rejects(client.ready(), (e) => e instanceof RpcError && e.code === "DISCONNECTED");
+    await assert.rejects(client.api.echo("x"), (e) => e instanceof RpcError && e.code === "DISCONNECTED");
+    await until(() => service.connections.size === 0, 2000, "the server to see the close");
+    // A client that reconnected by mistake would show up within a few backoff periods.
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(service.connections.size, 0);
+    assert.deepEqual(states, ["closed"]);
+  });
+});
