@@ -82,6 +82,7 @@ export function runCall<A>(core: Core<A>, conn: Connection<A>, frame: v.InferOut
         }
         output = checked.output;
       }
+      done("ok");
       conn.send(`{"type":"result","id":${JSON.stringify(id)},"output":${JSON.stringify(encode(output))}}`);
     },
     (error) => {

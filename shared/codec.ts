@@ -19,7 +19,13 @@ const superjson = new SuperJSON();
 /** Encodes any superjson-supported value (Date, Map, Set, BigInt, undefined, nested) into a payload. */
 export function encode(value: unknown): Payload {
   const { json, meta } = superjson.serialize(value);
-  return meta === undefined ? { json } : { json, meta: meta as Record<string, unknown> };
+  if (meta === undefined) return { json };
+  // Reference sharing is refused on decode (it can build cycles), so it is never sent: shared values arrive as copies.
+  if (meta.referentialEqualities !== undefined) {
+    const { referentialEqualities: _, ...rest } = meta;
+    return rest.values === undefined ? { json } : { json, meta: rest as Record<string, unknown> };
+  }
+  return { json, meta: meta as Record<string, unknown> };
 }
 
 /**

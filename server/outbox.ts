@@ -1,0 +1,173 @@
+/**
+ * Backpressure: a socket whose runtime buffer passes the limit gets an outbox in the core. While
+ * it has one, every frame for it waits there and the topic's slow-consumer policy decides what to
+ * drop; the outbox is flushed on Bun's drain event and by one sweep (Deno has no drain event).
+ * Healthy sockets never allocate: a frame goes straight to `socket.send`.
+ * @module
+ */
+import type { SlowConsumerPolicy } from "../shared/contract.ts";
+import { CloseCode } from "../shared/protocol.ts";
+import type { Connection } from "./connection.ts";
+
+/** One frame waiting for a slow socket. */
+interface Waiting {
+  frame: string;
+  /** Topic of an event frame; undefined for answers (results, errors), which are never dropped. */
+  topic: string | undefined;
+  /** Topic instance of an event frame, for "keep-latest". */
+  channel: string | undefined;
+}
+
+/** Frames held back for one slow connection, oldest first, with their total size. */
+export class Outbox {
+  /** Waiting frames, oldest first. */
+  readonly frames: Waiting[] = [];
+  /** Sum of the waiting frames' lengths. */
+  chars = 0;
+}
+
+/** What flow control reports to the service. */
+export interface FlowEvents {
+  /** Event frames of `topic` dropped for a slow connection. */
+  dropped(conn: Connection, topic: string, count: number): void;
+  /** A slow connection was closed with 4008. */
+  disconnected(conn: Connection, reason: string): void;
+  /** A connection went slow (true) or caught up (false); native publish must skip it meanwhile. */
+  changed(conn: Connection, slow: boolean): void;
+}
+
+/** Milliseconds between flush attempts while any connection is slow. */
+export const FLUSH_INTERVAL = 25;
+
+/** Backpressure for every connection of a service: one set of slow connections, one sweep timer. */
+export class FlowControl {
+  private readonly slowSet = new Set<Connection>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  /**
+   * @param limit characters a socket may have buffered (runtime buffer, then outbox) before the policy applies
+   * @param policyOf the slow-consumer policy of a topic
+   * @param events what to report
+   */
+  constructor(
+    private readonly limit: number,
+    private readonly policyOf: (topic: string) => SlowConsumerPolicy,
+    private readonly events: FlowEvents,
+  ) {}
+
+  /** Connections with an outbox now. */
+  get slow(): ReadonlySet<Connection> {
+    return this.slowSet;
+  }
+
+  /** Frames waiting in every outbox. */
+  get queued(): number {
+    let n = 0;
+    for (const conn of this.slowSet) n += conn.outbox?.frames.length ?? 0;
+    return n;
+  }
+
+  /**
+   * Sends a frame to a connection, or queues it when the socket is backed up.
+   * @param topic the topic of an event frame; undefined for answers, which are never dropped
+   * @param channel the topic instance of an event frame
+   * @returns false when the frame was dropped (by policy, or because the connection closed)
+   */
+  send(conn: Connection, frame: string, topic?: string, channel?: string): boolean {
+    if (!conn.open) return false;
+    if (conn.outbox === null) {
+      const sent = conn.socket.send(frame);
+      // Bun: bytes written (all done), -1 (buffered: look at the size), 0 (dropped: keep it ourselves).
+      if (typeof sent === "number" && sent > 0) return true;
+      if (sent !== 0) {
+        if (conn.socket.bufferedAmount() > this.limit) this.goSlow(conn);
+        return true;
+      }
+      this.goSlow(conn);
+    }
+    return this.enqueue(conn, { frame, topic, channel });
+  }
+
+  /** Checks a connection that native publish may have backed up (Bun reported backpressure). */
+  check(conn: Connection): void {
+    if (conn.outbox === null && conn.open && conn.socket.bufferedAmount() > this.limit) this.goSlow(conn);
+  }
+
+  /** Writes waiting frames while the socket has room; ends the outbox when it is empty. */
+  flush(conn: Connection): void {
+    const box = conn.outbox;
+    if (box === null) return;
+    if (!conn.open) return this.release(conn);
+    let i = 0;
+    while (i < box.frames.length && conn.socket.bufferedAmount() <= this.limit / 2) {
+      const waiting = box.frames[i]!;
+      if (conn.socket.send(waiting.frame) === 0) break;
+      box.chars -= waiting.frame.length;
+      i++;
+    }
+    box.frames.splice(0, i);
+    if (box.frames.length === 0) {
+      this.release(conn);
+      this.events.changed(conn, false);
+    }
+  }
+
+  /** Forgets a connection (closed, or caught up). */
+  release(conn: Connection): void {
+    conn.outbox = null;
+    this.slowSet.delete(conn);
+    if (this.slowSet.size === 0) this.stop();
+  }
+
+  /** Stops the sweep (shutdown). */
+  stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private goSlow(conn: Connection): void {
+    conn.outbox = new Outbox();
+    this.slowSet.add(conn);
+    this.events.changed(conn, true);
+    this.timer ??= setInterval(() => {
+      for (const c of [...this.slowSet]) this.flush(c);
+    }, FLUSH_INTERVAL);
+  }
+
+  /** Queues a frame under the topic's policy; the outbox never holds more than `limit` characters. */
+  private enqueue(conn: Connection, waiting: Waiting): boolean {
+    const box = conn.outbox!;
+    const policy = waiting.topic === undefined ? undefined : this.policyOf(waiting.topic);
+    if (policy === "disconnect") return this.disconnect(conn, waiting.topic!, "slow consumer");
+    if (policy === "keep-latest") {
+      const before = box.frames.length;
+      for (let i = box.frames.length - 1; i >= 0; i--) {
+        const old = box.frames[i]!;
+        if (old.channel === waiting.channel && old.topic === waiting.topic) {
+          box.chars -= old.frame.length;
+          box.frames.splice(i, 1);
+        }
+      }
+      if (before > box.frames.length) this.events.dropped(conn, waiting.topic!, before - box.frames.length);
+    }
+    box.frames.push(waiting);
+    box.chars += waiting.frame.length;
+    while (box.chars > this.limit) {
+      const oldest = box.frames.findIndex((w) => w.topic !== undefined);
+      if (oldest < 0) return this.disconnect(conn, "", "slow consumer: answers outgrew the outbox");
+      const [gone] = box.frames.splice(oldest, 1);
+      box.chars -= gone!.frame.length;
+      this.events.dropped(conn, gone!.topic!, 1);
+      if (gone === waiting) return false;
+    }
+    return true;
+  }
+
+  private disconnect(conn: Connection, topic: string, reason: string): false {
+    if (topic !== "") this.events.dropped(conn, topic, 1);
+    this.release(conn);
+    this.events.disconnected(conn, reason);
+    conn.close(CloseCode.SLOW_CONSUMER, reason);
+    return false;
+  }
+}
