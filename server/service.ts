@@ -227,7 +227,14 @@ export function createService<C extends ContractTree, A = undefined>(
     logger,
   };
 
-  const started = broker.start((channel, message) => registry.deliver(channel, message));
+  // A channel that lost messages (Redis outage): its subscribers reconnect, resubscribe with their
+  // offset and are told `recovered: false`, the only way the protocol has to say "refetch".
+  const reset = (channel: string) => {
+    for (const conn of connections.values()) {
+      if (conn.subscriptions.has(channel)) conn.close(CloseCode.TRY_AGAIN_LATER, "retry=100; stream reset");
+    }
+  };
+  const started = broker.start((channel, message) => registry.deliver(channel, message), reset);
   if (started instanceof Promise) started.catch(() => {});
 
   const helloFor = (conn: Connection<A>): string =>

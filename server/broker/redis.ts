@@ -80,16 +80,18 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
   const run = async (script: string, channel: string, args: string[]): Promise<unknown> => {
     const options = { keys: keys(channel), arguments: [newEpoch(), String(metaTtl), ...args] };
     const sha = shas.get(script);
-    if (sha !== undefined) {
-      try {
-        return await cmd.evalSha(sha, options);
-      } catch (error) {
-        // A restarted Redis forgot its scripts: load again below.
-        if (!String(error).includes("NOSCRIPT")) throw error;
-      }
+    if (sha === undefined) {
+      shas.set(script, await cmd.scriptLoad(script));
+      return cmd.eval(script, options);
     }
-    shas.set(script, await cmd.scriptLoad(script));
-    return cmd.eval(script, options);
+    try {
+      return await cmd.evalSha(sha, options);
+    } catch (error) {
+      // A restarted Redis forgot its scripts. EVAL (which caches it again) goes out in the same tick
+      // as the failure is seen, so publishes sent after this one still reach Redis after it.
+      if (!String(error).includes("NOSCRIPT")) throw error;
+      return cmd.eval(script, options);
+    }
   };
 
   /** Position and the kept messages from offset `from` on (none when `from` is 0), with their offsets. */
@@ -120,10 +122,13 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
     const parsed = JSON.parse(text) as { e?: string; o?: number; m: BrokerMessage };
     follower.receive(channel.slice(prefix.length + 2), parsed.m, parsed.e, parsed.o);
   };
-  // After a pub/sub reconnect node-redis resubscribes; messages published meanwhile were missed.
-  sub.on("ready", () => {
-    if (follower.size > 0) follower.catchUpAll();
-  });
+  // After a reconnect node-redis resubscribes, but messages published meanwhile were missed: once
+  // both connections are back, every followed channel checks its position.
+  const catchUp = () => {
+    if (cmd.isReady && sub.isReady && follower.size > 0) follower.catchUpAll();
+  };
+  cmd.on("ready", catchUp);
+  sub.on("ready", catchUp);
 
   const timeout = socket.connectTimeout;
   const connected = Promise.all([cmd.connect(), sub.connect()]);
