@@ -1,0 +1,127 @@
+/**
+ * End-to-end in a real Chromium (Debian's /usr/bin/chromium driven by playwright-core): two pages
+ * of the demo chat against `server.ts` on this test's runtime, including a server crash and restart.
+ * Screenshots land in artifacts/.
+ * @module
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync } from "node:fs";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { RUNTIME } from "./fixtures/serve.ts";
+import { freePort, type ServerProcess, startServerProcess } from "./fixtures/server-process.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const available = existsSync(CHROMIUM);
+if (!available && process.env.CI === "true") throw new Error(`Cannot run browser tests: ${CHROMIUM} is missing (apt-get install chromium)`);
+
+/** Every wait in this file is bounded by this. */
+const WAIT = 15_000;
+const ROOM = `e2e-${RUNTIME}`;
+
+/** Texts of the messages a page shows as delivered (not pending), in display order. */
+function delivered(page: Page): Promise<string[]> {
+  return page.$$eval("#messages .message:not(.pending):not(.failed) .text", (els) => els.map((e) => e.textContent ?? ""));
+}
+
+/** Waits until the page shows every one of `texts` as delivered. */
+async function waitForMessages(page: Page, texts: string[]): Promise<void> {
+  await page.waitForFunction(
+    (want) => {
+      const shown = [...document.querySelectorAll("#messages .message:not(.pending):not(.failed) .text")].map((e) => e.textContent);
+      return want.every((t) => shown.includes(t));
+    },
+    texts,
+    { timeout: WAIT },
+  );
+}
+
+async function send(page: Page, text: string): Promise<void> {
+  await page.fill("#message-input", text);
+  await page.press("#message-input", "Enter");
+}
+
+async function badge(page: Page, state: string): Promise<void> {
+  await page.waitForSelector(`#status[data-state="${state}"]`, { timeout: WAIT });
+}
+
+describe(`demo chat in Chromium against server.ts on ${RUNTIME}`, { skip: !available && "chromium is not installed" }, () => {
+  let browser: Browser;
+  let server: ServerProcess;
+  let port: number;
+  let alice: Page;
+  let bob: Page;
+
+  before(async () => {
+    port = await freePort();
+    server = await startServerProcess(port);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      // Root in CI needs --no-sandbox; the other two keep Chromium off the (closed) network.
+      args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update"],
+      timeout: WAIT,
+    });
+    const open = async (name: string) => {
+      const page = await browser.newPage({ viewport: { width: 1180, height: 720 } });
+      page.setDefaultTimeout(WAIT);
+      await page.goto(`${server.base}/?name=${name}&room=${ROOM}`);
+      await badge(page, "open");
+      return page;
+    };
+    alice = await open("alice");
+    bob = await open("bob");
+  });
+
+  after(async () => {
+    mkdirSync("artifacts", { recursive: true });
+    for (const [who, page] of [["alice", alice], ["bob", bob]] as const) {
+      await page?.screenshot({ path: `artifacts/browser-${RUNTIME}-${who}.png` }).catch(() => {});
+    }
+    await alice?.setViewportSize({ width: 390, height: 780 }).catch(() => {});
+    await alice?.screenshot({ path: `artifacts/browser-${RUNTIME}-alice-mobile.png` }).catch(() => {});
+    await browser?.close();
+    await server?.kill();
+  });
+
+  it("two pages in one room chat with each other", async () => {
+    await send(alice, "Hi Bob, this is Alice");
+    await waitForMessages(bob, ["Hi Bob, this is Alice"]);
+    await send(bob, "Hello Alice!");
+    await waitForMessages(alice, ["Hi Bob, this is Alice", "Hello Alice!"]);
+    assert.deepEqual(await delivered(alice), ["Hi Bob, this is Alice", "Hello Alice!"]);
+    assert.deepEqual(await delivered(bob), ["Hi Bob, this is Alice", "Hello Alice!"]);
+  });
+
+  it("presence shows both members on both pages, and typing is shown to the other", async () => {
+    for (const page of [alice, bob]) {
+      await page.waitForFunction(() => ["alice", "bob"].every((n) => document.querySelector(`#member-list li[data-name="${n}"]`)), undefined, { timeout: WAIT });
+      assert.equal(await page.textContent("#member-count"), "2");
+    }
+    await alice.type("#message-input", "typ");
+    await bob.waitForFunction(() => document.querySelector("#typing")?.textContent === "alice is typing…", undefined, { timeout: WAIT });
+    await alice.fill("#message-input", "");
+  });
+
+  it("after a server crash the badge shows reconnecting then online, and messages sent meanwhile arrive once each, in order", async () => {
+    await server.kill();
+    await badge(alice, "reconnecting");
+    await badge(bob, "reconnecting");
+    await alice.screenshot({ path: `artifacts/browser-${RUNTIME}-alice-reconnecting.png` }).catch(() => {});
+    const outage = ["Sent while offline 1", "Sent while offline 2", "Sent while offline 3"];
+    for (const text of outage) await send(bob, text);
+    await bob.waitForFunction((n) => document.querySelectorAll("#messages .message.pending").length === n, outage.length, { timeout: WAIT });
+
+    server = await startServerProcess(port);
+    await badge(alice, "open");
+    await badge(bob, "open");
+    await waitForMessages(alice, outage);
+    await waitForMessages(bob, outage);
+    const expected = ["Hi Bob, this is Alice", "Hello Alice!", ...outage];
+    assert.deepEqual(await delivered(alice), expected);
+    assert.deepEqual(await delivered(bob), expected);
+    assert.equal(await bob.$$eval("#messages .message.pending, #messages .message.failed", (els) => els.length), 0);
+    // The badge reports latency once the connection is back.
+    await alice.waitForFunction(() => /Online · \d+ ms/.test(document.querySelector("#status")?.textContent ?? ""), undefined, { timeout: WAIT });
+  });
+});
