@@ -60,7 +60,10 @@ export function runCall<A>(core: Core<A>, conn: Connection<A>, frame: v.InferOut
   const ctx = new CallContext<ContractTree, A>(conn, core.rooms, core.publisher, abort.signal);
   const chain = core.chain(method);
   const invoke = () => proc.handler(input, ctx as never);
-  const run = chain.length === 0 ? invoke : () => through(chain, { kind: "call", path: method, input, ctx }, invoke);
+  const once = chain.length === 0 ? invoke : () => through(chain, { kind: "call", path: method, input, ctx }, invoke);
+  // A retry-safe call repeated with its idempotency key gets the first run's outcome.
+  const key = frame.idempotencyKey;
+  const run = key === undefined ? once : () => core.idempotency.run(`${method}\n${key}`, once, abort.signal);
 
   let answer: Promise<unknown>;
   try {

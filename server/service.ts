@@ -11,6 +11,7 @@ import { hasProtoKey } from "../shared/safe-decode.ts";
 import type { Broker, BrokerMessage } from "./broker/broker.ts";
 import { createMemoryBroker } from "./broker/memory.ts";
 import { runCall } from "./calls.ts";
+import { IdempotencyCache } from "./idempotency.ts";
 import { Connection, type Socket } from "./connection.ts";
 import { simpleErrorFrame, toIssues } from "./error-frame.ts";
 import type { Handlers, Middleware, Publisher, Target, TopicHooks } from "./handlers.ts";
@@ -63,6 +64,8 @@ export interface ServiceOptions<C, A> {
   logger?: Logger;
   /** Milliseconds `close()` waits for in-flight calls to finish before closing sockets. @default 10000 */
   shutdownGrace?: number;
+  /** Milliseconds a retry-safe call's outcome is kept for a repeat of its idempotency key. @default 60000 */
+  idempotencyWindow?: number;
 }
 
 /** The resolved options a running service uses. */
@@ -125,6 +128,7 @@ export interface Core<A> {
   publisher: Publisher<ContractTree>;
   metrics: Metrics;
   logger: Logger;
+  idempotency: IdempotencyCache;
 }
 
 /**
@@ -153,6 +157,7 @@ export function createService<C extends ContractTree, A = undefined>(
     maxBufferedBytes: options.maxBufferedBytes ?? 1_048_576,
     logger: options.logger ?? createLogger("warn"),
     shutdownGrace: options.shutdownGrace ?? 10_000,
+    idempotencyWindow: options.idempotencyWindow ?? 60_000,
   };
   const connections = new Map<string, Connection<A>>();
   const { procedures, topics } = bind(contract, handlers);
@@ -225,6 +230,7 @@ export function createService<C extends ContractTree, A = undefined>(
     publisher,
     metrics,
     logger,
+    idempotency: new IdempotencyCache(resolved.idempotencyWindow),
   };
 
   // A channel that lost messages (Redis outage): its subscribers reconnect, resubscribe with their
