@@ -5,6 +5,8 @@
  * @module
  */
 import { createChatService } from "./app/chat.ts";
+import type { Broker } from "./server/broker/broker.ts";
+import { createRedisBroker } from "./server/broker/redis.ts";
 import { staticFiles } from "./app/static.ts";
 import type { RunningServer } from "./server/mod.ts";
 
@@ -16,6 +18,9 @@ Options (each also read from the environment variable in brackets):
   --port <n>       TCP port to listen on [PORT]              default 8080
   --host <name>    interface to bind [HOST]                  default 127.0.0.1
   --dev            show error details to clients [TETHER_DEV=1]
+  --redis <url>    scale out on Redis: share topics, history, rooms' publishes
+                   with every instance using the same Redis [REDIS_URL]
+                   default: none (in-memory broker, one process)
   --help           print this text
 
 Endpoints: WebSocket /ws (subprotocol tether.v1), GET /healthz, the demo chat page at /,
@@ -63,7 +68,17 @@ async function main(): Promise<void> {
     rt.exit(2);
   }
   const dev = rt.args.includes("--dev") || rt.env("TETHER_DEV") === "1";
-  const service = createChatService({ dev });
+  const redisUrl = flag(rt.args, "redis") ?? rt.env("REDIS_URL");
+  let broker: Broker | undefined;
+  if (redisUrl !== undefined && redisUrl !== "") {
+    try {
+      broker = await createRedisBroker(redisUrl);
+    } catch (error) {
+      console.error(error instanceof Error ? error.message : String(error));
+      rt.exit(1);
+    }
+  }
+  const service = createChatService(broker === undefined ? { dev } : { dev, broker });
   const isBun = "Bun" in globalThis;
   const { serve } = isBun
     ? { serve: (await import("./server/adapters/bun.ts")).serveBun }
