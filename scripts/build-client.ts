@@ -86,7 +86,8 @@ export function sizeReport(bundle: ClientBundle, top = 8): string {
   return lines.join("\n");
 }
 
-if (import.meta.main) {
+// `import.meta.main` is Deno's and Bun's; Node's types (used by tsc) do not declare it.
+if ((import.meta as { main?: boolean }).main) {
   const bundle = await buildClient();
   console.log(sizeReport(bundle));
   if (bundle.runtimeGlobals.length > 0) {

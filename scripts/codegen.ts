@@ -61,7 +61,8 @@ export async function generateFiles(): Promise<GeneratedFile[]> {
   return files;
 }
 
-if (import.meta.main) {
+// `import.meta.main` is Deno's and Bun's; Node's types (used by tsc) do not declare it.
+if ((import.meta as { main?: boolean }).main) {
   const checking = process.argv.includes("--check");
   const files = await generateFiles();
   const stale = files.filter((f) => !existsSync(f.path) || readFileSync(f.path, "utf8") !== f.text);

@@ -134,11 +134,16 @@ function objectText(schema: SchemaNode, mode: TypeMode, names: SchemaNames, inde
 function pipeEnd(schema: SchemaNode, mode: TypeMode): SchemaNode {
   if (schema.pipe === undefined) return schema;
   const [first] = schema.pipe;
-  if (mode === "input" || first === undefined) return { ...schema, pipe: undefined } as SchemaNode;
+  if (mode === "input" || first === undefined) return withoutPipe(schema);
   // A transformation that changes the type makes the output unknowable unless a schema follows it.
   const last = [...schema.pipe].reverse().find((s) => s.kind === "schema" || TYPE_CHANGING.has(s.type));
-  if (last === undefined || last === first) return { ...schema, pipe: undefined } as SchemaNode;
+  if (last === undefined || last === first) return withoutPipe(schema);
   return last.kind === "schema" ? last : { type: "unknown" };
+}
+
+function withoutPipe(schema: SchemaNode): SchemaNode {
+  const { pipe: _, ...rest } = schema;
+  return rest;
 }
 
 function isOptionalKey(schema: SchemaNode, mode: TypeMode): boolean {
