@@ -214,7 +214,7 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
     if (state === "closed") return;
     if (backoff === undefined || attempt >= backoff.maxAttempts) return close();
     if (options.lazy && subs.size === 0 && pending.size === 0 && queue.length === 0) return setState("idle");
-    scheduleReconnect(advisedDelay(code, reason));
+    scheduleReconnect(advisedDelay(code, reason, backoff.min));
   }
 
   function scheduleReconnect(advised: number | undefined): void {

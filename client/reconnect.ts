@@ -30,12 +30,14 @@ export function backoffDelay(options: BackoffOptions, attempt: number, random: (
 
 /**
  * The retry delay a server advised when closing with 1001 or 1013 (reason `retry=<ms>`), spread by
- * up to another half of it; undefined when there is no advice.
+ * up to another half of it, or by `spread` when that is wider (so that even `retry=0` does not bring
+ * every client back in the same millisecond); undefined when there is no advice.
+ * @param spread the narrowest jitter window, in milliseconds (the client passes its backoff `min`)
  */
-export function advisedDelay(code: number, reason: string, random: () => number = Math.random): number | undefined {
+export function advisedDelay(code: number, reason: string, spread = 0, random: () => number = Math.random): number | undefined {
   if (code !== 1001 && code !== 1013) return undefined;
   const match = /(?:^|\s|;)retry=(\d{1,7})(?:$|\s|;)/.exec(reason);
   if (match === null) return undefined;
   const ms = Number(match[1]);
-  return Math.floor(ms + random() * ms * 0.5);
+  return Math.floor(ms + random() * Math.max(ms * 0.5, spread));
 }

@@ -1,0 +1,187 @@
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as v from "valibot";
+import { type Client, createClient } from "../client/mod.ts";
+import { createService, defineContract, procedure, type RunningServer, topic } from "../server/mod.ts";
+import { childContract, type ChildServer, startChildServer } from "./fixtures/child-server.ts";
+import { RUNTIME, serve, until } from "./fixtures/serve.ts";
+import { startTcpProxy } from "./fixtures/tcp-proxy.ts";
+
+const contract = defineContract({
+  echo: procedure({ input: v.string(), output: v.string() }),
+  feed: topic({ message: v.string() }),
+});
+
+/** Reconnect times (ms) are spread out: a wide range, and no narrow window holding a crowd. */
+function assertSpread(times: number[], minRange: number, bucketMs: number, maxPerBucket: number): void {
+  const range = Math.max(...times) - Math.min(...times);
+  assert.ok(range >= minRange, `reconnects span only ${range} ms`);
+  const buckets = new Map<number, number>();
+  for (const t of times) buckets.set(Math.floor(t / bucketMs), (buckets.get(Math.floor(t / bucketMs)) ?? 0) + 1);
+  const crowd = Math.max(...buckets.values());
+  assert.ok(crowd <= maxPerBucket, `${crowd} of ${times.length} clients came back within the same ${bucketMs} ms`);
+}
+
+/** Counts live timers the client module creates, by wrapping the global timer functions. */
+function trackClientTimers() {
+  const real = { setTimeout, setInterval, clearTimeout, clearInterval };
+  const live = new Set<unknown>();
+  const fromClient = () => /[\\/]client[\\/][a-z-]+\.ts/.test(new Error().stack ?? "");
+  const g = globalThis as unknown as Record<keyof typeof real, unknown>;
+  g.setTimeout = (fn: () => void, ms?: number) => {
+    if (!fromClient()) return real.setTimeout(fn, ms);
+    const id = real.setTimeout(() => (live.delete(id), fn()), ms);
+    live.add(id);
+    return id;
+  };
+  g.setInterval = (fn: () => void, ms?: number) => {
+    const id = real.setInterval(fn, ms);
+    if (fromClient()) live.add(id);
+    return id;
+  };
+  g.clearTimeout = (id: ReturnType<typeof setTimeout> | undefined) => (live.delete(id), real.clearTimeout(id));
+  g.clearInterval = (id: ReturnType<typeof setInterval> | undefined) => (live.delete(id), real.clearInterval(id));
+  return { live, restore: () => Object.assign(globalThis, real) };
+}
+
+describe(`Resilience on ${RUNTIME} with real sockets`, () => {
+  const cleanups: (() => unknown)[] = [];
+  after(async () => {
+    for (const fn of cleanups.reverse()) await fn();
+  });
+
+  it("100 subscribed clients survive a SIGKILL and restart on the same port, spread over the backoff window", async () => {
+    let child: ChildServer = await startChildServer();
+    cleanups.push(() => child.kill());
+    const window = 400;
+    const clients: Client<typeof childContract>[] = [];
+    const got = new Map<Client<typeof childContract>, string[]>();
+    const back = new Map<Client<typeof childContract>, number>();
+    try {
+      for (let i = 0; i < 100; i++) {
+        const client = createClient<typeof childContract>(child.url, { reconnect: { min: window, max: window } });
+        const messages: string[] = [];
+        got.set(client, messages);
+        client.on("reconnect", () => back.set(client, Date.now()));
+        clients.push(client);
+        await client.api.feed.subscribe(undefined, { onData: (m) => messages.push(m) }).ready;
+      }
+      await child.kill();
+      await until(() => clients.every((c) => c.state === "reconnecting"), 5000, "every client to notice the crash");
+      const restartedAt = Date.now();
+      child = await startChildServer(child.port);
+      await until(() => back.size === 100, 10_000, "every client to reconnect");
+      const times = [...back.values()].map((t) => t - restartedAt);
+      // Full jitter over a 400 ms window: a thundering herd would land within a few milliseconds.
+      assertSpread(times, window / 4, 20, 30);
+      await clients[0]!.api.announce("back");
+      await until(() => [...got.values()].every((m) => m.includes("back")), 5000, "every resubscribed handle to get the message");
+    } finally {
+      for (const c of clients) c.close();
+    }
+  });
+
+  it("100 clients told retry=300 by a restarting server come back after 300 ms, spread out", async () => {
+    const first = createService(contract, { echo: (s) => s });
+    const server = await serve(first);
+    const clients = Array.from({ length: 100 }, () => createClient<typeof contract>(server.url, { reconnect: { min: 5, max: 5 } }));
+    try {
+      await Promise.all(clients.map((c) => c.ready()));
+      const back: number[] = [];
+      for (const c of clients) c.on("reconnect", () => back.push(Date.now() - stoppedAt));
+      const stoppedAt = Date.now();
+      await server.stop(300);
+      const second: RunningServer = await serve(createService(contract, { echo: (s) => s }), { port: server.port });
+      cleanups.push(() => second.stop());
+      await until(() => back.length === 100, 5000, "every client to come back");
+      assert.ok(Math.min(...back) >= 290, `a client came back after ${Math.min(...back)} ms`);
+      assert.ok(Math.max(...back) <= 450 + 500, `a client came back after ${Math.max(...back)} ms`);
+      assertSpread(back, 50, 10, 30);
+    } finally {
+      for (const c of clients) c.close();
+    }
+  });
+
+  it("close() leaves no client timer behind, whatever state it is called in", async () => {
+    const service = createService(contract, { echo: (s) => s }, { heartbeat: { interval: 50, timeout: 200 } });
+    const server = await serve(service);
+    cleanups.push(() => server.stop());
+    const blackHole = await startTcpProxy(server.port);
+    cleanups.push(() => blackHole.close());
+    blackHole.silence();
+    const timers = trackClientTimers();
+    try {
+      // Open, with a subscription, calls with their timeouts, pings, and a lazy idle timer.
+      const open = createClient<typeof contract>(server.url, { lazy: { idleMs: 10_000 } });
+      await open.api.echo("x");
+      open.api.feed.subscribe(undefined, {});
+      void open.api.echo("in flight").catch(() => {});
+      await until(() => open.latency !== undefined, 2000, "a ping round trip");
+      // Reconnecting: a backoff timer is pending.
+      const reconnecting = createClient<typeof contract>(server.url, { reconnect: { min: 60_000, max: 60_000 } });
+      await reconnecting.ready();
+      service.connections.get(reconnecting.connectionId ?? "")?.close(1011, "drop");
+      await until(() => reconnecting.state === "reconnecting", 2000, "the drop");
+      // Connecting into a black hole: the hello timer is pending, a queued call holds its timeout.
+      const connecting = createClient<typeof contract>(blackHole.via(server.url));
+      void connecting.api.echo("queued").catch(() => {});
+      // The pinger, the backoff timer, the hello timer and the queued call's timeout: the check has something to find.
+      await until(() => timers.live.size >= 4, 2000, "the scenario's timers");
+      for (const c of [open, reconnecting, connecting]) c.close();
+      assert.equal(timers.live.size, 0, "live client timers after close()");
+    } finally {
+      timers.restore();
+    }
+  });
+
+  it("never holds two sockets at once, however drops and online events interleave", async () => {
+    const service = createService(contract, { echo: (s) => s });
+    const server = await serve(service);
+    cleanups.push(() => server.stop());
+    let live = 0;
+    let most = 0;
+    class CountingSocket extends WebSocket {
+      private counted = true;
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(url, protocols);
+        most = Math.max(most, ++live);
+        this.addEventListener("close", () => this.uncount());
+      }
+      override close(code?: number, reason?: string): void {
+        this.uncount();
+        super.close(code, reason);
+      }
+      private uncount(): void {
+        if (this.counted) (this.counted = false, live--);
+      }
+    }
+    const proxy = await startTcpProxy(server.port);
+    cleanups.push(() => proxy.close());
+    const client = createClient<typeof contract>(proxy.via(server.url), {
+      reconnect: { min: 200, max: 200 },
+      connectTimeout: 300,
+      WebSocket: CountingSocket,
+    });
+    try {
+      for (let round = 0; round < 3; round++) {
+        await client.ready();
+        // The link dies, and the next dial lands in a black hole: a socket that never says hello.
+        proxy.silence();
+        proxy.reset();
+        await until(() => client.state === "reconnecting", 2000, "the drop");
+        // The browser keeps saying it is online while that dial hangs: none of it may open a second socket.
+        for (let i = 0; i < 5; i++) {
+          globalThis.dispatchEvent(new Event("online"));
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        proxy.resume();
+      }
+      await client.ready();
+      assert.equal(await client.api.echo("one socket"), "one socket");
+      assert.equal(most, 1, "sockets alive at the same time");
+      assert.equal(service.connections.size, 1);
+    } finally {
+      client.close();
+    }
+  });
+});
