@@ -57,7 +57,12 @@ function start() {
     badge();
   };
   client.on("state", (state) => {
-    if (state !== "open") latency = undefined;
+    if (state !== "open") {
+      // Nothing is known about the others while offline: no latency, no stale "is typing".
+      latency = undefined;
+      view.typing.clear();
+      renderTyping();
+    }
     badge();
     if (state === "open") {
       void measure();

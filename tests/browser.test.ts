@@ -111,6 +111,7 @@ describe(`demo chat in Chromium against server.ts on ${RUNTIME}`, { skip: !avail
     const outage = ["Sent while offline 1", "Sent while offline 2", "Sent while offline 3"];
     for (const text of outage) await send(bob, text);
     await bob.waitForFunction((n) => document.querySelectorAll("#messages .message.pending").length === n, outage.length, { timeout: WAIT });
+    await bob.screenshot({ path: `artifacts/browser-${RUNTIME}-bob-offline.png` }).catch(() => {});
 
     server = await startServerProcess(port);
     await badge(alice, "open");
