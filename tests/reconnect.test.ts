@@ -129,6 +129,66 @@ describe(`Reconnect against a real ${RUNTIME} server`, () => {
     }
   });
 
+  it("messages published while disconnected are replayed after the resubscribe, none twice", async () => {
+    const service = makeService();
+    const server = await started(service);
+    let hold: Promise<void> | undefined;
+    let release = () => {};
+    const client = createClient<typeof contract>(server.url, { reconnect: { min: 5, max: 5 }, params: async () => (await hold, {}) });
+    try {
+      const got: string[] = [];
+      const confirms: { recovered: boolean; resubscribed: boolean }[] = [];
+      const sub = client.api.feed.subscribe(undefined, { onData: (m) => got.push(m), onSubscribed: (i) => confirms.push(i) });
+      await sub.ready;
+      service.publish("feed", undefined, "1");
+      await until(() => got.length === 1, 2000, "the first message");
+      hold = new Promise((r) => (release = r));
+      dropFromServer(service, client, 1011, "drop");
+      await until(() => service.connections.size === 0, 2000, "the drop");
+      service.publish("feed", undefined, "2");
+      service.publish("feed", undefined, "3");
+      release();
+      await until(() => confirms.length === 2, 3000, "the resubscription");
+      service.publish("feed", undefined, "4");
+      await until(() => got.length >= 4, 2000, "the replay and the live message");
+      assert.deepEqual(got, ["1", "2", "3", "4"]);
+      assert.deepEqual(confirms[1], { recovered: true, resubscribed: true });
+    } finally {
+      release();
+      client.close();
+    }
+  });
+
+  it("the attempt count resets once a connection stays up for stableAfter; a flapping one runs out", async () => {
+    const service = makeService();
+    const server = await started(service);
+    const options = { reconnect: { min: 5, max: 5, maxAttempts: 2, stableAfter: 150 } };
+    const steady = createClient<typeof contract>(server.url, options);
+    const flapping = createClient<typeof contract>(server.url, options);
+    try {
+      let steadyBack = 0;
+      steady.on("reconnect", () => steadyBack++);
+      for (let drop = 1; drop <= 4; drop++) {
+        await steady.ready();
+        const openedAt = Date.now();
+        await until(() => Date.now() - openedAt > 200, 1000, "the connection to count as stable");
+        dropFromServer(service, steady, 1011, "drop");
+        await until(() => steadyBack === drop, 2000, "the reconnect");
+      }
+      assert.equal(await steady.api.echo("still trying"), "still trying");
+      // Each time the flapping client gets in, it is thrown out at once: two attempts, then it stops.
+      await flapping.ready();
+      let reopened = 0;
+      flapping.on("state", (s) => s === "open" && (reopened++, dropFromServer(service, flapping, 1011, "drop")));
+      dropFromServer(service, flapping, 1011, "drop");
+      await until(() => flapping.state === "closed", 2000, "the flapping client to give up");
+      assert.equal(reopened, 2);
+    } finally {
+      steady.close();
+      flapping.close();
+    }
+  });
+
   it("gives up after maxAttempts and closes, failing what waited", async () => {
     const gone = await serve(makeService());
     const url = gone.url;
