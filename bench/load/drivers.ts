@@ -1,0 +1,111 @@
+/**
+ * How the load generator speaks to each kind of target: the frames it sends and cheap string tests
+ * on the frames it receives (no JSON.parse on the hot path, so the generator costs the same per
+ * frame whatever the target). Socket.IO and tRPC are spoken as raw frames of their wire protocols.
+ * @module
+ */
+
+/** The wire protocol a target speaks. */
+export type DriverName = "tether" | "raw" | "socketio" | "trpc";
+
+/** The call payload every target echoes. */
+export const PAYLOAD = { text: "hello, benchmark", n: 42, ok: true };
+const PAYLOAD_JSON = JSON.stringify(PAYLOAD);
+const TEXT = JSON.stringify("a fan-out message of about sixty bytes, the size of a chat line");
+
+/** One protocol, as the scenarios use it. */
+export interface Driver {
+  /** The socket URL on a port. */
+  url(port: number): string;
+  /** The subprotocol to offer, if any. */
+  protocol: string | undefined;
+  /** Whether this frame ends the handshake (the connection is usable after it). */
+  ready(frame: string, open: boolean): boolean;
+  /** A call of the echo procedure with this request id. */
+  call(id: number): string;
+  /** Whether a frame is the successful answer to a call. */
+  isReply(frame: string): boolean;
+  /** A frame subscribing to the `feed` topic. */
+  subscribe(id: number): string;
+  /** Whether a frame confirms a subscription. */
+  isSubscribed(frame: string): boolean;
+  /** A frame that makes the server publish message `seq` to every `feed` subscriber. */
+  publish(id: number, seq: number): string;
+  /** Answers a control frame (a protocol ping) and returns true, or returns false for others. */
+  control(frame: string, send: (frame: string) => void): boolean;
+}
+
+const message = (seq: number) => `{"seq":${seq},"text":${TEXT}}`;
+
+const tether: Driver = {
+  url: (port) => `ws://127.0.0.1:${port}/ws`,
+  protocol: "tether.v1",
+  ready: (frame) => frame.startsWith('{"type":"hello"'),
+  call: (id) => `{"type":"call","id":${id},"method":"echo","input":{"json":${PAYLOAD_JSON}}}`,
+  isReply: (frame) => frame.startsWith('{"type":"result"'),
+  subscribe: (id) => `{"type":"subscribe","id":${id},"topic":"feed"}`,
+  isSubscribed: (frame) => frame.startsWith('{"type":"subscribed"'),
+  publish: (id, seq) => `{"type":"call","id":${id},"method":"pub","input":{"json":${message(seq)}}}`,
+  control(frame, send) {
+    if (!frame.startsWith('{"type":"ping"')) return false;
+    send('{"type":"pong"}');
+    return true;
+  },
+};
+
+const raw: Driver = {
+  url: (port) => `ws://127.0.0.1:${port}/`,
+  protocol: undefined,
+  ready: (_frame, open) => open,
+  call: (id) => `{"id":${id},"input":${PAYLOAD_JSON}}`,
+  isReply: (frame) => frame.startsWith('{"id":'),
+  subscribe: () => `{"sub":"feed"}`,
+  isSubscribed: (frame) => frame.startsWith('{"subscribed"'),
+  publish: (_id, seq) => `{"pub":${message(seq)}}`,
+  control: () => false,
+};
+
+// Engine.IO v4 packet types: 0 open, 2 ping, 3 pong, 4 message; Socket.IO: 0 connect, 2 event, 3 ack.
+const socketio: Driver = {
+  url: (port) => `ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`,
+  protocol: undefined,
+  ready: (frame) => frame.startsWith("40"),
+  call: (id) => `42${id}["echo",${PAYLOAD_JSON}]`,
+  isReply: (frame) => frame.startsWith("43"),
+  subscribe: (id) => `42${id}["sub"]`,
+  isSubscribed: (frame) => frame.startsWith("43"),
+  publish: (_id, seq) => `42["pub",${message(seq)}]`,
+  control(frame, send) {
+    if (frame === "2") send("3");
+    if (frame.startsWith("0{")) send("40");
+    return frame === "2" || frame.startsWith("0{");
+  },
+};
+
+const trpc: Driver = {
+  url: (port) => `ws://127.0.0.1:${port}/`,
+  protocol: undefined,
+  ready: (_frame, open) => open,
+  call: (id) => `{"id":${id},"method":"query","params":{"path":"echo","input":{"json":${PAYLOAD_JSON}}}}`,
+  isReply: (frame) => frame.includes('"result":{"type":"data"'),
+  subscribe: (id) => `{"id":${id},"method":"subscription","params":{"path":"feed","input":{"json":null}}}`,
+  isSubscribed: (frame) => frame.includes('"result":{"type":"started"'),
+  publish: (id, seq) => `{"id":${id},"method":"mutation","params":{"path":"pub","input":{"json":${message(seq)}}}}`,
+  control: () => false,
+};
+
+/** Every driver by name. */
+export const DRIVERS: Record<DriverName, Driver> = { tether, raw, socketio, trpc };
+
+/** The `seq` of a fan-out message frame, or -1 when the frame carries none. */
+export function seqOf(frame: string): number {
+  const at = frame.indexOf('"seq":');
+  if (at < 0) return -1;
+  let seq = 0;
+  for (let i = at + 6; i < frame.length; i++) {
+    const c = frame.charCodeAt(i);
+    if (c < 48 || c > 57) break;
+    seq = seq * 10 + c - 48;
+  }
+  return seq;
+}

@@ -1,0 +1,95 @@
+/**
+ * `bun run bench` (in bench/) or `bun bench/run.ts`: starts every target as its own process on
+ * 127.0.0.1, drives it from a separate load-generator process (Bun), stops it by its PID, repeats,
+ * and prints a markdown report of medians and ratios plus one JSON line per figure.
+ *
+ * Flags: `--smoke` (tiny sizes, one repeat: proves it runs, says nothing about speed),
+ * `--repeats=N` (default 3), `--seconds=S` measured per scenario (default 2),
+ * `--only=id,id` (see targets.ts), `--out=FILE` (also write the report there).
+ * Exits 1 when a scenario failed or lost anything.
+ * @module
+ */
+import { writeFileSync } from "node:fs";
+import { measureBundles } from "./bundle.ts";
+import type { GeneratorJob } from "./load/generator.ts";
+import { buildNodeTargets, runGenerator, startTarget } from "./process.ts";
+import { figures, goals, jsonLines, markdown, type Sample, type Scenario } from "./report.ts";
+import { TARGETS } from "./targets.ts";
+
+const flags = new Map(process.argv.slice(2).map((a) => {
+  const [key, value] = a.replace(/^--/, "").split("=");
+  return [key!, value ?? "true"] as const;
+}));
+const smoke = flags.has("smoke");
+const repeats = Number(flags.get("repeats") ?? (smoke ? 1 : 3));
+const measureMs = Math.round(Number(flags.get("seconds") ?? (smoke ? 0.3 : 2)) * 1000);
+const only = flags.get("only")?.split(",");
+const targets = TARGETS.filter((t) => only === undefined || only.includes(t.id));
+if (targets.length === 0) throw new RangeError(`No target matches --only=${flags.get("only")}; ids: ${TARGETS.map((t) => t.id).join(", ")}`);
+
+/** Scenario sizes: the issue's in a full run, small ones in a smoke run. */
+const sizes = smoke
+  ? { warmupMs: 100, conns: 10, depth: 4, subs: 50, window: 8, idle: 100 }
+  : { warmupMs: 500, conns: 50, depth: 16, subs: 1000, window: 32, idle: 5000 };
+
+const samples = new Map<string, Map<Scenario, Sample[]>>();
+const failures: string[] = [];
+const started = Date.now();
+
+/** Runs scenarios against one fresh process of a target. */
+async function session(target: (typeof TARGETS)[number], scenarios: Scenario[]): Promise<void> {
+  let running;
+  try {
+    running = await startTarget(target);
+  } catch (error) {
+    failures.push(`${target.id}: ${(error as Error).message}`);
+    return;
+  }
+  try {
+    for (const scenario of scenarios) {
+      const job: GeneratorJob = { scenario, driver: target.driver, port: running.port, pid: running.pid, measureMs, ...sizes };
+      const sample = await runGenerator(job, 120_000);
+      const line = `${target.id} ${scenario}: ${JSON.stringify(sample)}`;
+      console.error(line);
+      if (typeof sample.failed === "string") failures.push(line);
+      else if (Number(sample.lost) > 0 || Number(sample.disconnected) > 0) failures.push(`lost: ${line}`);
+      if (typeof sample.failed !== "string") {
+        const byScenario = samples.get(target.id) ?? new Map<Scenario, Sample[]>();
+        samples.set(target.id, byScenario);
+        byScenario.set(scenario, [...byScenario.get(scenario) ?? [], sample]);
+      }
+    }
+  } finally {
+    await running.stop();
+  }
+}
+
+const nodeFiles = [...new Set(targets.filter((t) => t.runtime === "node").map((t) => t.file))];
+if (nodeFiles.length > 0) await buildNodeTargets(nodeFiles);
+// Round-robin over targets within each repeat, so drift on a shared machine hits every target alike.
+for (let r = 1; r <= repeats; r++) {
+  console.error(`== repeat ${r} of ${repeats}`);
+  for (const target of targets) {
+    await session(target, ["throughput", "latency", "fanout"]);
+    // Memory in a fresh process, so garbage from the load scenarios does not count as connections.
+    await session(target, ["memory"]);
+  }
+}
+const bundles = only === undefined || flags.has("bundle") ? await measureBundles() : [];
+
+const all = figures(samples);
+const gs = goals(all, bundles);
+const header = [
+  `Run: ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${smoke ? "SMOKE (sizes too small to mean anything)" : "full"}, ` +
+  `${repeats} repeat(s) (medians), ${measureMs / 1000} s measured per scenario, ${Math.round((Date.now() - started) / 1000)} s in all.`,
+  `Sizes: ${sizes.conns} connections × ${sizes.depth} in flight; ${sizes.subs} subscribers, ${sizes.window} messages in flight; ${sizes.idle} idle connections.`,
+  "",
+].join("\n");
+const report = header + "\n" + markdown(all, bundles, gs);
+console.log(report);
+for (const line of jsonLines(all, bundles)) console.log(line);
+if (flags.has("out")) writeFileSync(flags.get("out")!, report + "\n");
+if (failures.length > 0) {
+  console.error(`\n${failures.length} problem(s):\n${failures.join("\n")}`);
+  process.exit(1);
+}

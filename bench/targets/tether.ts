@@ -1,0 +1,34 @@
+/**
+ * Tether under test: an `echo` procedure, a `pub` procedure that publishes to the `feed` topic, and
+ * the `feed` topic itself, served by the adapter of the runtime running this file (Bun or Deno).
+ * Prints `READY <port>` once listening on 127.0.0.1. The rate limit is lifted (`ratePerSecond:
+ * Infinity`): the default 1000 frames/s per connection would throttle the throughput scenario.
+ * @module
+ */
+import { collectOnSignal } from "./collect-on-signal.ts";
+import * as v from "valibot";
+import { createService, defineContract, procedure, topic } from "../../server/mod.ts";
+
+/** The call payload every target echoes. */
+const Payload = v.object({ text: v.string(), n: v.number(), ok: v.boolean() });
+/** One fan-out message. */
+const Message = v.object({ seq: v.number(), text: v.string() });
+
+/** The bench contract. */
+const contract = defineContract({
+  echo: procedure({ input: Payload, output: Payload }),
+  pub: procedure({ input: Message }),
+  feed: topic({ message: Message }),
+});
+
+const service = createService(contract, {
+  echo: (input) => input,
+  pub: (message, ctx) => ctx.publish("feed", undefined, message),
+}, { limits: { ratePerSecond: Infinity } });
+
+const options = { port: 0, hostname: "127.0.0.1" };
+const server = "Bun" in globalThis
+  ? (await import("../../server/adapters/bun.ts")).serveBun(service, options)
+  : (await import("../../server/adapters/deno.ts")).serveDeno(service, options);
+console.log(`READY ${server.port}`);
+collectOnSignal();

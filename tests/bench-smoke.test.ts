@@ -1,0 +1,41 @@
+/**
+ * The benchmark smoke run (bench/run.ts --smoke): every scenario of every target starts, runs and
+ * loses nothing. It never asserts speed. Under `bun test` it covers the Bun and Node targets and the
+ * client bundles; under `deno test` the Deno targets, so each runner drives its own runtime's share.
+ * Needs the peers installed: `(cd bench && npm install)` (CI does it).
+ * @module
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { RUNTIME } from "./fixtures/serve.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const targets = RUNTIME === "bun"
+  ? ["tether-bun", "raw-bun", "socketio-bun", "trpc-bun", "socketio-node", "trpc-node"]
+  : ["tether-deno", "raw-deno"];
+const metrics = ["rpc_throughput", "rpc_latency_p50", "rpc_latency_p99", "fanout", "memory_per_conn"];
+
+describe(`benchmark smoke run (${RUNTIME} share)`, () => {
+  it("runs every scenario of every target once and loses no call, message or connection", () => {
+    const args = ["bench/run.ts", "--smoke", `--only=${targets.join(",")}`, ...(RUNTIME === "bun" ? ["--bundle"] : [])];
+    const run = spawnSync(`${root}node_modules/.bin/bun`, args, { cwd: root, encoding: "utf8", timeout: 50_000 });
+    assert.equal(run.status, 0, `bench smoke failed (exit ${run.status}):\n${run.stderr.slice(-3000)}`);
+    const figures = run.stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
+    for (const target of targets) {
+      for (const metric of metrics) {
+        const figure = figures.find((f) => f.target === target && f.metric === metric);
+        assert.ok(figure !== undefined, `no ${metric} figure for ${target}`);
+        assert.ok(figure.value > 0, `${target} ${metric} measured nothing`);
+        assert.equal(figure.lost, 0, `${target} ${metric} lost ${figure.lost}`);
+      }
+    }
+    if (RUNTIME === "bun") {
+      for (const client of ["tether-client", "socketio-client", "trpc-client"]) {
+        assert.ok(figures.some((f) => f.target === client && f.metric === "client_bundle" && f.value > 0), `no bundle size for ${client}`);
+      }
+    }
+    assert.match(run.stdout, /\| Goal \| Tether \| Actual \| Met \|/);
+  });
+});
