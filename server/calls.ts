@@ -3,7 +3,7 @@
  * @module
  */
 import * as v from "valibot";
-import { decode, encode } from "../shared/codec.ts";
+import { decode, encodeText } from "../shared/codec.ts";
 import type { ContractTree } from "../shared/contract.ts";
 import { type ErrorCode, type Issue, RpcError } from "../shared/errors.ts";
 import type { CallFrame } from "../shared/protocol.ts";
@@ -86,7 +86,7 @@ export function runCall<A>(core: Core<A>, conn: Connection<A>, frame: v.InferOut
         output = checked.output;
       }
       done("ok");
-      conn.send(`{"type":"result","id":${JSON.stringify(id)},"output":${JSON.stringify(encode(output))}}`);
+      conn.send(`{"type":"result","id":${JSON.stringify(id)},"output":${encodeText(output)}}`);
     },
     (error) => {
       if (!settle(conn, id, abort, timer)) return;
