@@ -99,7 +99,7 @@ describe(`Calls, auth and lazy mode across reconnects on a real ${RUNTIME} serve
     let issued = 0;
     const client = createClient<typeof contract>(server.url, {
       reconnect: { min: 5, max: 10 },
-      params: async () => ({ token: `token-${++issued}` }),
+      params: () => Promise.resolve({ token: `token-${++issued}` }),
     });
     try {
       assert.equal(await client.api.whoami({}), "token-1");
