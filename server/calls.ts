@@ -85,8 +85,18 @@ export function runCall<A>(core: Core<A>, conn: Connection<A>, frame: v.InferOut
         }
         output = checked.output;
       }
+      let text: string;
+      try {
+        text = encodeText(output);
+      } catch (error) {
+        // superjson refuses some values (keys named "constructor"…): answer INTERNAL, never an unhandled rejection.
+        done("INTERNAL");
+        core.logger.warn("procedure output cannot be encoded", { method, error: error instanceof Error ? error.message : String(error) });
+        conn.send(simpleErrorFrame(id, "INTERNAL", `Procedure "${method}" returned a value that cannot be encoded`));
+        return;
+      }
       done("ok");
-      conn.send(`{"type":"result","id":${JSON.stringify(id)},"output":${encodeText(output)}}`);
+      conn.send(`{"type":"result","id":${JSON.stringify(id)},"output":${text}}`);
     },
     (error) => {
       if (!settle(conn, id, abort, timer)) return;

@@ -8,7 +8,7 @@ import { type AnyProcedure, type AnyTopic, type ContractTree, flattenContract, i
 import { RpcError } from "../shared/errors.ts";
 import { ClientFrame, CloseCode, type HelloFrame, type Limits, PROTOCOL_VERSION } from "../shared/protocol.ts";
 import { hasProtoKey } from "../shared/safe-decode.ts";
-import type { Broker, BrokerMessage } from "./broker/broker.ts";
+import type { Broker, BrokerMessage, PresenceChange } from "./broker/broker.ts";
 import { createMemoryBroker } from "./broker/memory.ts";
 import { runCall } from "./calls.ts";
 import { IdempotencyCache } from "./idempotency.ts";
@@ -240,7 +240,12 @@ export function createService<C extends ContractTree, A = undefined>(
       if (conn.subscriptions.has(channel)) conn.close(CloseCode.TRY_AGAIN_LATER, "retry=100; stream reset");
     }
   };
-  const started = broker.start((channel, message) => registry.deliver(channel, message), reset);
+  // Presence changes made on other instances (Redis broker) enter the local tracker like local ones.
+  const remotePresence = (c: PresenceChange) =>
+    c.join
+      ? presence.track(c.channel, c.topic, c.key, c.countsOnly, c.member, c.connectionId, c.meta ?? encode(undefined))
+      : presence.untrack(c.channel, c.member, c.connectionId);
+  const started = broker.start((channel, message) => registry.deliver(channel, message), reset, remotePresence);
   if (started instanceof Promise) started.catch(() => {});
 
   const helloFor = (conn: Connection<A>): string =>

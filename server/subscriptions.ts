@@ -116,7 +116,11 @@ function trackPresence<A>(
   if (entry !== undefined) {
     const meta = v.parse(def.presence!, entry.meta);
     sub.presenceKey = entry.key;
-    core.presence.track(channel, sub.topic, sub.key, def.presenceMode === "counts", entry.key, conn.id, encode(meta));
+    const countsOnly = def.presenceMode === "counts";
+    const encoded = encode(meta);
+    core.presence.track(channel, sub.topic, sub.key, countsOnly, entry.key, conn.id, encoded);
+    const change = { channel, topic: sub.topic, key: sub.key, countsOnly, member: entry.key, connectionId: conn.id, meta: encoded, join: true };
+    core.broker.presence?.announce(change).catch(() => {});
   }
   const snapshot = core.presence.snapshot(channel) ?? { type: "presence", topic: sub.topic, key: sub.key, count: 0, state: {} };
   if (def.presenceMode === "counts") delete snapshot.state;
@@ -139,7 +143,12 @@ function removeSubscription<A>(core: Core<A>, conn: Connection<A>, channel: stri
   if (sub === undefined) return;
   conn.subscriptions.delete(channel);
   core.registry.remove(conn as Connection, channel);
-  if (sub.presenceKey !== undefined) core.presence.untrack(channel, sub.presenceKey, conn.id);
+  if (sub.presenceKey !== undefined) {
+    core.presence.untrack(channel, sub.presenceKey, conn.id);
+    const countsOnly = core.topics.get(sub.topic)?.def.presenceMode === "counts";
+    const change = { channel, topic: sub.topic, key: sub.key, countsOnly, member: sub.presenceKey, connectionId: conn.id, join: false };
+    core.broker.presence?.announce(change).catch(() => {});
+  }
   if (!core.registry.has(channel)) {
     const done = core.broker.unlisten(channel);
     if (done instanceof Promise) done.catch(() => {});

@@ -116,20 +116,33 @@ function at(json: unknown, path: readonly string[]): unknown {
 }
 
 /**
- * Whether a parsed frame holds an object with an own `__proto__` key anywhere. Such a key is inert
- * after JSON.parse, but a handler copying the object (`Object.assign`, spread into a setter) would
- * change a prototype, so such frames are refused. `text` is the raw frame: the walk only runs when
- * it mentions `__proto__` or holds a `\u` escape (which could spell it), so ordinary frames pay a
- * substring search or two.
+ * The first object key named `__proto__`, `constructor` or `prototype` anywhere in a parsed frame,
+ * or undefined. Such keys are inert after JSON.parse, but a handler copying the object
+ * (`Object.assign`, a deep merge) could reach a prototype through them, and superjson refuses to
+ * encode them (so echoing one back would fail), so frames holding them are refused up front.
+ * `text` is the raw frame: the walk only runs when it contains one of the words or a `\u` escape
+ * (which could spell one), so ordinary frames pay a few substring searches.
  */
-export function hasProtoKey(text: string, value: unknown): boolean {
-  return (text.includes("__proto__") || text.includes("\\u")) && walk(value);
+export function forbiddenKey(text: string, value: unknown): string | undefined {
+  if (!text.includes("__proto__") && !text.includes("constructor") && !text.includes("prototype") && !text.includes("\\u")) {
+    return undefined;
+  }
+  return walk(value);
 }
 
-function walk(value: unknown): boolean {
-  if (typeof value !== "object" || value === null) return false;
-  if (Array.isArray(value)) return value.some(walk);
-  if (Object.hasOwn(value, "__proto__")) return true;
-  for (const key in value) if (walk((value as Record<string, unknown>)[key])) return true;
-  return false;
+function walk(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const found = walk(item);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  for (const key of Object.keys(value)) {
+    if (FORBIDDEN_KEYS.has(key)) return key;
+    const found = walk((value as Record<string, unknown>)[key]);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }

@@ -72,6 +72,20 @@ describe(`recovery across instances and Redis restarts, tested from ${RUNTIME}`,
     assert.deepEqual(received, range(1, 1000));
   });
 
+  it("a killed instance's presence members leave the others' presence once its heartbeat expires", async () => {
+    const extra = await startInstance(RUNTIME, redis.url);
+    const watcher = createClient<Contract>(instances[1]!.url, { ...FAST, params: () => ({ name: "watcher" }) });
+    const doomed = createClient<Contract>(extra.url, { ...FAST, reconnect: false, params: () => ({ name: "ghost" }) });
+    clients.push(watcher, doomed);
+    const view = watcher.api.lobby.subscribe({ id: "ghosts" }, {});
+    await view.ready;
+    await doomed.api.lobby.subscribe({ id: "ghosts" }, {}).ready;
+    const names = () => Object.keys(view.presence.members).sort().join(",");
+    await until(() => names() === "ghost,watcher", 5000, "the ghost to join");
+    await extra.kill();
+    await until(() => names() === "watcher", 8000, "the ghost to leave after the heartbeat TTL (1.5 s)");
+  });
+
   it("Redis killed and restarted mid-stream: instances recover; the guarantee is stated below", async () => {
     // The guarantee, as the README states it: messages delivered before the outage arrive once, in
     // order; messages published while Redis is down are lost (publish fails, counted in metrics);

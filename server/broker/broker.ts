@@ -45,13 +45,38 @@ export type Deliver = (channel: string, message: BrokerMessage) => void;
 /** Told that a channel lost messages this instance cannot recover: its subscribers must resubscribe. */
 export type Reset = (channel: string) => void;
 
+/** One connection joining or leaving a topic instance's presence. */
+export interface PresenceChange {
+  channel: string;
+  topic: string;
+  key: string;
+  /** The topic's presence mode is "counts". */
+  countsOnly: boolean;
+  member: string;
+  connectionId: string;
+  /** Encoded metadata (joins only). */
+  meta?: Payload;
+  join: boolean;
+}
+
+/** Presence shared between instances: local changes go out, other instances' changes come in. */
+export interface SharedPresence {
+  /** Tells every other instance listening to the channel about a local join or leave. */
+  announce(change: PresenceChange): Promise<void>;
+}
+
+/** Receives presence changes made on other instances, for channels this instance listens to. */
+export type RemotePresence = (change: PresenceChange) => void;
+
 /** Moves messages between instances and keeps per-instance history; memory or Redis. */
 export interface Broker {
   /**
    * Starts the broker; `deliver` receives every message for channels this instance listens to, in
    * offset order; `reset` is called when a channel lost messages (the memory broker never does).
    */
-  start(deliver: Deliver, reset?: Reset): Promise<void> | void;
+  start(deliver: Deliver, reset?: Reset, remotePresence?: RemotePresence): Promise<void> | void;
+  /** Presence sharing; absent when presence is per instance (the memory broker). */
+  readonly presence?: SharedPresence;
   /** Publishes to a channel; untargeted messages get an offset and, if `history`, are kept. */
   publish(channel: string, message: BrokerMessage, history: HistoryOptions | false): void | Promise<void>;
   /** Starts listening to a channel (first local subscriber). */

@@ -13,6 +13,7 @@
 import { createClient } from "redis";
 import { type Broker, type BrokerMessage, DEFAULT_HISTORY, type Deliver, isStreamed, type Recovery, type StreamPosition } from "./broker.ts";
 import { PUBLISH_SCRIPT, READ_SCRIPT } from "./redis-scripts.ts";
+import { RedisPresence } from "./redis-presence.ts";
 import { StreamFollower } from "./stream-follower.ts";
 
 /** Settings of the Redis broker. */
@@ -23,6 +24,8 @@ export interface RedisBrokerOptions {
   metaTtl?: number;
   /** Milliseconds to wait for the first connection before giving up. @default 5000 */
   connectTimeout?: number;
+  /** Milliseconds an instance's heartbeat lives: a killed instance's presence members leave after it. @default 15000 */
+  instanceTtl?: number;
 }
 
 /** Counters of the Redis broker, for metrics. */
@@ -80,10 +83,8 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
   const run = async (script: string, channel: string, args: string[]): Promise<unknown> => {
     const options = { keys: keys(channel), arguments: [newEpoch(), String(metaTtl), ...args] };
     const sha = shas.get(script);
-    if (sha === undefined) {
-      shas.set(script, await cmd.scriptLoad(script));
-      return cmd.eval(script, options);
-    }
+    // No await before the command goes out: publishes leave in call order, which fixes their offsets.
+    if (sha === undefined) return cmd.eval(script, options);
     try {
       return await cmd.evalSha(sha, options);
     } catch (error) {
@@ -118,14 +119,18 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
     },
   });
 
+  const presence = new RedisPresence(cmd, prefix, options.instanceTtl ?? 15_000, channelName);
   const onMessage = (text: string, channel: string) => {
-    const parsed = JSON.parse(text) as { e?: string; o?: number; m: BrokerMessage };
+    const parsed = JSON.parse(text) as { e?: string; o?: number; m: BrokerMessage; pr?: Parameters<RedisPresence["receive"]>[0] };
+    if (parsed.pr !== undefined) return presence.receive(parsed.pr);
     follower.receive(channel.slice(prefix.length + 2), parsed.m, parsed.e, parsed.o);
   };
   // After a reconnect node-redis resubscribes, but messages published meanwhile were missed: once
   // both connections are back, every followed channel checks its position.
   const catchUp = () => {
-    if (cmd.isReady && sub.isReady && follower.size > 0) follower.catchUpAll();
+    if (!cmd.isReady || !sub.isReady) return;
+    if (follower.size > 0) follower.catchUpAll();
+    presence.reannounce().catch(() => {});
   };
   cmd.on("ready", catchUp);
   sub.on("ready", catchUp);
@@ -137,15 +142,19 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
   );
   try {
     await Promise.race([connected, timer]);
+    for (const script of [PUBLISH_SCRIPT, READ_SCRIPT]) shas.set(script, await cmd.scriptLoad(script));
   } catch (error) {
     await Promise.allSettled([cmd.disconnect(), sub.disconnect()]);
     throw error;
   }
 
   return {
-    start(fn, onReset) {
+    presence,
+    start(fn, onReset, onPresence) {
       deliver = fn;
       if (onReset !== undefined) reset = onReset;
+      if (onPresence !== undefined) presence.onRemote = onPresence;
+      presence.start();
     },
     async publish(channel, message, history) {
       try {
@@ -165,9 +174,11 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
       follower.follow(channel);
       await sub.subscribe(channelName(channel), onMessage);
       follower.started(channel, (await read(channel, 0)).position);
+      await presence.load(channel);
     },
     async unlisten(channel) {
       follower.forget(channel);
+      presence.forget(channel);
       await sub.unsubscribe(channelName(channel));
     },
     async position(channel) {
@@ -185,6 +196,7 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
     metrics: () => ({ ...metrics }),
     async close() {
       follower.clear();
+      await presence.close();
       await Promise.allSettled([cmd.close(), sub.close()]);
     },
   };
