@@ -7,7 +7,7 @@ import { canonicalJson, decode, encode, parseFrame } from "../shared/codec.ts";
 import { type AnyProcedure, type AnyTopic, type ContractTree, flattenContract, isTopic } from "../shared/contract.ts";
 import { RpcError } from "../shared/errors.ts";
 import { ClientFrame, CloseCode, type HelloFrame, type Limits, PROTOCOL_VERSION } from "../shared/protocol.ts";
-import { hasProtoKey } from "../shared/safe-decode.ts";
+import { forbiddenKey } from "../shared/safe-decode.ts";
 import type { Broker, BrokerMessage, PresenceChange } from "./broker/broker.ts";
 import { createMemoryBroker } from "./broker/memory.ts";
 import { runCall } from "./calls.ts";
