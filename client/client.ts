@@ -6,7 +6,9 @@
 import { decode, encode, type Payload } from "../shared/codec.ts";
 import type { ContractTree } from "../shared/contract.ts";
 import { type ErrorCode, type Issue, RpcError } from "../shared/errors.ts";
-import { CloseCode, type ServerFrame, SUBPROTOCOL } from "../shared/protocol.ts";
+import { CloseCode } from "../shared/close-codes.ts";
+import type { ServerFrame } from "../shared/protocol.ts";
+import { SUBPROTOCOL } from "../shared/version.ts";
 import { type ClientApi, createProxy } from "./proxy.ts";
 import { advisedDelay, type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "./reconnect.ts";
 import { ClientSubscription, type SubscriptionHandlers } from "./subscription.ts";

@@ -6,36 +6,10 @@
 import * as v from "valibot";
 import type { ErrorCode, Issue } from "./errors.ts";
 import type { Payload } from "./codec.ts";
+import type { PROTOCOL_VERSION } from "./version.ts";
 
-/** The protocol version this code speaks. */
-export const PROTOCOL_VERSION = 1;
-
-/** The `Sec-WebSocket-Protocol` value a client offers and the server accepts. */
-export const SUBPROTOCOL = "tether.v1";
-
-/** Every close code the server or the client uses, with its meaning (PROTOCOL.md has the table). */
-export const CloseCode = {
-  /** Normal closure: the client or server closed on purpose. */
-  NORMAL: 1000,
-  /** Going away: the server is shutting down; the reason carries `retry=<ms>`. */
-  GOING_AWAY: 1001,
-  /** Policy violation: the peer broke a rule it was told about (rate limit abuse). */
-  POLICY: 1008,
-  /** Message too big: a frame exceeded `limits.maxFrameBytes`, or a binary frame was sent. */
-  TOO_BIG: 1009,
-  /** Internal error: the server failed in a way it could not answer with an error frame. */
-  INTERNAL: 1011,
-  /** Try again later: the server is overloaded; the reason carries `retry=<ms>`. */
-  TRY_AGAIN_LATER: 1013,
-  /** No traffic from the peer within the announced heartbeat timeout. */
-  HEARTBEAT_TIMEOUT: 4000,
-  /** The peer sent frames the protocol cannot answer (it is not speaking tether.v1). */
-  PROTOCOL_ERROR: 4001,
-  /** The connection's authentication expired or was revoked. */
-  AUTH_EXPIRED: 4003,
-  /** The client read too slowly and the topic's slow-consumer policy is "disconnect". */
-  SLOW_CONSUMER: 4008,
-} as const;
+export { CloseCode } from "./close-codes.ts";
+export { PROTOCOL_VERSION, SUBPROTOCOL } from "./version.ts";
 
 /** A request id chosen by the client: a non-negative safe integer or a string of at most 64 chars. */
 const Id = v.union([

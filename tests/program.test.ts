@@ -51,6 +51,13 @@ describe(`server.ts on ${RUNTIME}`, () => {
     assert.match(result.stdout, /--host <name>/);
   });
 
+  it("the README's start command for this runtime works (`deno task start` / `bun run start`)", () => {
+    const args = RUNTIME === "deno" ? ["task", "start", "--help"] : ["run", "start", "--help"];
+    const result = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 15_000 });
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /Usage: deno task start/);
+  });
+
   it("GET /healthz answers 200 JSON", async () => {
     const res = await fetch(`${base}/healthz`);
     assert.equal(res.status, 200);
