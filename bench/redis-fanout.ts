@@ -1,0 +1,68 @@
+/**
+ * `bun bench/redis-fanout.ts`: fan-out throughput on Redis with 1, 2 and 3 Tether instances (Bun).
+ * One redis-server and N instance processes (tests/fixtures/redis-instance.ts) on 127.0.0.1;
+ * subscribers are spread round-robin over the instances; one `burst` call publishes M messages on
+ * instance 1, and the figure is the time until every subscriber holds all M.
+ * Prints a markdown table and one JSON line per run. Flags: `--subs=N` (default 300),
+ * `--messages=M` (default 2000), `--smoke` (30 subscribers, 200 messages).
+ * On one machine the instances, Redis and this load generator share the cores: compare the rows
+ * with each other, not with a real cluster.
+ * @module
+ */
+import { type InstanceProcess, startInstance, startRedis } from "../tests/fixtures/redis.ts";
+
+const flags = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, "").split("=") as [string, string | undefined]));
+const smoke = flags.has("smoke");
+const subs = Number(flags.get("subs") ?? (smoke ? 30 : 300));
+const messages = Number(flags.get("messages") ?? (smoke ? 200 : 2000));
+
+/** A raw protocol socket that counts event frames without decoding them. */
+async function subscriber(url: string, name: string): Promise<{ count: () => number; close: () => void }> {
+  const ws = new WebSocket(url, "tether.v1");
+  let events = 0;
+  let subscribed: () => void = () => {};
+  const ready = new Promise<void>((resolve) => (subscribed = resolve));
+  ws.onmessage = (e) => {
+    const text = String(e.data);
+    if (text.startsWith('{"type":"event"')) events++;
+    else if (text.includes('"type":"subscribed"')) subscribed();
+  };
+  await new Promise<void>((resolve, reject) => ((ws.onopen = () => resolve()), (ws.onerror = () => reject(new Error(`Cannot open ${url}`)))));
+  ws.send(JSON.stringify({ type: "subscribe", id: "s", topic: "feed", params: { json: { name } } }));
+  await ready;
+  return { count: () => events, close: () => ws.close() };
+}
+
+/** Calls `burst` on an instance over a raw socket and waits for its result. */
+async function burst(url: string, name: string, count: number): Promise<void> {
+  const ws = new WebSocket(url, "tether.v1");
+  await new Promise<void>((resolve) => (ws.onopen = () => resolve()));
+  const done = new Promise<void>((resolve) => (ws.onmessage = (e) => String(e.data).includes('"type":"result"') && resolve()));
+  ws.send(JSON.stringify({ type: "call", id: 1, method: "burst", input: { json: { name, count } } }));
+  await done;
+  ws.close();
+}
+
+const redis = await startRedis();
+const rows: string[] = [];
+try {
+  for (const n of [1, 2, 3]) {
+    const instances: InstanceProcess[] = await Promise.all(Array.from({ length: n }, () => startInstance("bun", redis.url)));
+    const name = `bench-${n}`;
+    const clients = await Promise.all(Array.from({ length: subs }, (_, i) => subscriber(instances[i % n]!.url, name)));
+    const started = performance.now();
+    await burst(instances[0]!.url, name, messages);
+    const deadline = Date.now() + 60_000;
+    while (clients.some((c) => c.count() < messages) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    const seconds = (performance.now() - started) / 1000;
+    const delivered = clients.reduce((sum, c) => sum + c.count(), 0);
+    const result = { instances: n, subscribers: subs, messages, delivered, seconds: Number(seconds.toFixed(3)), deliveriesPerSecond: Math.round(delivered / seconds) };
+    console.log(JSON.stringify(result));
+    rows.push(`| ${n} | ${subs} | ${messages} | ${delivered === subs * messages ? "all" : `${delivered} of ${subs * messages}`} | ${result.seconds} | ${result.deliveriesPerSecond.toLocaleString("en")} |`);
+    for (const c of clients) c.close();
+    await Promise.all(instances.map((i) => i.kill()));
+  }
+} finally {
+  await redis.stop();
+}
+console.log(["", "| instances | subscribers | messages | delivered | seconds | deliveries/s |", "|---|---|---|---|---|---|", ...rows].join("\n"));
