@@ -258,6 +258,12 @@ export function createService<C extends ContractTree, A = undefined>(
     } satisfies HelloFrame);
 
   let violations = new WeakMap<Connection<A>, number>();
+  let accepting = true;
+  /** Sends an error frame for a frame refused before dispatch, and counts it. */
+  const refuse = (conn: Connection<A>, code: "BAD_REQUEST" | "TOO_MANY_REQUESTS", frame: string) => {
+    metrics.reject(code);
+    conn.send(frame);
+  };
 
   const service: Service<C, A> = {
     contract,
@@ -265,30 +271,24 @@ export function createService<C extends ContractTree, A = undefined>(
     connections,
     publish: publisher.publish as Publisher<C>["publish"],
 
-  let accepting = true;
-  /** Sends an error frame for a frame refused before dispatch, and counts it. */
-  const refuse = (conn: Connection<A>, code: "BAD_REQUEST" | "TOO_MANY_REQUESTS", frame: string) => {
-    metrics.reject(code);
-    conn.send(frame);
-  };
     open(socket, auth, ip) {
       const conn = new Connection<A>(socket, auth, ip, {
         perSecond: resolved.limits.ratePerSecond,
         burst: resolved.limits.rateBurst,
       });
+      conn.flow = flow as FlowControl;
       connections.set(conn.id, conn);
+      metrics.connectionsOpened++;
       heartbeat.start();
       conn.send(helloFor(conn));
+      logger.debug("connection opened", { connection: conn.id, ip });
       return conn;
     },
 
     receive(conn, data) {
-      conn.flow = flow as FlowControl;
       const now = Date.now();
-      metrics.connectionsOpened++;
       conn.lastSeen = now;
       if (typeof data !== "string") {
-      logger.debug("connection opened", { connection: conn.id, ip });
         refuse(conn, "BAD_REQUEST", simpleErrorFrame(null, "BAD_REQUEST", "Binary frames are not supported: send JSON text frames"));
         return;
       }
@@ -304,21 +304,22 @@ export function createService<C extends ContractTree, A = undefined>(
       violations.delete(conn);
       const parsed = parseFrame(data, resolved.limits.maxFrameBytes, resolved.limits.maxDepth);
       if (!parsed.ok) {
+        metrics.reject(parsed.fault === "malformed" ? "PARSE_ERROR" : "PAYLOAD_TOO_LARGE");
         conn.send(faultFrame(parsed.fault, resolved.limits));
+        return;
+      }
+      const forbidden = forbiddenKey(data, parsed.value);
+      if (forbidden !== undefined) {
+        refuse(conn, "BAD_REQUEST", simpleErrorFrame(idOf(parsed.value), "BAD_REQUEST", `Frame refused: "${forbidden}" is not allowed as a key`));
         return;
       }
       const result = v.safeParse(ClientFrame, parsed.value);
       if (!result.success) {
         refuse(conn, "BAD_REQUEST", simpleErrorFrame(idOf(parsed.value), "BAD_REQUEST", "Frame does not match protocol v1", toIssues(result.issues)));
         return;
-        metrics.reject(parsed.fault === "malformed" ? "PARSE_ERROR" : "PAYLOAD_TOO_LARGE");
       }
       const frame = result.output;
       switch (frame.type) {
-      if (hasProtoKey(data, parsed.value)) {
-        refuse(conn, "BAD_REQUEST", simpleErrorFrame(idOf(parsed.value), "BAD_REQUEST", "Frame names \"__proto__\" as a key: refused"));
-        return;
-      }
         case "call":
           runCall(core, conn, frame);
           return;
@@ -347,6 +348,10 @@ export function createService<C extends ContractTree, A = undefined>(
 
     closed(conn, code) {
       if (!connections.delete(conn.id)) return;
+      // 1005 is the standard "no status received" code: the runtime did not say.
+      metrics.close(code ?? 1005);
+      if (conn.outbox !== null) flow.release(conn as Connection);
+      logger.debug("connection closed", { connection: conn.id, code: code ?? 1005 });
       conn.closed.abort(new RpcError("DISCONNECTED", "Connection closed"));
       for (const ac of conn.inflight.values()) ac.abort(conn.closed.signal.reason);
       conn.inflight.clear();
@@ -354,18 +359,7 @@ export function createService<C extends ContractTree, A = undefined>(
       rooms.leaveAll(conn);
       if (connections.size === 0) heartbeat.stop();
     },
-      // 1005 is the standard "no status received" code: the runtime did not say.
-      metrics.close(code ?? 1005);
-      if (conn.outbox !== null) flow.release(conn as Connection);
-      logger.debug("connection closed", { connection: conn.id, code: code ?? 1005 });
 
-    useNativePublish(publish) {
-      registry.nativePublish = publish;
-    },
-
-    roomsOf(connectionId) {
-      return connections.get(connectionId)?.rooms ?? new Set();
-    },
     drain(conn) {
       flow.flush(conn as Connection);
     },
@@ -376,6 +370,13 @@ export function createService<C extends ContractTree, A = undefined>(
       return accepting;
     },
 
+    useNativePublish(publish) {
+      registry.nativePublish = publish;
+    },
+
+    roomsOf(connectionId) {
+      return connections.get(connectionId)?.rooms ?? new Set();
+    },
 
     roomMembers(room) {
       return [...rooms.connections(room)].map((c) => c.id);
@@ -406,6 +407,10 @@ export function createService<C extends ContractTree, A = undefined>(
     },
 
     async close(retryAfterMs = 1000) {
+      accepting = false;
+      // Calls settle through several paths (result, error, timeout, cancel): a short poll, bounded by the grace period.
+      const deadline = Date.now() + resolved.shutdownGrace;
+      while (service.stats().inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       heartbeat.stop();
       presence.flush();
       for (const conn of connections.values()) {
@@ -417,10 +422,6 @@ export function createService<C extends ContractTree, A = undefined>(
       await broker.close();
       violations = new WeakMap();
     },
-      accepting = false;
-      // Calls settle through several paths (result, error, timeout, cancel): a short poll, bounded by the grace period.
-      const deadline = Date.now() + resolved.shutdownGrace;
-      while (service.stats().inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   };
   return service;
 }
