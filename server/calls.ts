@@ -44,18 +44,15 @@ export function runCall<A>(core: Core<A>, conn: Connection<A>, frame: v.InferOut
   const started = performance.now();
   const done = (outcome: string) => core.metrics.call(method, outcome, (performance.now() - started) / 1000);
   conn.inflight.set(id, abort);
-  const timer = setTimeout(
-    () => abort.abort(new RpcError("TIMEOUT", `Call "${method}" took longer than ${core.options.callTimeout} ms`)),
-    core.options.callTimeout,
-  );
+  let timer: ReturnType<typeof setTimeout> | undefined;
   // A timeout or cancel answers at once; whatever the handler returns later is dropped.
-  abort.signal.addEventListener("abort", () => {
+  const onAbort = () => {
     clearTimeout(timer);
     if (conn.inflight.get(id) !== abort) return;
     conn.inflight.delete(id);
     done(abort.signal.reason instanceof RpcError ? abort.signal.reason.code : "INTERNAL");
     conn.send(errorFrame(id, abort.signal.reason, core.options.dev));
-  }, { once: true });
+  };
 
   const ctx = new CallContext<ContractTree, A>(conn, core.rooms, core.publisher, abort.signal);
   const chain = core.chain(method);
@@ -65,50 +62,60 @@ export function runCall<A>(core: Core<A>, conn: Connection<A>, frame: v.InferOut
   const key = frame.idempotencyKey;
   const run = key === undefined ? once : () => core.idempotency.run(`${method}\n${key}`, once, abort.signal);
 
-  let answer: Promise<unknown>;
+  const onOutput = (output: unknown) => {
+    if (!settle(conn, id, abort, timer)) return;
+    if (proc.def.output !== undefined) {
+      const checked = v.safeParse(proc.def.output, output);
+      if (!checked.success) {
+        done("INTERNAL");
+        core.logger.warn("procedure returned an invalid output", { method, issue: checked.issues[0].message });
+        const detail = core.options.dev ? `: ${checked.issues[0].message}` : "";
+        conn.send(simpleErrorFrame(id, "INTERNAL", `Procedure "${method}" returned an invalid output${detail}`));
+        return;
+      }
+      output = checked.output;
+    }
+    let text: string;
+    try {
+      text = encodeText(output);
+    } catch (error) {
+      // superjson refuses some values (keys named "constructor"…): answer INTERNAL, never an unhandled rejection.
+      done("INTERNAL");
+      core.logger.warn("procedure output cannot be encoded", { method, error: error instanceof Error ? error.message : String(error) });
+      conn.send(simpleErrorFrame(id, "INTERNAL", `Procedure "${method}" returned a value that cannot be encoded`));
+      return;
+    }
+    done("ok");
+    conn.send(`{"type":"result","id":${JSON.stringify(id)},"output":${text}}`);
+  };
+  const onError = (error: unknown) => {
+    if (!settle(conn, id, abort, timer)) return;
+    done(error instanceof RpcError ? error.code : "INTERNAL");
+    if (!(error instanceof RpcError)) core.logger.warn("procedure threw", { method, error: error instanceof Error ? error.message : String(error) });
+    conn.send(errorFrame(id, error, core.options.dev));
+  };
+
+  let answer: unknown;
   try {
-    answer = Promise.resolve(run());
+    answer = run();
   } catch (error) {
     answer = Promise.reject(error);
   }
-  answer.then(
-    (output) => {
-      if (!settle(conn, id, abort, timer)) return;
-      if (proc.def.output !== undefined) {
-        const checked = v.safeParse(proc.def.output, output);
-        if (!checked.success) {
-          done("INTERNAL");
-          core.logger.warn("procedure returned an invalid output", { method, issue: checked.issues[0].message });
-          const detail = core.options.dev ? `: ${checked.issues[0].message}` : "";
-          conn.send(simpleErrorFrame(id, "INTERNAL", `Procedure "${method}" returned an invalid output${detail}`));
-          return;
-        }
-        output = checked.output;
-      }
-      let text: string;
-      try {
-        text = encodeText(output);
-      } catch (error) {
-        // superjson refuses some values (keys named "constructor"…): answer INTERNAL, never an unhandled rejection.
-        done("INTERNAL");
-        core.logger.warn("procedure output cannot be encoded", { method, error: error instanceof Error ? error.message : String(error) });
-        conn.send(simpleErrorFrame(id, "INTERNAL", `Procedure "${method}" returned a value that cannot be encoded`));
-        return;
-      }
-      done("ok");
-      conn.send(`{"type":"result","id":${JSON.stringify(id)},"output":${text}}`);
-    },
-    (error) => {
-      if (!settle(conn, id, abort, timer)) return;
-      done(error instanceof RpcError ? error.code : "INTERNAL");
-      if (!(error instanceof RpcError)) core.logger.warn("procedure threw", { method, error: error instanceof Error ? error.message : String(error) });
-      conn.send(errorFrame(id, error, core.options.dev));
-    },
-  );
+  // A plain value is answered now: only a pending answer needs a timer and a cancel listener
+  // (a timer per call costs more than a whole small call on Deno; see bench/).
+  if (typeof (answer as PromiseLike<unknown> | null)?.then !== "function") return onOutput(answer);
+  if (!abort.signal.aborted) {
+    timer = setTimeout(
+      () => abort.abort(new RpcError("TIMEOUT", `Call "${method}" took longer than ${core.options.callTimeout} ms`)),
+      core.options.callTimeout,
+    );
+    abort.signal.addEventListener("abort", onAbort, { once: true });
+  }
+  (answer as PromiseLike<unknown>).then(onOutput, onError);
 }
 
 /** Marks a call finished; false when a timeout or cancel already answered it. */
-function settle(conn: Connection, id: string | number, abort: AbortController, timer: ReturnType<typeof setTimeout>): boolean {
+function settle(conn: Connection, id: string | number, abort: AbortController, timer: ReturnType<typeof setTimeout> | undefined): boolean {
   if (conn.inflight.get(id) !== abort) return false;
   conn.inflight.delete(id);
   clearTimeout(timer);
