@@ -8,7 +8,7 @@ import { type AnyProcedure, type AnyTopic, type ContractTree, flattenContract, i
 import { RpcError } from "../shared/errors.ts";
 import { ClientFrame, CloseCode, type HelloFrame, type Limits, PROTOCOL_VERSION } from "../shared/protocol.ts";
 import { forbiddenKey } from "../shared/safe-decode.ts";
-import type { Broker, BrokerMessage, PresenceChange } from "./broker/broker.ts";
+import { type Broker, type BrokerMessage, type PresenceChange, renderBrokerMetrics } from "./broker/broker.ts";
 import { createMemoryBroker } from "./broker/memory.ts";
 import { runCall } from "./calls.ts";
 import { IdempotencyCache } from "./idempotency.ts";
@@ -403,7 +403,7 @@ export function createService<C extends ContractTree, A = undefined>(
       const { inflight, queued } = service.stats();
       let subscriptions = 0;
       for (const conn of connections.values()) subscriptions += conn.subscriptions.size;
-      return metrics.render({ connections: connections.size, subscriptions, inflight, queued });
+      return metrics.render({ connections: connections.size, subscriptions, inflight, queued }) + renderBrokerMetrics(broker);
     },
 
     async close(retryAfterMs = 1000) {

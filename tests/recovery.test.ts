@@ -23,6 +23,14 @@ async function health(inst: InstanceProcess): Promise<string> {
   return (await (await fetch(`${inst.base}/healthz`)).json()).status;
 }
 
+/** One value of the instance's `/metrics` exposition. */
+async function metric(inst: InstanceProcess, name: string): Promise<number> {
+  const text = await (await fetch(`${inst.base}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  if (line === undefined) throw new Error(`No metric ${name} on ${inst.base}/metrics`);
+  return Number(line.slice(name.length + 1));
+}
+
 /** Resolves when an async check passes; polls every 20 ms, rejects after `ms`. */
 async function eventually(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
   const deadline = Date.now() + ms;
@@ -107,7 +115,9 @@ describe(`recovery across instances and Redis restarts, tested from ${RUNTIME}`,
 
     await redis.kill();
     await eventually(async () => (await health(subInstance)) === "degraded", 5000, "/healthz to report degraded");
+    assert.equal(await metric(subInstance, "tether_broker_up"), 0);
     for (let n = 101; n <= 110; n++) await publisher.api.emit({ name: "outage", n });
+    await eventually(async () => (await metric(pubInstance, "tether_broker_publish_failed_total")) >= 10, 5000, "10 failed publishes in /metrics");
 
     await redis.restart();
     await eventually(async () => (await health(subInstance)) === "ok" && (await health(pubInstance)) === "ok", 10_000, "/healthz ok again");
@@ -117,5 +127,7 @@ describe(`recovery across instances and Redis restarts, tested from ${RUNTIME}`,
 
     assert.deepEqual(recoveries, [false]);
     assert.deepEqual(received, [...range(1, 100), ...range(111, 160)]);
+    assert.equal(await metric(subInstance, "tether_broker_up"), 1);
+    assert.ok((await metric(subInstance, "tether_broker_outages_total")) >= 1, "the outage is counted");
   });
 });

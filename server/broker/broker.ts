@@ -89,12 +89,25 @@ export interface Broker {
   recover(channel: string, since: StreamPosition): Recovery | Promise<Recovery>;
   /** Whether the broker can currently reach its backend (always true in memory). */
   healthy(): boolean;
+  /** Counters since start (camelCase names), exported on `/metrics` as `tether_broker_<name>_total`. */
+  metrics?(): Readonly<Record<string, number>>;
   /** Stops the broker and releases its connections and timers. */
   close(): Promise<void>;
 }
 
 /** The history options applied where a topic says `{}` or leaves a field out. */
 export const DEFAULT_HISTORY: Required<HistoryOptions> = { size: 100, maxAge: 300_000 };
+
+/** The broker's lines of the Prometheus text exposition: `tether_broker_up` and its counters. */
+export function renderBrokerMetrics(broker: Broker): string {
+  const out = ["# HELP tether_broker_up Whether the broker reaches its backend", "# TYPE tether_broker_up gauge"];
+  out.push(`tether_broker_up ${broker.healthy() ? 1 : 0}`);
+  for (const [name, value] of Object.entries(broker.metrics?.() ?? {})) {
+    const metric = `tether_broker_${name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}_total`;
+    out.push(`# TYPE ${metric} counter`, `${metric} ${value}`);
+  }
+  return `${out.join("\n")}\n`;
+}
 
 /** Whether a message with this target gets an offset and history: untargeted, or only `except`. */
 export function isStreamed(target: Target | undefined): boolean {

@@ -29,7 +29,7 @@ export interface RedisBrokerOptions {
 }
 
 /** Counters of the Redis broker, for metrics. */
-export interface RedisBrokerMetrics {
+export type RedisBrokerMetrics = {
   /** Messages published to Redis. */
   published: number;
   /** Publishes that failed (Redis unreachable): those messages are lost. */
@@ -40,7 +40,7 @@ export interface RedisBrokerMetrics {
   resets: number;
   /** Times the broker lost its Redis connection. */
   outages: number;
-}
+};
 
 /** The Redis broker: a Broker plus its counters. */
 export interface RedisBroker extends Broker {
