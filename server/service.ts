@@ -313,7 +313,7 @@ export function createService<C extends ContractTree, A = undefined>(
         refuse(conn, "BAD_REQUEST", simpleErrorFrame(idOf(parsed.value), "BAD_REQUEST", `Frame refused: "${forbidden}" is not allowed as a key`));
         return;
       }
-      const result = v.safeParse(ClientFrame, parsed.value);
+      const result = v.safeParse(frameSchemaOf(parsed.value), parsed.value);
       if (!result.success) {
         refuse(conn, "BAD_REQUEST", simpleErrorFrame(idOf(parsed.value), "BAD_REQUEST", "Frame does not match protocol v1", toIssues(result.issues)));
         return;
@@ -427,6 +427,15 @@ export function createService<C extends ContractTree, A = undefined>(
 }
 
 const PONG = JSON.stringify({ type: "pong" });
+
+/** Each client frame's schema by its `type`: validating one object schema skips the variant's search, which allocates a Set per frame. */
+const FRAME_SCHEMAS = new Map<unknown, v.GenericSchema<unknown, ClientFrame>>(ClientFrame.options.map((schema) => [schema.entries.type.literal, schema]));
+
+/** The schema that validates a parsed frame: its type's own, or the whole variant (for its error) when the type is unknown. */
+function frameSchemaOf(value: unknown): v.GenericSchema<unknown, ClientFrame> {
+  const type = typeof value === "object" && value !== null ? (value as { type?: unknown }).type : undefined;
+  return FRAME_SCHEMAS.get(type) ?? ClientFrame;
+}
 
 /** Replaces a connection's auth in-band; subscriptions stay. */
 async function reauthenticate<A>(core: Core<A>, conn: Connection<A>, id: string | number, token: string) {
