@@ -14,7 +14,7 @@ export const META_LIMITS = {
   /** Sum of Set/Map row indexes superjson must walk (it finds row n by iterating n entries). */
   maxCollectionSteps: 200_000,
   /** Characters of one BigInt (parsing is superlinear in its length). */
-  maxBigIntDigits: 4096,
+  maxBigIntDigits: 1024,
 } as const;
 
 /** The superjson annotation types Tether payloads use; classes, symbols, custom types, regexps and errors are refused. */
@@ -44,14 +44,15 @@ export function metaProblem(meta: Record<string, unknown>, json: unknown): strin
   const problem = collect(meta.values, [], annotations, 0);
   if (problem !== undefined) return problem;
   const collections = new Set<string>();
-  for (const a of annotations) if (a.type === "set" || a.type === "map") collections.add(a.path.join("\u0000"));
+  // Paths as one string each: every key prefixed by a NUL, so the root is "" and [""] is "\0".
+  for (const a of annotations) if (a.type === "set" || a.type === "map") collections.add(a.path.map((k) => `\u0000${k}`).join(""));
   let steps = 0;
   for (const a of annotations) {
     if (collections.size > 0) {
       let prefix = "";
-      for (let i = 0; i < a.path.length - 1; i++) {
-        prefix = i === 0 ? a.path[0]! : `${prefix}\u0000${a.path[i]}`;
-        if (collections.has(prefix)) steps += Number(a.path[i + 1]) || 0;
+      for (const key of a.path) {
+        if (collections.has(prefix)) steps += Number(key) || 0;
+        prefix += `\u0000${key}`;
       }
       if (steps > META_LIMITS.maxCollectionSteps) return "superjson meta walks Sets or Maps too far";
     }

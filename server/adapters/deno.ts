@@ -45,15 +45,24 @@ export function serveDeno<C extends ContractTree, A>(service: Service<C, A>, opt
     const ip = info.remoteAddr.hostname; // read now: Deno refuses once the request is upgraded
     const { socket, response } = deno.upgradeWebSocket(request, { protocol: SUBPROTOCOL, idleTimeout });
     let conn: Connection<A> | undefined;
+    let receiving = false;
     socket.onopen = () => {
       conn = service.open({
         send: (frame) => socket.send(frame),
-        close: (code, reason) => socket.close(code, reason),
+        // Deno reports code 0 to both ends when close() runs inside onmessage with more frames queued
+        // (a flood closed with 1008): close from the next task instead.
+        close: (code, reason) => (receiving ? void setTimeout(() => socket.close(code, reason), 0) : socket.close(code, reason)),
         bufferedAmount: () => socket.bufferedAmount,
       }, route.auth, ip);
     };
     socket.onmessage = (event) => {
-      if (conn !== undefined) service.receive(conn, typeof event.data === "string" ? event.data : new Uint8Array());
+      if (conn === undefined) return;
+      receiving = true;
+      try {
+        service.receive(conn, typeof event.data === "string" ? event.data : new Uint8Array());
+      } finally {
+        receiving = false;
+      }
     };
     socket.onclose = (event) => {
       if (conn !== undefined) service.closed(conn, event.code);
