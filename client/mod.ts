@@ -2,7 +2,8 @@
  * The Tether client: the one module frontends import.
  * @module
  */
-export { type CallOptions, type Client, type ClientEvents, type ClientOptions, type ConnectionState, createClient, type Result } from "./client.ts";
+export { type Client, type ClientEvents, type ConnectionState, createClient, type Result } from "./client.ts";
+export type { CallOptions, ClientOptions } from "./options.ts";
 export type { ClientApi, ProcedureClient, TopicClient } from "./proxy.ts";
 export type { BackoffOptions } from "./reconnect.ts";
 export type { PresenceView, SubscriptionHandle, SubscriptionHandlers } from "./subscription.ts";

@@ -14,7 +14,8 @@ import type {
   TopicPresence,
 } from "../shared/contract.ts";
 import type { RpcError } from "../shared/errors.ts";
-import type { CallOptions, Result } from "./client.ts";
+import type { Result } from "./client.ts";
+import type { CallOptions } from "./options.ts";
 import type { SubscriptionHandle, SubscriptionHandlers } from "./subscription.ts";
 
 type Args<In, Rest> = undefined extends In ? [input?: In, ...rest: Rest[]] : [input: In, ...rest: Rest[]];

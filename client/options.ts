@@ -1,0 +1,33 @@
+/**
+ * The options a client and each of its calls take.
+ * @module
+ */
+import type { BackoffOptions } from "./reconnect.ts";
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Milliseconds before the call rejects with TIMEOUT. @default the client's `timeout` */
+  timeout?: number;
+  /** Aborting it cancels the call (the server's handler sees its signal abort). */
+  signal?: AbortSignal;
+  /** Safe to run twice: re-sent after a reconnect with the same idempotency key. @default false */
+  retry?: boolean;
+}
+
+/** Client settings; every field has a documented default. */
+export interface ClientOptions {
+  /** Default per-call timeout in milliseconds. @default 30000 */
+  timeout?: number;
+  /** Reconnect backoff, or false to never reconnect. @default DEFAULT_BACKOFF */
+  reconnect?: Partial<BackoffOptions> | false;
+  /** Query parameters sent with every (re)connect (e.g. a fresh token); may be async. */
+  params?: () => Record<string, string> | Promise<Record<string, string>>;
+  /** Connect on first use and close after this many idle milliseconds; false connects at once. @default false */
+  lazy?: false | { idleMs: number };
+  /** Milliseconds to wait for the server's hello after dialing before the attempt counts as failed. @default 10000 */
+  connectTimeout?: number;
+  /** Calls kept while disconnected before new ones are refused. @default 100 */
+  queueSize?: number;
+  /** The WebSocket constructor. @default globalThis.WebSocket */
+  WebSocket?: typeof WebSocket;
+}
