@@ -56,7 +56,7 @@ describe(`three instances (deno, deno, bun) on one redis-server, tested from ${R
     await until(() => got[0]!.length === 1 && got[2]!.length === 1, 5000, "the room message on instances 1 and 3");
     // The red message was published after the blue one on the same Redis connection: it has arrived if it ever will.
     await cs[1]!.api.toRoom({ room: "blue", text: "marker" });
-    await until(() => got[0]!.length === 2, 5000, "the marker");
+    await until(() => got[0]!.length === 2 && got[2]!.length === 2, 5000, "the marker on instances 1 and 3");
     assert.deepEqual(got, [["to blue", "marker"], [], ["to blue", "marker"]]);
   });
 

@@ -75,6 +75,15 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
     wasReady = false;
   });
   cmd.on("ready", () => (wasReady = true));
+  const waitLimit = options.connectTimeout ?? 5000;
+  /** Waits, at most `connectTimeout`, for Redis: a subscribe during a short outage waits instead of failing. */
+  const reachable = async () => {
+    const deadline = Date.now() + waitLimit;
+    while (!cmd.isReady || !sub.isReady) {
+      if (Date.now() > deadline) throw new Error(`Redis at ${url} is unreachable`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
 
   const channelName = (channel: string) => `${prefix}p:${channel}`;
   const keys = (channel: string) => [`${prefix}m:${channel}`, `${prefix}h:${channel}`];
@@ -135,17 +144,18 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
   cmd.on("ready", catchUp);
   sub.on("ready", catchUp);
 
-  const timeout = socket.connectTimeout;
-  const connected = Promise.all([cmd.connect(), sub.connect()]);
-  const timer = new Promise<never>((_, reject) =>
-    setTimeout(() => reject(new Error(`Cannot connect to Redis at ${url}: no answer within ${timeout} ms`)), timeout)
-  );
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Cannot connect to Redis at ${url}: no answer within ${waitLimit} ms`)), waitLimit);
+  });
   try {
-    await Promise.race([connected, timer]);
+    await Promise.race([Promise.all([cmd.connect(), sub.connect()]), timedOut]);
     for (const script of [PUBLISH_SCRIPT, READ_SCRIPT]) shas.set(script, await cmd.scriptLoad(script));
   } catch (error) {
-    await Promise.allSettled([cmd.disconnect(), sub.disconnect()]);
+    await Promise.allSettled([cmd.destroy(), sub.destroy()]);
     throw error;
+  } finally {
+    clearTimeout(timer);
   }
 
   return {
@@ -171,6 +181,7 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
       }
     },
     async listen(channel) {
+      await reachable();
       follower.follow(channel);
       await sub.subscribe(channelName(channel), onMessage);
       follower.started(channel, (await read(channel, 0)).position);
@@ -182,9 +193,11 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
       await sub.unsubscribe(channelName(channel));
     },
     async position(channel) {
+      await reachable();
       return (await read(channel, 0)).position;
     },
     async recover(channel, since): Promise<Recovery> {
+      await reachable();
       const { position, messages } = await read(channel, since.offset + 1);
       const missed = position.offset - since.offset;
       if (since.epoch !== position.epoch || missed < 0) return { recovered: false, position, messages: [] };
