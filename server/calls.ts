@@ -8,6 +8,7 @@ import type { ContractTree } from "../shared/contract.ts";
 import { type ErrorCode, type Issue, RpcError } from "../shared/errors.ts";
 import type { CallFrame } from "../shared/protocol.ts";
 import type { Connection } from "./connection.ts";
+import { CallAbort } from "./call-abort.ts";
 import { CallContext } from "./context.ts";
 import { errorFrame, simpleErrorFrame, toIssues } from "./error-frame.ts";
 import type { Middleware, MiddlewareCall } from "./handlers.ts";
@@ -40,7 +41,7 @@ export function runCall<A>(core: Core<A>, conn: Connection<A>, frame: v.InferOut
     input = parsed.output;
   }
 
-  const abort = new AbortController();
+  const abort = new CallAbort();
   const started = performance.now();
   const done = (outcome: string) => core.metrics.call(method, outcome, (performance.now() - started) / 1000);
   conn.inflight.set(id, abort);
@@ -54,7 +55,7 @@ export function runCall<A>(core: Core<A>, conn: Connection<A>, frame: v.InferOut
     conn.send(errorFrame(id, abort.signal.reason, core.options.dev));
   };
 
-  const ctx = new CallContext<ContractTree, A>(conn, core.rooms, core.publisher, abort.signal);
+  const ctx = new CallContext<ContractTree, A>(conn, core.rooms, core.publisher, abort);
   const chain = core.chain(method);
   const invoke = () => proc.handler(input, ctx as never);
   const once = chain.length === 0 ? invoke : () => through(chain, { kind: "call", path: method, input, ctx }, invoke);
@@ -118,7 +119,7 @@ export function runCall<A>(core: Core<A>, conn: Connection<A>, frame: v.InferOut
 function settle(conn: Connection, id: string | number, abort: AbortController, timer: ReturnType<typeof setTimeout> | undefined): boolean {
   if (conn.inflight.get(id) !== abort) return false;
   conn.inflight.delete(id);
-  clearTimeout(timer);
+  if (timer !== undefined) clearTimeout(timer);
   return conn.open;
 }
 

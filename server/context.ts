@@ -12,8 +12,14 @@ export class CallContext<C, A> implements Context<C, A> {
     private readonly conn: Connection<A>,
     private readonly roomRegistry: RoomRegistry,
     private readonly publisher: Publisher<C>,
-    readonly signal: AbortSignal,
+    private readonly aborts: AbortSignal | { readonly signal: AbortSignal },
   ) {}
+
+  /** Aborted when the call is cancelled or times out, or the connection closes. */
+  get signal(): AbortSignal {
+    // A call passes its CallAbort, whose signal is only created when read (call-abort.ts).
+    return "signal" in this.aborts ? this.aborts.signal : this.aborts;
+  }
 
   /** The connection's id. */
   get connectionId(): string {
