@@ -30,7 +30,7 @@ export class Outbox {
 export interface FlowEvents {
   /** Event frames of `topic` dropped for a slow connection. */
   dropped(conn: Connection, topic: string, count: number): void;
-  /** A slow connection was closed with 4008. */
+  /** A slow connection was closed with 4008 (its close frame may wait behind data it never reads). */
   disconnected(conn: Connection, reason: string): void;
   /** A connection went slow (true) or caught up (false); native publish must skip it meanwhile. */
   changed(conn: Connection, slow: boolean): void;
@@ -75,6 +75,8 @@ export class FlowControl {
    */
   send(conn: Connection, frame: string, topic?: string, channel?: string): boolean {
     if (!conn.open) return false;
+    // A connection that was backed up may have caught up since the last sweep: try to empty its outbox first.
+    if (conn.outbox !== null) this.flush(conn);
     if (conn.outbox === null) {
       const sent = conn.socket.send(frame);
       // Bun: bytes written (all done), -1 (buffered: look at the size), 0 (dropped: keep it ourselves).
@@ -106,7 +108,8 @@ export class FlowControl {
       i++;
     }
     box.frames.splice(0, i);
-    if (box.frames.length === 0) {
+    // Caught up only once the runtime's own buffer is low too, not merely because the outbox is empty.
+    if (box.frames.length === 0 && conn.socket.bufferedAmount() <= this.limit / 2) {
       this.release(conn);
       this.events.changed(conn, false);
     }
@@ -134,40 +137,47 @@ export class FlowControl {
     }, FLUSH_INTERVAL);
   }
 
-  /** Queues a frame under the topic's policy; the outbox never holds more than `limit` characters. */
+  /**
+   * Queues a frame. Policies apply only once the outbox itself holds more than `limit` characters,
+   * so a burst (Deno buffers a whole tick's sends) does not cost a fast client anything: then
+   * "disconnect" closes with 4008, "keep-latest" replaces older frames of the same topic instance,
+   * and "drop-oldest" (and keep-latest, if still over) drops the oldest event frames.
+   */
   private enqueue(conn: Connection, waiting: Waiting): boolean {
     const box = conn.outbox!;
+    box.frames.push(waiting);
+    box.chars += waiting.frame.length;
+    if (box.chars <= this.limit) return true;
     const policy = waiting.topic === undefined ? undefined : this.policyOf(waiting.topic);
     if (policy === "disconnect") return this.disconnect(conn, waiting.topic!, "slow consumer");
     if (policy === "keep-latest") {
-      const before = box.frames.length;
-      for (let i = box.frames.length - 1; i >= 0; i--) {
+      for (let i = box.frames.length - 2; i >= 0; i--) {
         const old = box.frames[i]!;
-        if (old.channel === waiting.channel && old.topic === waiting.topic) {
-          box.chars -= old.frame.length;
-          box.frames.splice(i, 1);
-        }
+        if (old.channel === waiting.channel && old.topic === waiting.topic) this.drop(conn, box, i);
       }
-      if (before > box.frames.length) this.events.dropped(conn, waiting.topic!, before - box.frames.length);
     }
-    box.frames.push(waiting);
-    box.chars += waiting.frame.length;
     while (box.chars > this.limit) {
       const oldest = box.frames.findIndex((w) => w.topic !== undefined);
-      if (oldest < 0) return this.disconnect(conn, "", "slow consumer: answers outgrew the outbox");
-      const [gone] = box.frames.splice(oldest, 1);
-      box.chars -= gone!.frame.length;
-      this.events.dropped(conn, gone!.topic!, 1);
+      if (oldest < 0) return this.disconnect(conn, "", "slow consumer");
+      const gone = box.frames[oldest]!;
+      if (this.policyOf(gone.topic!) === "disconnect") return this.disconnect(conn, gone.topic!, "slow consumer");
+      this.drop(conn, box, oldest);
       if (gone === waiting) return false;
     }
     return true;
   }
 
+  private drop(conn: Connection, box: Outbox, index: number): void {
+    const [gone] = box.frames.splice(index, 1);
+    box.chars -= gone!.frame.length;
+    this.events.dropped(conn, gone!.topic!, 1);
+  }
+
   private disconnect(conn: Connection, topic: string, reason: string): false {
     if (topic !== "") this.events.dropped(conn, topic, 1);
     this.release(conn);
-    this.events.disconnected(conn, reason);
     conn.close(CloseCode.SLOW_CONSUMER, reason);
+    this.events.disconnected(conn, reason);
     return false;
   }
 }

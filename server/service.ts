@@ -169,7 +169,11 @@ export function createService<C extends ContractTree, A = undefined>(
       conn.dropped += count;
       metrics.drop(topic, count);
     },
-    disconnected: (conn, reason) => logger.info("slow consumer disconnected", { connection: conn.id, ip: conn.ip, reason }),
+    disconnected: (conn, reason) => {
+      logger.info("slow consumer disconnected", { connection: conn.id, ip: conn.ip, reason });
+      // Released at once: the close frame waits behind unread data, so the close event may come late or never.
+      service.closed(conn as Connection<A>, CloseCode.SLOW_CONSUMER);
+    },
     changed: (conn, slow) => {
       for (const [channel, sub] of conn.subscriptions) {
         if (sub.held !== null) continue;

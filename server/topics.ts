@@ -92,8 +92,9 @@ export class TopicRegistry {
       }
       // Slow connections left the native channel: they are served first, before any more can turn slow.
       for (const conn of this.slow) if (live.has(conn)) this.send(conn, frame, message.topic, channel);
-      // Bun answers -1 when some socket is now buffering: only then are subscribers looked at one by one.
-      if (this.nativePublish(channel, frame) === -1) for (const conn of live) this.onBackpressure(conn);
+      // Bun answers -1 (buffering) or 0 (dropped) when some subscriber is backed up: only then are they looked at one by one.
+      const sent = this.nativePublish(channel, frame);
+      if (typeof sent === "number" && sent <= 0) for (const conn of live) this.onBackpressure(conn);
       return live.size;
     }
     let sent = 0;
