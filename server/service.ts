@@ -234,7 +234,7 @@ export function createService<C extends ContractTree, A = undefined>(
     publisher,
     metrics,
     logger,
-    idempotency: new IdempotencyCache(resolved.idempotencyWindow),
+    idempotency: new IdempotencyCache(resolved.idempotencyWindow, broker.outcomes),
   };
 
   // A channel that lost messages (Redis outage): its subscribers reconnect, resubscribe with their

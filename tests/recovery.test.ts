@@ -94,6 +94,32 @@ describe(`recovery across instances and Redis restarts, tested from ${RUNTIME}`,
     await until(() => names() === "watcher", 8000, "the ghost to leave after the heartbeat TTL (1.5 s)");
   });
 
+  it("a retry-safe call re-sent to another instance after a cut gets the first run's result; the handler runs once", async () => {
+    const [, first, second] = instances as [InstanceProcess, InstanceProcess, InstanceProcess];
+    let target = first.url;
+    const sockets: WebSocket[] = [];
+    const Balanced = balanced(() => target);
+    const Tracked = class extends Balanced {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(url, protocols);
+        sockets.push(this);
+      }
+    };
+    const caller = createClient<Contract>(first.url, { ...FAST, WebSocket: Tracked });
+    const probes = [createClient<Contract>(first.url, FAST), createClient<Contract>(second.url, FAST)];
+    clients.push(caller, ...probes);
+    const runsBefore = await Promise.all(probes.map((p) => p.api.runs()));
+    const answer = caller.api.slowBump({ ms: 400 }, { retry: true });
+    await eventually(async () => (await probes[0]!.api.runs()) === runsBefore[0]! + 1, 5000, "the first run to start");
+    target = second.url;
+    sockets.at(-1)!.close();
+    const result = await answer;
+    const runsAfter = await Promise.all(probes.map((p) => p.api.runs()));
+    assert.deepEqual(runsAfter, [runsBefore[0]! + 1, runsBefore[1]], "the handler ran once, on the first instance");
+    assert.equal(sockets.length, 2, "the call was re-sent on a second connection");
+    assert.match(result, /^run \d+ on instance /);
+  });
+
   it("Redis killed and restarted mid-stream: instances recover; the guarantee is stated below", async () => {
     // The guarantee, as the README states it: messages delivered before the outage arrive once, in
     // order; messages published while Redis is down are lost (publish fails, counted in metrics);

@@ -6,6 +6,7 @@
 import type { Payload } from "../../shared/codec.ts";
 import type { HistoryOptions } from "../../shared/contract.ts";
 import type { Target } from "../handlers.ts";
+import type { SharedOutcomes } from "../idempotency.ts";
 
 /** One topic message as brokers carry it. */
 export interface BrokerMessage {
@@ -77,6 +78,8 @@ export interface Broker {
   start(deliver: Deliver, reset?: Reset, remotePresence?: RemotePresence): Promise<void> | void;
   /** Presence sharing; absent when presence is per instance (the memory broker). */
   readonly presence?: SharedPresence;
+  /** Idempotency outcomes shared between instances; absent in memory (the service keeps its own). */
+  readonly outcomes?: SharedOutcomes;
   /** Publishes to a channel; untargeted messages get an offset and, if `history`, are kept. */
   publish(channel: string, message: BrokerMessage, history: HistoryOptions | false): void | Promise<void>;
   /** Starts listening to a channel (first local subscriber). */

@@ -13,6 +13,7 @@
 import { createClient } from "redis";
 import { type Broker, type BrokerMessage, DEFAULT_HISTORY, type Deliver, isStreamed, type Recovery, type StreamPosition } from "./broker.ts";
 import { PUBLISH_SCRIPT, READ_SCRIPT } from "./redis-scripts.ts";
+import { redisOutcomes } from "./redis-outcomes.ts";
 import { RedisPresence } from "./redis-presence.ts";
 import { StreamFollower } from "./stream-follower.ts";
 
@@ -160,6 +161,7 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
 
   return {
     presence,
+    outcomes: redisOutcomes(cmd, prefix, presence.instance),
     start(fn, onReset, onPresence) {
       deliver = fn;
       if (onReset !== undefined) reset = onReset;
