@@ -27,6 +27,29 @@ interface BunSocket {
   unsubscribe(channel: string): void;
 }
 
+/**
+ * The core's socket API over a Bun socket. A class, not an object of closures: its methods live on
+ * the prototype, which saves about half a kilobyte per idle connection (bench/, memory scenario).
+ */
+class BunSocketAdapter {
+  constructor(private readonly ws: BunSocket) {}
+  send(frame: string): number {
+    return this.ws.send(frame);
+  }
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason);
+  }
+  bufferedAmount(): number {
+    return this.ws.getBufferedAmount();
+  }
+  subscribe(channel: string): void {
+    this.ws.subscribe(channel);
+  }
+  unsubscribe(channel: string): void {
+    this.ws.unsubscribe(channel);
+  }
+}
+
 /** The members of Bun's Server this adapter uses. */
 interface BunServer {
   port: number;
@@ -80,13 +103,7 @@ export function serveBun<C extends ContractTree, A>(service: Service<C, A>, opti
     },
     websocket: {
       open(ws) {
-        ws.data.conn = service.open({
-          send: (frame) => ws.send(frame),
-          close: (code, reason) => ws.close(code, reason),
-          bufferedAmount: () => ws.getBufferedAmount(),
-          subscribe: (channel) => ws.subscribe(channel),
-          unsubscribe: (channel) => ws.unsubscribe(channel),
-        }, ws.data.auth as A, ws.data.ip) as Connection<unknown>;
+        ws.data.conn = service.open(new BunSocketAdapter(ws), ws.data.auth as A, ws.data.ip) as Connection<unknown>;
       },
       message(ws, message) {
         if (ws.data.conn !== undefined) service.receive(ws.data.conn as Connection<A>, message);
