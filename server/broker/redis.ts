@@ -159,6 +159,14 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
     clearTimeout(timer);
   }
 
+  // A position read before this instance's SUBSCRIBE took effect could miss the messages in
+  // between: a second local subscriber waits until the first one's listen has finished.
+  const starting = new Map<string, Promise<void>>();
+  const settled = async (channel: string) => {
+    await starting.get(channel)?.catch(() => {});
+    await reachable();
+  };
+
   return {
     presence,
     outcomes: redisOutcomes(cmd, prefix, presence.instance),
@@ -183,11 +191,19 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
       }
     },
     async listen(channel) {
-      await reachable();
-      follower.follow(channel);
-      await sub.subscribe(channelName(channel), onMessage);
-      follower.started(channel, (await read(channel, 0)).position);
-      await presence.load(channel);
+      const listening = (async () => {
+        await reachable();
+        follower.follow(channel);
+        await sub.subscribe(channelName(channel), onMessage);
+        follower.started(channel, (await read(channel, 0)).position);
+        await presence.load(channel);
+      })();
+      starting.set(channel, listening);
+      try {
+        await listening;
+      } finally {
+        if (starting.get(channel) === listening) starting.delete(channel);
+      }
     },
     async unlisten(channel) {
       follower.forget(channel);
@@ -195,11 +211,11 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
       await sub.unsubscribe(channelName(channel));
     },
     async position(channel) {
-      await reachable();
+      await settled(channel);
       return (await read(channel, 0)).position;
     },
     async recover(channel, since): Promise<Recovery> {
-      await reachable();
+      await settled(channel);
       const { position, messages } = await read(channel, since.offset + 1);
       const missed = position.offset - since.offset;
       if (since.epoch !== position.epoch || missed < 0) return { recovered: false, position, messages: [] };
