@@ -49,11 +49,20 @@ export async function measureBundles(): Promise<BundleSize[]> {
     });
     const output = result.outputFiles[0]!.contents;
     const meta = Object.values(result.metafile.outputs)[0]!;
-    const top = Object.entries(meta.inputs)
-      .map(([path, input]) => ({ path: path.replace(/^(\.\.\/)+/, "").replace(/^.*node_modules\//, ""), bytes: input.bytesInOutput }))
-      .sort((a, b) => b.bytes - a.bytes)
-      .slice(0, 6);
+    // Our files one by one, each npm package as one entry (superjson is a dozen files).
+    const parts = new Map<string, number>();
+    for (const [path, input] of Object.entries(meta.inputs)) {
+      const name = packageOf(path) ?? path.replace(/^(\.\.\/)+/, "");
+      parts.set(name, (parts.get(name) ?? 0) + input.bytesInOutput);
+    }
+    const top = [...parts].map(([path, bytes]) => ({ path, bytes })).sort((a, b) => b.bytes - a.bytes).slice(0, 6);
     sizes.push({ id: client.id, label: client.label, kind: client.kind, minified: output.length, gzipped: gzipSync(output, { level: 9 }).length, top });
   }
   return sizes;
+}
+
+/** The npm package an input path belongs to (`@scope/name` or `name`), or undefined for our own files. */
+function packageOf(path: string): string | undefined {
+  const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
+  return match === null ? undefined : `${match[1]} (package)`;
 }

@@ -144,6 +144,8 @@ export function markdown(all: Figure[], bundles: BundleSize[], gs: Goal[]): stri
     for (const r of body) lines.push(`| ${r.join(" | ")} |`);
     lines.push("");
   };
+  lines.push("Ratios: × raw is the figure over the raw echo of the same runtime (Node peers: over raw Bun); × best peer is over the best of Socket.IO and tRPC on the same runtime (for Deno, which has no peer here, on any runtime). " +
+    "Generator CPU is the load generator's CPU in cores; ⚠ marks ≥ 90%: the generator was the bottleneck and the server was not pushed to its limit.", "");
   table("RPC throughput (50 connections × 16 calls in flight)", ["Target", "calls/s", "× raw", "× best peer", "server CPU µs/call", "generator CPU"],
     rows("rpc_throughput").map((f) => [label(f.target), fmt(f.value), ratio(f.vsLimit), ratio(f.vsBestPeer), fmt(f.cpuPerOp ?? 0), gen(f)]));
   const p50 = rows("rpc_latency_p50");
@@ -158,7 +160,8 @@ export function markdown(all: Figure[], bundles: BundleSize[], gs: Goal[]): stri
     bundles.map((b) => [b.label, `${(b.minified / 1024).toFixed(1)} KB`, `${(b.gzipped / 1024).toFixed(1)} KB`, b.kind === "tether" ? ratio(b.gzipped / bestBundle) : "–"]));
   const ours = bundles.find((b) => b.kind === "tether");
   if (ours !== undefined) {
-    lines.push(`Largest parts of our client (minified bytes): ${ours.top.map((t) => `${t.path} ${(t.bytes / 1024).toFixed(1)} KB`).join(", ")}.`, "");
+    const share = (bytes: number) => Math.round((bytes / ours.minified) * 100);
+    lines.push(`Largest parts of our client (minified): ${ours.top.map((t) => `${t.path} ${(t.bytes / 1024).toFixed(1)} KB (${share(t.bytes)}%)`).join(", ")}.`, "");
   }
   table("Targets", ["Goal", "Tether", "Actual", "Met"], gs.map((g) => [g.goal, g.target, g.actual, g.met === null ? "n/a" : g.met ? "yes" : "**no**"]));
   return lines.join("\n");
