@@ -81,7 +81,7 @@ export async function clientTypes(): Promise<void> {
   // @ts-expect-error input is required
   await api.math.add();
   // @ts-expect-error the output is a number, not a string
-  const wrong: string = await api.math.add({ a: 1, b: 2 });
+  const _wrong: string = await api.math.add({ a: 1, b: 2 });
   // @ts-expect-error no such procedure
   await api.math.subtract({ a: 1, b: 2 });
   // @ts-expect-error the input type of `trimmed` is string, not number
