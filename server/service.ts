@@ -64,6 +64,8 @@ export interface ServiceOptions<C, A> {
   logger?: Logger;
   /** Milliseconds `close()` waits for in-flight calls to finish before closing sockets. @default 10000 */
   shutdownGrace?: number;
+  /** Sockets one IP address may hold open; past it a new socket is closed with 1013. @default Infinity (no limit) */
+  maxConnectionsPerIp?: number;
   /** Milliseconds a retry-safe call's outcome is kept for a repeat of its idempotency key. @default 60000 */
   idempotencyWindow?: number;
 }
@@ -157,6 +159,7 @@ export function createService<C extends ContractTree, A = undefined>(
     maxBufferedBytes: options.maxBufferedBytes ?? 1_048_576,
     logger: options.logger ?? createLogger("warn"),
     shutdownGrace: options.shutdownGrace ?? 10_000,
+    maxConnectionsPerIp: options.maxConnectionsPerIp ?? Infinity,
     idempotencyWindow: options.idempotencyWindow ?? 60_000,
   };
   const connections = new Map<string, Connection<A>>();
@@ -263,6 +266,8 @@ export function createService<C extends ContractTree, A = undefined>(
 
   let violations = new WeakMap<Connection<A>, number>();
   let accepting = true;
+  /** Open sockets per peer address, for `maxConnectionsPerIp`. */
+  const perIp = new Map<string, number>();
   /** Sends an error frame for a frame refused before dispatch, and counts it. */
   const refuse = (conn: Connection<A>, code: "BAD_REQUEST" | "TOO_MANY_REQUESTS", frame: string) => {
     metrics.reject(code);
@@ -281,6 +286,15 @@ export function createService<C extends ContractTree, A = undefined>(
         burst: resolved.limits.rateBurst,
       });
       conn.flow = flow as FlowControl;
+      const fromIp = (perIp.get(ip) ?? 0) + 1;
+      if (fromIp > resolved.maxConnectionsPerIp) {
+        // Never registered: Bun may fire its close event before open() returns, so nothing waits for it.
+        conn.closed.abort(new RpcError("DISCONNECTED", "Too many connections from this address"));
+        socket.close(CloseCode.TRY_AGAIN_LATER, "retry=5000; too many connections from this address");
+        metrics.close(CloseCode.TRY_AGAIN_LATER);
+        return conn;
+      }
+      perIp.set(ip, fromIp);
       connections.set(conn.id, conn);
       metrics.connectionsOpened++;
       heartbeat.start();
@@ -352,6 +366,9 @@ export function createService<C extends ContractTree, A = undefined>(
 
     closed(conn, code) {
       if (!connections.delete(conn.id)) return;
+      const fromIp = (perIp.get(conn.ip) ?? 1) - 1;
+      if (fromIp > 0) perIp.set(conn.ip, fromIp);
+      else perIp.delete(conn.ip);
       // 1005 is the standard "no status received" code: the runtime did not say.
       metrics.close(code ?? 1005);
       if (conn.outbox !== null) flow.release(conn as Connection);
