@@ -146,14 +146,14 @@ export function markdown(all: Figure[], bundles: BundleSize[], gs: Goal[]): stri
   };
   lines.push("Ratios: × raw is the figure over the raw echo of the same runtime (Node peers: over raw Bun); × best peer is over the best of Socket.IO and tRPC on the same runtime (for Deno, which has no peer here, on any runtime). " +
     "Generator CPU is the load generator's CPU in cores; ⚠ marks ≥ 90%: the generator was the bottleneck and the server was not pushed to its limit.", "");
-  table("RPC throughput (50 connections × 16 calls in flight)", ["Target", "calls/s", "× raw", "× best peer", "server CPU µs/call", "generator CPU"],
+  table("RPC throughput (connections × calls in flight: see Sizes)", ["Target", "calls/s", "× raw", "× best peer", "server CPU µs/call", "generator CPU"],
     rows("rpc_throughput").map((f) => [label(f.target), fmt(f.value), ratio(f.vsLimit), ratio(f.vsBestPeer), fmt(f.cpuPerOp ?? 0), gen(f)]));
   const p50 = rows("rpc_latency_p50");
   table("RPC latency (one connection, one call at a time)", ["Target", "p50 µs", "p99 µs", "p99 × raw", "p99 × best peer"],
     rows("rpc_latency_p99").map((f) => [label(f.target), fmt(p50.find((p) => p.target === f.target)?.value ?? NaN), fmt(f.value), ratio(f.vsLimit), ratio(f.vsBestPeer)]));
-  table("Fan-out (1,000 subscribers on one topic)", ["Target", "deliveries/s", "lost", "× raw", "× best peer", "server CPU µs/delivery", "generator CPU"],
+  table("Fan-out (subscribers on one topic: see Sizes)", ["Target", "deliveries/s", "lost", "× raw", "× best peer", "server CPU µs/delivery", "generator CPU"],
     rows("fanout").map((f) => [label(f.target), fmt(f.value), String(f.lost), ratio(f.vsLimit), ratio(f.vsBestPeer), (f.cpuPerOp ?? 0).toFixed(2), gen(f)]));
-  table("Memory (server RSS per idle subscribed connection)", ["Target", "KB/conn", "× raw", "× best peer"],
+  table("Memory (server RSS per idle subscribed connection, after a full GC)", ["Target", "KB/conn", "× raw", "× best peer"],
     rows("memory_per_conn").map((f) => [label(f.target), fmt(f.value), ratio(f.vsLimit), ratio(f.vsBestPeer)]));
   const bestBundle = Math.min(...bundles.filter((b) => b.kind === "peer").map((b) => b.gzipped));
   table("Client bundle (esbuild, browser, minified; gzip -9)", ["Client", "minified", "gzipped", "× best peer"],
