@@ -23,10 +23,13 @@ const ALLOWED_TYPES: ReadonlySet<unknown> = new Set(["undefined", "bigint", "Dat
 /** Path keys that could reach a prototype if a setter followed them. */
 const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
 
-/** One annotation: where it applies (keys from the payload root) and its type. */
-interface Annotation {
-  path: string[];
-  type: string;
+/** What the walk over an annotation tree keeps: counts, and the Set/Map paths converted so far. */
+interface Walk {
+  json: unknown;
+  annotations: number;
+  steps: number;
+  /** Paths already turned into a Set or Map, each as one string (every key prefixed by a NUL). */
+  collections: Set<string>;
 }
 
 /**
@@ -40,53 +43,71 @@ export function metaProblem(meta: Record<string, unknown>, json: unknown): strin
   }
   if (meta.v !== 1) return "superjson meta version must be 1";
   if (meta.values === undefined) return undefined;
-  const annotations: Annotation[] = [];
-  const problem = collect(meta.values, [], annotations, 0);
-  if (problem !== undefined) return problem;
-  const collections = new Set<string>();
-  // Paths as one string each: every key prefixed by a NUL, so the root is "" and [""] is "\0".
-  for (const a of annotations) if (a.type === "set" || a.type === "map") collections.add(a.path.map((k) => `\u0000${k}`).join(""));
-  let steps = 0;
-  for (const a of annotations) {
-    if (collections.size > 0) {
-      let prefix = "";
-      for (const key of a.path) {
-        if (collections.has(prefix)) steps += Number(key) || 0;
-        prefix += `\u0000${key}`;
-      }
-      if (steps > META_LIMITS.maxCollectionSteps) return "superjson meta walks Sets or Maps too far";
-    }
-    if (a.type === "bigint") {
-      const value = at(json, a.path);
-      if (typeof value !== "string" || value.length > META_LIMITS.maxBigIntDigits) return "superjson BigInt is not a short string";
-    }
-  }
-  return undefined;
+  return visit(meta.values, [], { json, annotations: 0, steps: 0, collections: new Set() }, 0);
 }
 
-/** Walks superjson's annotation tree (`[type, children?]` or `{ path: subtree }`) into a flat list. */
-function collect(tree: unknown, origin: string[], out: Annotation[], depth: number): string | undefined {
+/**
+ * Walks superjson's annotation tree (`[type, children?]` or `{ path: subtree }`) in the order
+ * superjson applies it (children before their node, keys in order), so the cost counted is the
+ * cost superjson would pay: a path through a Set or Map already converted walks its rows.
+ */
+function visit(tree: unknown, origin: string[], walk: Walk, depth: number): string | undefined {
   if (depth > META_LIMITS.maxPathSegments) return "superjson meta nests too deep";
   if (Array.isArray(tree)) {
     const [type, children] = tree as unknown[];
     if (tree.length < 1 || tree.length > 2) return "superjson annotation is malformed";
     if (typeof type !== "string" || !ALLOWED_TYPES.has(type)) return "superjson annotation type is not allowed";
-    if (out.push({ path: origin, type }) > META_LIMITS.maxAnnotations) return "superjson meta has too many annotations";
-    return children === undefined ? undefined : collect(children, origin, out, depth + 1);
+    if (children !== undefined) {
+      const problem = visit(children, origin, walk, depth + 1);
+      if (problem !== undefined) return problem;
+    }
+    return annotate(origin, type, walk);
   }
   if (typeof tree !== "object" || tree === null) return "superjson annotation is malformed";
-  for (const [key, subtree] of Object.entries(tree)) {
+  // for…in rather than Object.entries: a hostile tree with 100,000 keys is refused without copying them all.
+  for (const key in tree) {
     const path = parsePath(key, origin);
     if (typeof path === "string") return path;
-    const problem = collect(subtree, path, out, depth + 1);
+    const problem = visit((tree as Record<string, unknown>)[key], path, walk, depth + 1);
     if (problem !== undefined) return problem;
   }
   return undefined;
 }
 
+/** Counts one annotation and what applying it costs. */
+function annotate(path: readonly string[], type: string, walk: Walk): string | undefined {
+  if (++walk.annotations > META_LIMITS.maxAnnotations) return "superjson meta has too many annotations";
+  let prefix = "";
+  for (const key of path) {
+    // superjson finds row n of a Set or Map by iterating n entries.
+    if (walk.collections.size > 0 && walk.collections.has(prefix)) walk.steps += Number(key) || 0;
+    prefix += `\u0000${key}`;
+  }
+  if (walk.steps > META_LIMITS.maxCollectionSteps) return "superjson meta walks Sets or Maps too far";
+  if (type === "set" || type === "map") walk.collections.add(prefix);
+  // An encoder only annotates values it wrote; a path into nowhere would make superjson grow arrays (index 999999).
+  const value = at(walk.json, path);
+  if (value === MISSING) return "superjson annotation points outside the payload";
+  if (type === "bigint" && (typeof value !== "string" || value.length > META_LIMITS.maxBigIntDigits)) {
+    return "superjson BigInt is not a short string";
+  }
+  return undefined;
+}
+
 /** superjson's path syntax (dots separate, backslash escapes a dot or a backslash), appended to `origin`. */
-function parsePath(key: string, origin: string[]): string[] | string {
-  const path = [...origin];
+function parsePath(key: string, origin: readonly string[]): string[] | string {
+  const room = META_LIMITS.maxPathSegments - origin.length;
+  // split's limit stops early, so a key of 400,000 dots costs no more than one of 64.
+  const parts = key.includes("\\") ? parseEscaped(key, room) : key.split(".", room + 1);
+  if (typeof parts === "string") return parts;
+  if (parts.length > room) return "superjson meta path is too long";
+  for (const part of parts) if (FORBIDDEN_KEYS.has(part)) return `superjson meta path names "${part}"`;
+  return origin.length === 0 ? parts : origin.concat(parts);
+}
+
+/** The slow path of {@link parsePath}, for keys holding escapes. */
+function parseEscaped(key: string, room: number): string[] | string {
+  const parts: string[] = [];
   let segment = "";
   for (let i = 0; i < key.length; i++) {
     const c = key[i];
@@ -96,21 +117,22 @@ function parsePath(key: string, origin: string[]): string[] | string {
       segment += next;
       i++;
     } else if (c === ".") {
-      path.push(segment);
+      parts.push(segment);
       segment = "";
+      if (parts.length > room) return "superjson meta path is too long";
     } else segment += c;
-    if (path.length >= META_LIMITS.maxPathSegments) return "superjson meta path is too long";
   }
-  path.push(segment);
-  for (const s of path) if (FORBIDDEN_KEYS.has(s)) return `superjson meta path names "${s}"`;
-  return path;
+  parts.push(segment);
+  return parts;
 }
 
-/** The plain-JSON value at a path, following own properties only. */
+const MISSING = Symbol("missing");
+
+/** The plain-JSON value at a path (Sets and Maps are still arrays there), following own properties only. */
 function at(json: unknown, path: readonly string[]): unknown {
   let node = json;
   for (const key of path) {
-    if (typeof node !== "object" || node === null || !Object.hasOwn(node, key)) return undefined;
+    if (typeof node !== "object" || node === null || !Object.hasOwn(node, key)) return MISSING;
     node = (node as Record<string, unknown>)[key];
   }
   return node;

@@ -187,7 +187,7 @@ describe(`bad input over raw WebSockets on ${RUNTIME}`, () => {
     ws.send({ type: "call", id: 2, method: "echo", input: { json: "12345678901234567890", meta: { values: ["bigint"], v: 1 } } });
     assert.deepEqual((await ws.next((f) => f.id === 2)).output, { json: "12345678901234567890", meta: { values: ["bigint"], v: 1 } });
   });
-  it("a Set path walking far into a Set gets BAD_REQUEST", async () => {
+  it("an annotation pointing far past the payload (row 999999 of a one-row Set) gets BAD_REQUEST", async () => {
     const frame = { type: "call", id: 1, method: "echo", input: { json: [1], meta: { values: ["set", { "999999": ["Date"] }], v: 1 } } };
     assert.equal((await errorFor(await fresh(), frame)).code, "BAD_REQUEST");
   });
