@@ -35,15 +35,17 @@ function makeService() {
 /** A socket for the in-process core: it records frames and reports closes back to the service. */
 function recordingSocket(service: Service<typeof contract, undefined>) {
   const sent: string[] = [];
-  let conn: Connection<undefined> | undefined;
+  // The socket reports closes back to the service, which needs the connection it has not created yet.
+  const self: { conn?: Connection<undefined> } = {};
   const socket = {
     send: (frame: string) => void sent.push(frame),
     close: (code: number) => {
-      if (conn !== undefined) service.closed(conn, code);
+      if (self.conn !== undefined) service.closed(self.conn, code);
     },
     bufferedAmount: () => 0,
   };
-  conn = service.open(socket, undefined, "127.0.0.1");
+  const conn = service.open(socket, undefined, "127.0.0.1");
+  self.conn = conn;
   return { conn, sent };
 }
 
