@@ -8,7 +8,7 @@ import type { ContractTree } from "../shared/contract.ts";
 import { type ErrorCode, type Issue, RpcError } from "../shared/errors.ts";
 import type { CallFrame } from "../shared/protocol.ts";
 import type { Connection } from "./connection.ts";
-import { CallAbort } from "./call-abort.ts";
+import { LazyAbort } from "./lazy-abort.ts";
 import { CallContext } from "./context.ts";
 import { errorFrame, simpleErrorFrame, toIssues } from "./error-frame.ts";
 import type { Middleware, MiddlewareCall } from "./handlers.ts";
@@ -41,7 +41,7 @@ export function runCall<A>(core: Core<A>, conn: Connection<A>, frame: v.InferOut
     input = parsed.output;
   }
 
-  const abort = new CallAbort();
+  const abort = new LazyAbort();
   const started = performance.now();
   const done = (outcome: string) => core.metrics.call(method, outcome, (performance.now() - started) / 1000);
   conn.inflight.set(id, abort);

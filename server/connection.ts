@@ -4,6 +4,7 @@
  */
 import type { Payload } from "../shared/codec.ts";
 import { CloseCode } from "../shared/protocol.ts";
+import { LazyAbort } from "./lazy-abort.ts";
 import type { FlowControl, Outbox } from "./outbox.ts";
 
 /** The few socket operations the core needs; each runtime adapter provides them. */
@@ -47,7 +48,7 @@ export class Connection<A = unknown> {
   /** Rooms this connection is in. */
   readonly rooms = new Set<string>();
   /** Aborted when the connection closes; every call's signal follows it. */
-  readonly closed = new AbortController();
+  readonly closed = new LazyAbort();
   /** Timestamp (ms) of the last frame received; the heartbeat sweep reads it. */
   lastSeen = Date.now();
   /** Frames dropped for this connection by a slow-consumer policy. */
@@ -77,7 +78,7 @@ export class Connection<A = unknown> {
 
   /** Whether the socket is still open from the core's point of view. */
   get open(): boolean {
-    return !this.closed.signal.aborted;
+    return !this.closed.aborted;
   }
 
   /** Sends a frame (through the outbox while the socket is backed up); false when it was not sent and will not be. */

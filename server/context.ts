@@ -17,7 +17,7 @@ export class CallContext<C, A> implements Context<C, A> {
 
   /** Aborted when the call is cancelled or times out, or the connection closes. */
   get signal(): AbortSignal {
-    // A call passes its CallAbort, whose signal is only created when read (call-abort.ts).
+    // Calls and connections pass a LazyAbort, whose signal is only created when read (lazy-abort.ts).
     return "signal" in this.aborts ? this.aborts.signal : this.aborts;
   }
 

@@ -1,18 +1,19 @@
 /**
- * A call's abort controller that creates the real AbortController only when its signal is read.
- * Most calls answer in the turn they arrive and nobody reads the signal; on Bun, constructing an
- * AbortController per call was the largest single cost of a small call (bench/, profile of RPC
- * throughput). Structurally it is an AbortController, so `conn.inflight` keeps its type.
+ * An abort controller that creates the real AbortController only when its signal is read.
+ * Most calls answer in the turn they arrive and most connections end without anyone reading their
+ * signal; on Bun an AbortController costs about half a kilobyte and its construction was the largest
+ * single cost of a small call (bench/: RPC throughput profile, memory per idle connection).
+ * Structurally it is an AbortController, so `conn.inflight` keeps its type.
  * @module
  */
 
-/** Aborts one call; `signal` is created on first read (already aborted if the call was). */
-export class CallAbort {
+/** Aborts one call or connection; `signal` is created on first read (already aborted if it was). */
+export class LazyAbort {
   #controller: AbortController | undefined;
   #aborted = false;
   #reason: unknown;
 
-  /** The call's signal, as handlers see it in `ctx.signal`. */
+  /** The signal handlers see as `ctx.signal`. */
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
       this.#controller = new AbortController();
@@ -21,7 +22,12 @@ export class CallAbort {
     return this.#controller.signal;
   }
 
-  /** Aborts the call; the first reason wins, as with AbortController. */
+  /** Whether it was aborted, without creating the signal. */
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  /** Aborts; the first reason wins, as with AbortController. */
   abort(reason?: unknown): void {
     if (this.#aborted) return;
     this.#aborted = true;

@@ -49,7 +49,7 @@ export async function subscribe<A>(core: Core<A>, conn: Connection<A>, frame: v.
   if (!params.ok) return;
   const key = canonicalJson(params.encoded);
   const channel = channelOf(topic, key);
-  const ctx = new CallContext<ContractTree, A>(conn, core.rooms, core.publisher, conn.closed.signal);
+  const ctx = new CallContext<ContractTree, A>(conn, core.rooms, core.publisher, conn.closed);
 
   if (!conn.subscriptions.has(channel)) {
     try {
@@ -155,7 +155,7 @@ function removeSubscription<A>(core: Core<A>, conn: Connection<A>, channel: stri
   }
   const hooks = core.topics.get(sub.topic)?.hooks;
   try {
-    hooks?.onUnsubscribe?.(sub.params, new CallContext(conn, core.rooms, core.publisher, conn.closed.signal));
+    hooks?.onUnsubscribe?.(sub.params, new CallContext(conn, core.rooms, core.publisher, conn.closed));
   } catch {
     // The subscription is gone whatever the hook does.
   }
@@ -173,7 +173,7 @@ export async function clientPublish<A>(core: Core<A>, conn: Connection<A>, frame
   if (!params.ok) return;
   const message = validate(conn, id, entry.def.message, frame.data, `Cannot publish to "${topic}": message`);
   if (!message.ok) return;
-  const ctx = new CallContext<ContractTree, A>(conn, core.rooms, core.publisher, conn.closed.signal);
+  const ctx = new CallContext<ContractTree, A>(conn, core.rooms, core.publisher, conn.closed);
   try {
     const allowed = await through(core.chain(topic), { kind: "publish", path: topic, input: message.value, ctx }, () =>
       entry.hooks.authorizePublish === undefined ? true : entry.hooks.authorizePublish(params.value, message.value, ctx));
