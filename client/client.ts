@@ -9,12 +9,12 @@ import type { ContractTree } from "../shared/contract.ts";
 import { type ErrorCode, type Issue, RpcError } from "../shared/errors.ts";
 import type { ServerFrame } from "../shared/protocol.ts";
 import { SUBPROTOCOL } from "../shared/version.ts";
-import { Liveness } from "./liveness.ts";
+import { createLiveness } from "./liveness.ts";
 import type { ClientOptions } from "./options.ts";
 import { type ClientApi, createProxy } from "./proxy.ts";
 import { advisedDelay, backoffDelay, DEFAULT_BACKOFF } from "./reconnect.ts";
-import { type RequestOptions, Requests } from "./requests.ts";
-import { SubscriptionRegistry } from "./subscriptions.ts";
+import { createRequests, type RequestOptions } from "./requests.ts";
+import { createSubscriptions } from "./subscriptions.ts";
 
 /** Where the client is in its life. */
 export type ConnectionState = "idle" | "connecting" | "open" | "reconnecting" | "closed";
@@ -83,9 +83,9 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
     socket.send(text);
     return true;
   };
-  const requests = new Requests(send, wake, touchIdle, options.queueSize ?? 100);
-  const subscriptions = new SubscriptionRegistry(send, () => requests.nextId(), wake, touchIdle);
-  const liveness = new Liveness(send, (reason) => dropped(CloseCode.HEARTBEAT_TIMEOUT, reason));
+  const requests = createRequests(send, wake, touchIdle, options.queueSize ?? 100);
+  const subscriptions = createSubscriptions(send, requests.nextId, wake, touchIdle);
+  const liveness = createLiveness(send, (reason) => dropped(CloseCode.HEARTBEAT_TIMEOUT, reason));
 
   function emit<E extends keyof ClientEvents>(event: E, value: ClientEvents[E]): void {
     for (const fn of listeners.get(event) ?? []) (fn as (v: ClientEvents[E]) => void)(value);
@@ -224,7 +224,7 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
   // ---- lazy mode: connect on first use, close once idle ----
 
   function busy(): boolean {
-    return subscriptions.size > 0 || requests.busy;
+    return subscriptions.size() > 0 || requests.busy();
   }
 
   /** Connects if idle (lazy mode, or after the idle close). */
@@ -293,7 +293,7 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
       return state;
     },
     get latency() {
-      return liveness.latency;
+      return liveness.latency();
     },
     get connectionId() {
       return connectionId;

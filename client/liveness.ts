@@ -11,66 +11,66 @@ export interface Timing {
 }
 
 /** Pings the server and notices when it has gone silent. */
-export class Liveness {
+export interface Liveness {
   /** Round-trip time of the last answered ping, in milliseconds. */
-  latency: number | undefined;
-  private lastSeen = 0;
-  private timer: ReturnType<typeof setInterval> | undefined;
-  private probeTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The `ts` of the wake-up probe still waiting for its pong. */
-  private probe: number | undefined;
-  private timing: Timing = { interval: 20_000, timeout: 45_000 };
-
-  /**
-   * @param send writes a frame to the open socket
-   * @param dead called once the server is considered gone, with the reason
-   */
-  constructor(
-    private readonly send: (frame: string) => boolean,
-    private readonly dead: (reason: string) => void,
-  ) {}
-
+  latency(): number | undefined;
   /** Starts pinging on the server's interval. */
-  start(timing: Timing): void {
-    this.stop();
-    this.timing = timing;
-    this.lastSeen = Date.now();
-    this.timer = setInterval(() => {
-      if (Date.now() - this.lastSeen > timing.timeout) return this.dead("heartbeat timeout");
-      this.send(JSON.stringify({ type: "ping", ts: Date.now() }));
-    }, timing.interval);
-  }
-
+  start(timing: Timing): void;
   /** Any frame from the server proves it alive. */
-  seen(): void {
-    this.lastSeen = Date.now();
-  }
-
+  seen(): void;
   /** A pong came back: measure, and settle the wake-up probe if it is its answer. */
-  pong(ts: number | undefined): void {
-    if (ts === undefined) return;
-    if (ts === this.probe) this.probe = undefined;
-    this.latency = Date.now() - ts;
-  }
-
+  pong(ts: number | undefined): void;
   /** A tab woken from sleep must not trust its socket: probe it and give up if no answer comes soon. */
-  check(): void {
-    const at = Date.now();
-    this.probe = at;
-    this.send(JSON.stringify({ type: "ping", ts: at }));
-    clearTimeout(this.probeTimer);
-    // A live server answers within a round trip; one interval is generous and far shorter than the timeout.
-    this.probeTimer = setTimeout(() => {
-      this.probeTimer = undefined;
-      // Only the probe's own pong counts: a frame read in the same millisecond may predate the sleep.
-      if (this.probe === at) this.dead("no answer after wake-up");
-    }, Math.min(this.timing.interval, 5_000));
-  }
-
+  check(): void;
   /** Stops every timer (socket gone or client closed). */
-  stop(): void {
-    clearInterval(this.timer);
-    clearTimeout(this.probeTimer);
-    this.timer = this.probeTimer = this.probe = undefined;
-  }
+  stop(): void;
+}
+
+/**
+ * Creates the liveness watch of one client.
+ * @param send writes a frame to the open socket
+ * @param dead called once the server is considered gone, with the reason
+ */
+export function createLiveness(send: (frame: string) => boolean, dead: (reason: string) => void): Liveness {
+  let latency: number | undefined;
+  let lastSeen = 0;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let probeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The `ts` of the wake-up probe still waiting for its pong. */
+  let probe: number | undefined;
+  let interval = 20_000;
+
+  const ping = (ts: number) => send(JSON.stringify({ type: "ping", ts }));
+  const stop = () => {
+    clearInterval(timer);
+    clearTimeout(probeTimer);
+    timer = probeTimer = probe = undefined;
+  };
+
+  return {
+    latency: () => latency,
+    start(timing) {
+      stop();
+      interval = timing.interval;
+      lastSeen = Date.now();
+      timer = setInterval(() => (Date.now() - lastSeen > timing.timeout ? dead("heartbeat timeout") : ping(Date.now())), interval);
+    },
+    seen() {
+      lastSeen = Date.now();
+    },
+    pong(ts) {
+      if (ts === undefined) return;
+      if (ts === probe) probe = undefined;
+      latency = Date.now() - ts;
+    },
+    check() {
+      const at = (probe = Date.now());
+      ping(at);
+      clearTimeout(probeTimer);
+      // A live server answers within a round trip; one interval is generous and far shorter than the timeout.
+      // Only the probe's own pong counts: a frame read in the same millisecond may predate the sleep.
+      probeTimer = setTimeout(() => probe === at && dead("no answer after wake-up"), Math.min(interval, 5_000));
+    },
+    stop,
+  };
 }

@@ -19,6 +19,27 @@ export interface RequestOptions {
   label: string;
 }
 
+/** The outcome of a request as the server answered it. */
+export type Answer = { ok: true; value: () => unknown } | { ok: false; error: RpcError };
+
+/** The client's requests: sent ones by id, unsent ones in order. */
+export interface Requests {
+  /** A fresh request id. */
+  nextId(): number;
+  /** Whether any request is waiting (sent or queued). */
+  busy(): boolean;
+  /** Sends a request (or queues it while disconnected) and resolves with its answer. */
+  request(id: number, frame: string, options: RequestOptions): Promise<unknown>;
+  /** Settles a sent request with its answer; false when no such request is waiting. */
+  settle(id: string | number | null, answer: Answer): boolean;
+  /** Sends everything queued, in order (the connection is open). */
+  flush(): void;
+  /** The socket died: requests marked retry go back to the front of the queue, the rest reject. */
+  disconnected(): void;
+  /** Rejects every request (the client closed). */
+  rejectAll(error: RpcError): void;
+}
+
 interface Entry {
   id: number;
   frame: string;
@@ -28,119 +49,96 @@ interface Entry {
   cleanup(): void;
 }
 
-/** The client's requests: sent ones by id, unsent ones in order. */
-export class Requests {
-  private readonly sent = new Map<number, Entry>();
-  private readonly queued: Entry[] = [];
-  private lastId = 0;
+/**
+ * Creates the request book of one client.
+ * @param send writes a frame; false when there is no open socket
+ * @param wake asks for a connection (lazy mode, idle)
+ * @param changed called whenever a request settles (lazy mode's idle timer listens)
+ * @param queueSize most requests kept while disconnected
+ */
+export function createRequests(send: (frame: string) => boolean, wake: () => void, changed: () => void, queueSize: number): Requests {
+  const sent = new Map<number, Entry>();
+  const queued: Entry[] = [];
+  let lastId = 0;
 
-  /**
-   * @param send writes a frame; false when there is no open socket
-   * @param wake asks for a connection (lazy mode, idle)
-   * @param changed called whenever a request settles (lazy mode's idle timer listens)
-   * @param queueSize most requests kept while disconnected
-   */
-  constructor(
-    private readonly send: (frame: string) => boolean,
-    private readonly wake: () => void,
-    private readonly changed: () => void,
-    private readonly queueSize: number,
-  ) {}
-
-  /** A fresh request id. */
-  nextId(): number {
-    return ++this.lastId;
-  }
-
-  /** Whether any request is waiting (sent or queued). */
-  get busy(): boolean {
-    return this.sent.size > 0 || this.queued.length > 0;
-  }
-
-  /** Sends a request (or queues it while disconnected) and resolves with its answer. */
-  request(id: number, frame: string, options: RequestOptions): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      if (options.signal?.aborted) return reject(new RpcError("CANCELLED", `${options.label} was aborted before it was sent`));
-      const fail = (error: RpcError) => {
-        const wasSent = this.sent.delete(id);
-        const at = this.queued.indexOf(entry);
-        if (at >= 0) this.queued.splice(at, 1);
-        if (!wasSent && at < 0) return;
-        entry.cleanup();
-        if (wasSent) this.send(JSON.stringify({ type: "cancel", id }));
-        reject(error);
-        this.changed();
-      };
-      const onAbort = () => fail(new RpcError("CANCELLED", `${options.label} was cancelled`));
-      const timer = setTimeout(() => fail(new RpcError("TIMEOUT", `${options.label} got no answer within ${options.timeout} ms`)), options.timeout);
-      const entry: Entry = {
-        id,
-        frame,
-        retry: options.retry,
-        resolve,
-        reject,
-        cleanup() {
-          clearTimeout(timer);
-          options.signal?.removeEventListener("abort", onAbort);
-        },
-      };
-      options.signal?.addEventListener("abort", onAbort, { once: true });
-      if (this.transmit(entry)) return;
-      if (!options.queue) return fail(new RpcError("DISCONNECTED", `${options.label} needs an open connection`));
-      if (this.queued.length >= this.queueSize) {
-        entry.cleanup();
-        return reject(new RpcError("DISCONNECTED", `Offline queue is full (${this.queueSize} requests)`));
-      }
-      this.queued.push(entry);
-      this.wake();
-    });
-  }
-
-  /** Settles a sent request with its answer; false when no such request is waiting. */
-  settle(id: string | number | null, outcome: { ok: true; value: () => unknown } | { ok: false; error: RpcError }): boolean {
-    const entry = typeof id === "number" ? this.sent.get(id) : undefined;
-    if (entry === undefined) return false;
-    this.sent.delete(entry.id);
-    entry.cleanup();
-    if (!outcome.ok) entry.reject(outcome.error);
-    else {
-      try {
-        entry.resolve(outcome.value());
-      } catch {
-        entry.reject(new RpcError("BAD_REQUEST", "The answer could not be decoded"));
-      }
-    }
-    this.changed();
+  const transmit = (entry: Entry): boolean => {
+    if (!send(entry.frame)) return false;
+    sent.set(entry.id, entry);
     return true;
-  }
+  };
 
-  /** Sends everything queued, in order (the connection is open). */
-  flush(): void {
-    for (const entry of this.queued.splice(0)) {
-      if (!this.transmit(entry)) this.queued.push(entry);
-    }
-  }
-
-  /** The socket died: requests marked retry go back to the front of the queue, the rest reject. */
-  disconnected(): void {
-    const retries: Entry[] = [];
-    for (const entry of this.sent.values()) {
-      if (entry.retry) retries.push(entry);
-      else (entry.cleanup(), entry.reject(new RpcError("DISCONNECTED", "Connection lost before the answer came")));
-    }
-    this.sent.clear();
-    this.queued.unshift(...retries);
-  }
-
-  /** Rejects every request (the client closed). */
-  rejectAll(error: RpcError): void {
-    for (const entry of [...this.sent.values(), ...this.queued.splice(0)]) (entry.cleanup(), entry.reject(error));
-    this.sent.clear();
-  }
-
-  private transmit(entry: Entry): boolean {
-    if (!this.send(entry.frame)) return false;
-    this.sent.set(entry.id, entry);
-    return true;
-  }
+  return {
+    nextId: () => ++lastId,
+    busy: () => sent.size > 0 || queued.length > 0,
+    request: (id, frame, options) =>
+      new Promise((resolve, reject) => {
+        const { label, signal } = options;
+        if (signal?.aborted) return reject(new RpcError("CANCELLED", `${label} was aborted before it was sent`));
+        const fail = (error: RpcError) => {
+          const wasSent = sent.delete(id);
+          const at = queued.indexOf(entry);
+          if (at >= 0) queued.splice(at, 1);
+          if (!wasSent && at < 0) return;
+          entry.cleanup();
+          // The server stops the handler too, whether we gave up waiting or the caller aborted.
+          if (wasSent) send(JSON.stringify({ type: "cancel", id }));
+          reject(error);
+          changed();
+        };
+        const onAbort = () => fail(new RpcError("CANCELLED", `${label} was cancelled`));
+        const timer = setTimeout(() => fail(new RpcError("TIMEOUT", `${label} got no answer within ${options.timeout} ms`)), options.timeout);
+        const entry: Entry = {
+          id,
+          frame,
+          retry: options.retry,
+          resolve,
+          reject,
+          cleanup() {
+            clearTimeout(timer);
+            signal?.removeEventListener("abort", onAbort);
+          },
+        };
+        signal?.addEventListener("abort", onAbort, { once: true });
+        if (transmit(entry)) return;
+        if (!options.queue) return fail(new RpcError("DISCONNECTED", `${label} needs an open connection`));
+        if (queued.length >= queueSize) {
+          entry.cleanup();
+          return reject(new RpcError("DISCONNECTED", `Offline queue is full (${queueSize} requests)`));
+        }
+        queued.push(entry);
+        wake();
+      }),
+    settle(id, answer) {
+      const entry = typeof id === "number" ? sent.get(id) : undefined;
+      if (entry === undefined) return false;
+      sent.delete(entry.id);
+      entry.cleanup();
+      if (!answer.ok) entry.reject(answer.error);
+      else {
+        try {
+          entry.resolve(answer.value());
+        } catch {
+          entry.reject(new RpcError("BAD_REQUEST", "The answer could not be decoded"));
+        }
+      }
+      changed();
+      return true;
+    },
+    flush() {
+      for (const entry of queued.splice(0)) if (!transmit(entry)) queued.push(entry);
+    },
+    disconnected() {
+      const retries: Entry[] = [];
+      for (const entry of sent.values()) {
+        if (entry.retry) retries.push(entry);
+        else (entry.cleanup(), entry.reject(new RpcError("DISCONNECTED", "Connection lost before the answer came")));
+      }
+      sent.clear();
+      queued.unshift(...retries);
+    },
+    rejectAll(error) {
+      for (const entry of [...sent.values(), ...queued.splice(0)]) (entry.cleanup(), entry.reject(error));
+      sent.clear();
+    },
+  };
 }

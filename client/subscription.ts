@@ -51,20 +51,24 @@ export class ClientSubscription<Message = unknown, Meta = unknown> implements Su
   ended = false;
   readonly ready: Promise<void>;
   presence: PresenceView<Meta> = { count: 0, members: {} };
-  private metas = new Map<string, Map<string, Meta>>();
-  private resolveReady!: () => void;
-  private rejectReady!: (error: RpcError) => void;
-  private readonly iterators = new Set<{ queue: Message[]; wake: (() => void) | undefined }>();
+  #metas = new Map<string, Map<string, Meta>>();
+  #resolveReady!: () => void;
+  #rejectReady!: (error: RpcError) => void;
+  readonly #iterators = new Set<{ queue: Message[]; wake: (() => void) | undefined }>();
+  readonly #handlers: SubscriptionHandlers<Message, Meta>;
+  readonly #release: (sub: ClientSubscription<Message, Meta>) => void;
 
   constructor(
     readonly topic: string,
     readonly params: unknown,
-    private readonly handlers: SubscriptionHandlers<Message, Meta>,
-    private readonly release: (sub: ClientSubscription<Message, Meta>) => void,
+    handlers: SubscriptionHandlers<Message, Meta>,
+    release: (sub: ClientSubscription<Message, Meta>) => void,
   ) {
+    this.#handlers = handlers;
+    this.#release = release;
     this.ready = new Promise((resolve, reject) => {
-      this.resolveReady = resolve;
-      this.rejectReady = reject;
+      this.#resolveReady = resolve;
+      this.#rejectReady = reject;
     });
     // Nobody may await `ready`; its rejection is still delivered through onError.
     this.ready.catch(() => {});
@@ -78,8 +82,8 @@ export class ClientSubscription<Message = unknown, Meta = unknown> implements Su
     this.key = key;
     this.epoch = epoch;
     this.active = true;
-    this.resolveReady();
-    this.handlers.onSubscribed?.({ recovered: complete, resubscribed });
+    this.#resolveReady();
+    this.#handlers.onSubscribed?.({ recovered: complete, resubscribed });
   }
 
   /** Delivers one event unless its offset was already seen (exactly once across reconnects). */
@@ -88,8 +92,8 @@ export class ClientSubscription<Message = unknown, Meta = unknown> implements Su
       if (offset <= this.offset) return;
       this.offset = offset;
     }
-    this.handlers.onData?.(message);
-    for (const it of this.iterators) {
+    this.#handlers.onData?.(message);
+    for (const it of this.#iterators) {
       if (it.queue.length >= ITERATOR_BUFFER) it.queue.shift();
       it.queue.push(message);
       it.wake?.();
@@ -98,49 +102,49 @@ export class ClientSubscription<Message = unknown, Meta = unknown> implements Su
 
   /** Applies a presence frame (full state or diff) and tells the app. */
   presenceFrame(frame: { count: number; state?: Record<string, Record<string, Meta>>; joins?: Record<string, Record<string, Meta>>; leaves?: Record<string, Record<string, Meta>> }): void {
-    if (frame.state !== undefined) this.metas = new Map();
-    for (const [member, metas] of Object.entries(frame.state ?? {})) this.metas.set(member, new Map(Object.entries(metas)));
+    if (frame.state !== undefined) this.#metas = new Map();
+    for (const [member, metas] of Object.entries(frame.state ?? {})) this.#metas.set(member, new Map(Object.entries(metas)));
     for (const [member, metas] of Object.entries(frame.joins ?? {})) {
-      const known = this.metas.get(member) ?? new Map<string, Meta>();
+      const known = this.#metas.get(member) ?? new Map<string, Meta>();
       for (const [conn, meta] of Object.entries(metas)) known.set(conn, meta);
-      this.metas.set(member, known);
+      this.#metas.set(member, known);
     }
     for (const [member, metas] of Object.entries(frame.leaves ?? {})) {
-      const known = this.metas.get(member);
+      const known = this.#metas.get(member);
       for (const conn of Object.keys(metas)) known?.delete(conn);
-      if (known?.size === 0) this.metas.delete(member);
+      if (known?.size === 0) this.#metas.delete(member);
     }
-    const members = Object.fromEntries([...this.metas].map(([m, metas]) => [m, [...metas.values()]]));
+    const members = Object.fromEntries([...this.#metas].map(([m, metas]) => [m, [...metas.values()]]));
     this.presence = { count: frame.count, members };
-    this.handlers.onPresence?.(this.presence);
+    this.#handlers.onPresence?.(this.presence);
   }
 
   /** The server refused or ended the subscription. */
   failed(error: RpcError): void {
     this.active = false;
-    this.rejectReady(error);
-    this.handlers.onError?.(error);
-    this.finish();
+    this.#rejectReady(error);
+    this.#handlers.onError?.(error);
+    this.#finish();
   }
 
   /** Stops delivery and tells the server. */
   unsubscribe(): void {
     if (this.ended) return;
-    this.release(this);
-    this.finish();
+    this.#release(this);
+    this.#finish();
   }
 
-  private finish(): void {
+  #finish(): void {
     this.ended = true;
-    for (const it of this.iterators) it.wake?.();
+    for (const it of this.#iterators) it.wake?.();
   }
 
   /** Iterates messages until unsubscribe; breaking out of the loop unsubscribes. */
   [Symbol.asyncIterator](): AsyncIterator<Message> {
     const it = { queue: [] as Message[], wake: undefined as (() => void) | undefined };
-    this.iterators.add(it);
+    this.#iterators.add(it);
     const done = (): IteratorResult<Message> => {
-      this.iterators.delete(it);
+      this.#iterators.delete(it);
       return { done: true, value: undefined };
     };
     return {

@@ -43,18 +43,11 @@ export class RpcError<Data = unknown> extends Error {
    * @param code one of {@link ERROR_CODES}
    * @param message sentence case, no trailing period, safe to show to the end user
    * @param data optional detail sent to the client (must be superjson-serializable)
-   * @throws {TypeError} when `code` is not in {@link ERROR_CODES}
    */
   constructor(code: ErrorCode, message: string, data?: Data) {
-    if (!isErrorCode(code)) throw new TypeError(`Cannot create RpcError: unknown code "${String(code)}"`);
     super(message);
     this.name = "RpcError";
     this.code = code;
     this.data = data;
   }
-}
-
-/** Whether `value` names an error code of the protocol. */
-export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === "string" && (ERROR_CODES as readonly string[]).includes(value);
 }
