@@ -7,7 +7,7 @@ import { canonicalJson, decode, encode, parseFrame } from "../shared/codec.ts";
 import { type AnyProcedure, type AnyTopic, type ContractTree, flattenContract, isTopic } from "../shared/contract.ts";
 import { RpcError } from "../shared/errors.ts";
 import { ClientFrame, CloseCode, type HelloFrame, type Limits, PROTOCOL_VERSION } from "../shared/protocol.ts";
-import { forbiddenKey } from "../shared/safe-decode.ts";
+import { forbiddenKey, framePayloadProblem } from "../shared/safe-decode.ts";
 import { type Broker, type BrokerMessage, type PresenceChange, renderBrokerMetrics } from "./broker/broker.ts";
 import { createMemoryBroker } from "./broker/memory.ts";
 import { runCall } from "./calls.ts";
@@ -185,9 +185,7 @@ export function createService<C extends ContractTree, A = undefined>(
       }
     },
   });
-  const registry = new TopicRegistry(rooms, (conn, frame, topic, channel) => {
-    if (flow.send(conn, frame, topic, channel)) metrics.delivered++;
-  });
+  const registry = new TopicRegistry(rooms, (conn, frame, topic, channel) => void flow.send(conn, frame, topic, channel));
   registry.slow = flow.slow;
   registry.onBackpressure = (conn) => flow.check(conn);
   const broker = resolved.broker;
@@ -252,7 +250,8 @@ export function createService<C extends ContractTree, A = undefined>(
     c.join
       ? presence.track(c.channel, c.topic, c.key, c.countsOnly, c.member, c.connectionId, c.meta ?? encode(undefined))
       : presence.untrack(c.channel, c.member, c.connectionId);
-  const started = broker.start((channel, message) => registry.deliver(channel, message), reset, remotePresence);
+  // Counted here, not per send: Bun's native publish reaches subscribers without passing the core.
+  const started = broker.start((channel, message) => void (metrics.delivered += registry.deliver(channel, message)), reset, remotePresence);
   if (started instanceof Promise) started.catch(() => {});
 
   const helloFor = (conn: Connection<A>): string =>
@@ -337,6 +336,11 @@ export function createService<C extends ContractTree, A = undefined>(
         return;
       }
       const frame = result.output;
+      const unsafe = framePayloadProblem(frame);
+      if (unsafe !== undefined) {
+        refuse(conn, "BAD_REQUEST", simpleErrorFrame("id" in frame ? frame.id : null, "BAD_REQUEST", `Frame refused: ${unsafe}`));
+        return;
+      }
       switch (frame.type) {
         case "call":
           runCall(core, conn, frame);

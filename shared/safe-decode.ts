@@ -169,3 +169,24 @@ function walk(value: unknown): string | undefined {
   }
   return undefined;
 }
+
+/** A payload as frames carry it (the shape of codec.ts's Payload, without importing the codec). */
+interface PayloadLike {
+  json: unknown;
+  meta?: Record<string, unknown> | undefined;
+}
+
+/**
+ * Why any payload of a validated client frame (`input`, `params`, `data`) is unsafe to decode, or
+ * undefined. The server runs this once per frame, before a handler or superjson sees the payloads.
+ */
+export function framePayloadProblem(frame: object): string | undefined {
+  // Any client frame: those without payload members (cancel, ping…) simply have none to check.
+  const { input, params, data } = frame as { input?: PayloadLike; params?: PayloadLike; data?: PayloadLike };
+  for (const payload of [input, params, data]) {
+    if (payload?.meta === undefined) continue;
+    const problem = metaProblem(payload.meta, payload.json);
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
+}

@@ -93,6 +93,9 @@ describe(`slow consumers on ${RUNTIME}`, () => {
     await until(() => fastTicks("ticker").length === last + 1, 15_000, "the fast client to get every tick");
     assert.deepEqual(fastTicks("ticker"), Array.from({ length: last + 1 }, (_, i) => i));
     assert.ok(service.renderMetrics().includes('tether_messages_dropped_total{topic="ticker"}'));
+    // Published once each, delivered to both subscribers (counted on Bun's native path too).
+    assert.equal(service.metrics.published, last + 1);
+    assert.equal(service.metrics.delivered, 2 * (last + 1));
     await until(() => service.stats().queued === 0, 5000, "the outbox to empty");
     tcp.destroy();
   });
