@@ -193,7 +193,7 @@ export function createService<C extends ContractTree, A = undefined>(
     for (const conn of registry.subscribers(channel)) conn.send(frame);
   });
   // A peer declared dead is released at once: a half-open socket may never fire its close event.
-  const heartbeat = new Heartbeat(resolved.heartbeat, connections, (conn) => service.closed(conn));
+  const heartbeat = new Heartbeat(resolved.heartbeat, connections, (conn) => service.closed(conn, CloseCode.HEARTBEAT_TIMEOUT));
   const chains = new Map<string, Middleware<ContractTree, A>[]>();
 
   const publisher: Publisher<ContractTree> = {
