@@ -1,8 +1,9 @@
 /**
  * Backpressure: a socket whose runtime buffer passes the limit gets an outbox in the core. While
- * it has one, every frame for it waits there and the topic's slow-consumer policy decides what to
- * drop; the outbox is flushed on Bun's drain event and by one sweep (Deno has no drain event).
- * Healthy sockets never allocate: a frame goes straight to `socket.send`.
+ * it has one, every frame for it waits there; once the outbox itself passes the limit, the topic's
+ * slow-consumer policy decides what to drop (answers are never dropped). The outbox is flushed on
+ * Bun's drain event, before each new frame, and by one sweep while any connection is slow (Deno
+ * has no drain event). Healthy sockets never allocate: a frame goes straight to `socket.send`.
  * @module
  */
 import type { SlowConsumerPolicy } from "../shared/contract.ts";
