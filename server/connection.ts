@@ -2,7 +2,6 @@
  * One client connection as the core sees it: the socket it writes to and every piece of state it owns.
  * @module
  */
-import type { Payload } from "../shared/codec.ts";
 import { CloseCode } from "../shared/protocol.ts";
 import { LazyAbort } from "./lazy-abort.ts";
 import type { FlowControl, Outbox } from "./outbox.ts";
@@ -29,8 +28,6 @@ export interface Subscription {
   key: string;
   /** Validated params, as hooks receive them. */
   params: unknown;
-  /** Encoded params, for re-publishing and presence. */
-  encodedParams: Payload | undefined;
   /** Frames held back while history is replayed (with their offsets, to drop replayed ones); null once live. */
   held: { offset: number | undefined; frame: string }[] | null;
   /** Presence member key, when this subscription is tracked. */

@@ -3,7 +3,7 @@
  * @module
  */
 import * as v from "valibot";
-import { canonicalJson, decode, encode, parseFrame } from "../shared/codec.ts";
+import { decode, encode, parseFrame, topicKey } from "../shared/codec.ts";
 import { type AnyProcedure, type AnyTopic, type ContractTree, flattenContract, isTopic } from "../shared/contract.ts";
 import { RpcError } from "../shared/errors.ts";
 import { ClientFrame, CloseCode, type HelloFrame, type Limits, PROTOCOL_VERSION } from "../shared/protocol.ts";
@@ -163,6 +163,8 @@ export function createService<C extends ContractTree, A = undefined>(
     idempotencyWindow: options.idempotencyWindow ?? 60_000,
   };
   const connections = new Map<string, Connection<A>>();
+  // One rate object for every connection: a per-connection copy costs memory on idle sockets.
+  const rate = { perSecond: resolved.limits.ratePerSecond, burst: resolved.limits.rateBurst };
   const { procedures, topics } = bind(contract, handlers);
   const rooms = new RoomRegistry();
   const metrics = new Metrics();
@@ -204,7 +206,7 @@ export function createService<C extends ContractTree, A = undefined>(
       if (!p.success) throw new TypeError(`Cannot publish to "${topic}": params failed validation: ${p.issues[0].message}`);
       const m = v.safeParse(entry.def.message, message);
       if (!m.success) throw new TypeError(`Cannot publish to "${topic}": message failed validation: ${m.issues[0].message}`);
-      const key = canonicalJson(encode(p.output));
+      const key = topicKey(p.output);
       const msg: BrokerMessage = { topic, key, data: encode(m.output) };
       if (target !== undefined) msg.target = target;
       metrics.published++;
@@ -280,10 +282,7 @@ export function createService<C extends ContractTree, A = undefined>(
     publish: publisher.publish as Publisher<C>["publish"],
 
     open(socket, auth, ip) {
-      const conn = new Connection<A>(socket, auth, ip, {
-        perSecond: resolved.limits.ratePerSecond,
-        burst: resolved.limits.rateBurst,
-      });
+      const conn = new Connection<A>(socket, auth, ip, rate);
       conn.flow = flow as FlowControl;
       const fromIp = (perIp.get(ip) ?? 0) + 1;
       if (fromIp > resolved.maxConnectionsPerIp) {
@@ -408,7 +407,7 @@ export function createService<C extends ContractTree, A = undefined>(
     },
 
     presence(topic, params) {
-      const key = canonicalJson(encode(params));
+      const key = topicKey(params);
       const state = presence.list(channelOf(topic, key));
       return Object.fromEntries(
         Object.entries(state).map(([member, metas]) => [

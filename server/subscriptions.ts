@@ -3,7 +3,7 @@
  * @module
  */
 import * as v from "valibot";
-import { canonicalJson, decode, encode, type Payload } from "../shared/codec.ts";
+import { decode, encode, type Payload, topicKey } from "../shared/codec.ts";
 import type { AnyTopic, ContractTree } from "../shared/contract.ts";
 import { RpcError } from "../shared/errors.ts";
 import type { PublishFrame, SubscribedFrame, SubscribeFrame, UnsubscribeFrame } from "../shared/protocol.ts";
@@ -15,7 +15,7 @@ import { errorFrame, simpleErrorFrame, toIssues } from "./error-frame.ts";
 import type { Core } from "./service.ts";
 import { channelOf } from "./topics.ts";
 
-type Validated = { ok: true; value: unknown; encoded: Payload } | { ok: false };
+type Validated = { ok: true; value: unknown } | { ok: false };
 
 /** Decodes and validates a payload against an optional schema, answering the error itself. */
 function validate(conn: Connection, id: string | number, schema: AnyTopic["params"], payload: Payload | undefined, what: string): Validated {
@@ -26,13 +26,13 @@ function validate(conn: Connection, id: string | number, schema: AnyTopic["param
     conn.send(simpleErrorFrame(id, "BAD_REQUEST", `${what}: not a valid superjson payload`));
     return { ok: false };
   }
-  if (schema === undefined) return { ok: true, value, encoded: encode(value) };
+  if (schema === undefined) return { ok: true, value };
   const parsed = v.safeParse(schema, value);
   if (!parsed.success) {
     conn.send(simpleErrorFrame(id, "INVALID_INPUT", `${what}: failed validation`, toIssues(parsed.issues)));
     return { ok: false };
   }
-  return { ok: true, value: parsed.output, encoded: encode(parsed.output) };
+  return { ok: true, value: parsed.output };
 }
 
 /** Handles a subscribe frame: answers `subscribed` (then replays history) or an error. */
@@ -47,7 +47,7 @@ export async function subscribe<A>(core: Core<A>, conn: Connection<A>, frame: v.
   }
   const params = validate(conn, id, entry.def.params, frame.params, `Cannot subscribe to "${topic}": params`);
   if (!params.ok) return;
-  const key = canonicalJson(params.encoded);
+  const key = topicKey(params.value);
   const channel = channelOf(topic, key);
   const ctx = new CallContext<ContractTree, A>(conn, core.rooms, core.publisher, conn.closed);
 
@@ -67,7 +67,7 @@ export async function subscribe<A>(core: Core<A>, conn: Connection<A>, frame: v.
     return void conn.send(JSON.stringify({ type: "subscribed", id, topic, key, ...position } satisfies SubscribedFrame));
   }
 
-  const sub: Subscription = { topic, key, params: params.value, encodedParams: params.encoded, held: [], presenceKey: undefined };
+  const sub: Subscription = { topic, key, params: params.value, held: [], presenceKey: undefined };
   conn.subscriptions.set(channel, sub);
   const first = !core.registry.has(channel);
   core.registry.addRecovering(conn as Connection, channel);

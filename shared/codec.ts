@@ -115,6 +115,16 @@ function nestingDepth(text: string): number {
 }
 
 /**
+ * The key naming a topic instance: `""` for a topic without params, the canonical JSON of the params
+ * when they are plain JSON, the canonical JSON of the whole superjson payload otherwise.
+ */
+export function topicKey(params: unknown): string {
+  if (params === undefined) return "";
+  const payload = encode(params);
+  return canonicalJson(payload.meta === undefined ? payload.json : payload);
+}
+
+/**
  * The canonical text of a value (object keys sorted), so equal params always give one topic key.
  * Used for topic instance keys; both sides treat the result as an opaque string.
  */
