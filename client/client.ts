@@ -95,7 +95,7 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
     if (state === next) return;
     state = next;
     if (next === "open") for (const w of waiters.splice(0)) w.resolve();
-    if (next === "closed") for (const w of waiters.splice(0)) w.reject(new RpcError("DISCONNECTED", "Client closed"));
+    if (next === "closed") for (const w of waiters.splice(0)) w.reject(closedError());
     emit("state", next);
   }
 
@@ -201,7 +201,7 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
       case "hello":
         return opened(frame);
       case "result":
-        return void requests.settle(frame.id, { ok: true, value: () => decode(frame.output) });
+        return void requests.settle(frame.id, { ok: true, value: () => decode(frame.output, true) });
       case "error": {
         const error = toError(frame.code, frame.message, frame.data, frame.issues);
         return void (requests.settle(frame.id, { ok: false, error }) || subscriptions.failed(frame.id, error));
@@ -264,7 +264,7 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
     win.removeEventListener?.("online", retryNow);
     (doc?.removeEventListener ? doc : win).removeEventListener?.("visibilitychange", onVisibility);
     detach(CloseCode.NORMAL, "client closed");
-    const closed = new RpcError("DISCONNECTED", "Client closed");
+    const closed = closedError();
     requests.rejectAll(closed);
     subscriptions.failAll(closed);
     waiters = [];
@@ -280,7 +280,7 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
   return {
     api: createProxy<C>({
       call: (method, input, opts = {}) =>
-        state === "closed" ? Promise.reject(new RpcError("DISCONNECTED", "Client closed")) : request(
+        state === "closed" ? Promise.reject(closedError()) : request(
           { type: "call", method, input: encode(input), ...(opts.retry ? { idempotencyKey: crypto.randomUUID() } : {}) },
           `Call "${method}"`,
           { timeout: opts.timeout ?? timeout, signal: opts.signal, retry: opts.retry ?? false },
@@ -300,7 +300,7 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
     },
     ready() {
       if (state === "open") return Promise.resolve();
-      if (state === "closed") return Promise.reject(new RpcError("DISCONNECTED", "Client closed"));
+      if (state === "closed") return Promise.reject(closedError());
       wake();
       return new Promise((resolve, reject) => waiters.push({ resolve, reject }));
     },
@@ -315,11 +315,16 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
   };
 }
 
+/** What every request and waiter gets once the client is closed. */
+function closedError(): RpcError {
+  return new RpcError("DISCONNECTED", "Client closed");
+}
+
 /** An error frame as an RpcError; validation issues land in `data.issues`. */
 function toError(code: ErrorCode, message: string, data: Payload | undefined, issues: Issue[] | undefined): RpcError {
   let detail: unknown;
   try {
-    detail = decode(data);
+    detail = decode(data, true);
   } catch {
     detail = undefined;
   }

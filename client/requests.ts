@@ -73,7 +73,6 @@ export function createRequests(send: (frame: string) => boolean, wake: () => voi
     request: (id, frame, options) =>
       new Promise((resolve, reject) => {
         const { label, signal } = options;
-        if (signal?.aborted) return reject(new RpcError("CANCELLED", `${label} was aborted before it was sent`));
         const fail = (error: RpcError) => {
           const wasSent = sent.delete(id);
           const at = queued.indexOf(entry);
@@ -98,6 +97,7 @@ export function createRequests(send: (frame: string) => boolean, wake: () => voi
             signal?.removeEventListener("abort", onAbort);
           },
         };
+        if (signal?.aborted) return (entry.cleanup(), reject(new RpcError("CANCELLED", `${label} was cancelled`)));
         signal?.addEventListener("abort", onAbort, { once: true });
         if (transmit(entry)) return;
         if (!options.queue) return fail(new RpcError("DISCONNECTED", `${label} needs an open connection`));

@@ -3,7 +3,9 @@
  * an async iterator over its messages.
  * @module
  */
+import { decode } from "../shared/codec.ts";
 import type { RpcError } from "../shared/errors.ts";
+import type { PresenceFrame, PresenceMetas } from "../shared/protocol.ts";
 
 /** The presence of a topic instance as the client sees it. */
 export interface PresenceView<Meta> {
@@ -100,22 +102,20 @@ export class ClientSubscription<Message = unknown, Meta = unknown> implements Su
     }
   }
 
-  /** Applies a presence frame (full state or diff) and tells the app. */
-  presenceFrame(frame: { count: number; state?: Record<string, Record<string, Meta>>; joins?: Record<string, Record<string, Meta>>; leaves?: Record<string, Record<string, Meta>> }): void {
-    if (frame.state !== undefined) this.#metas = new Map();
-    for (const [member, metas] of Object.entries(frame.state ?? {})) this.#metas.set(member, new Map(Object.entries(metas)));
-    for (const [member, metas] of Object.entries(frame.joins ?? {})) {
-      const known = this.#metas.get(member) ?? new Map<string, Meta>();
-      for (const [conn, meta] of Object.entries(metas)) known.set(conn, meta);
-      this.#metas.set(member, known);
-    }
-    for (const [member, metas] of Object.entries(frame.leaves ?? {})) {
-      const known = this.#metas.get(member);
-      for (const conn of Object.keys(metas)) known?.delete(conn);
-      if (known?.size === 0) this.#metas.delete(member);
-    }
-    const members = Object.fromEntries([...this.#metas].map(([m, metas]) => [m, [...metas.values()]]));
-    this.presence = { count: frame.count, members };
+  /** Applies a presence frame (full state or diff, metadata still encoded) and tells the app. */
+  presenceFrame(frame: PresenceFrame): void {
+    const metas = frame.state === undefined ? this.#metas : (this.#metas = new Map());
+    const apply = (members: Record<string, PresenceMetas> = {}, join: boolean) => {
+      for (const [member, conns] of Object.entries(members)) {
+        const known = metas.get(member) ?? new Map<string, Meta>();
+        for (const [conn, meta] of Object.entries(conns)) join ? known.set(conn, decode(meta, true) as Meta) : known.delete(conn);
+        known.size > 0 ? metas.set(member, known) : metas.delete(member);
+      }
+    };
+    apply(frame.state, true);
+    apply(frame.joins, true);
+    apply(frame.leaves, false);
+    this.presence = { count: frame.count, members: Object.fromEntries([...metas].map(([m, known]) => [m, [...known.values()]])) };
     this.#handlers.onPresence?.(this.presence);
   }
 

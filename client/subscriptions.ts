@@ -3,7 +3,7 @@
  * by topic instance; resent with their positions after every reconnect.
  * @module
  */
-import { decode, encode, type Payload } from "../shared/codec.ts";
+import { decode, encode } from "../shared/codec.ts";
 import { RpcError } from "../shared/errors.ts";
 import type { EventFrame, PresenceFrame, SubscribedFrame } from "../shared/protocol.ts";
 import { ClientSubscription, type SubscriptionHandlers } from "./subscription.ts";
@@ -107,12 +107,11 @@ export function createSubscriptions(
     },
     event(frame) {
       const subs = local(frame);
-      const message = decode(frame.data);
+      const message = decode(frame.data, true);
       for (const sub of subs) sub.event(message, frame.offset);
     },
     presence(frame) {
-      const view = { count: frame.count, state: decodeMetas(frame.state), joins: decodeMetas(frame.joins), leaves: decodeMetas(frame.leaves) };
-      for (const sub of local(frame)) sub.presenceFrame(view as never);
+      for (const sub of local(frame)) sub.presenceFrame(frame);
     },
     ended(topic, key) {
       for (const sub of local({ topic, key })) sub.failed(new RpcError("FORBIDDEN", "The server ended this subscription"));
@@ -128,11 +127,4 @@ export function createSubscriptions(
       pending.clear();
     },
   };
-}
-
-/** Decodes the metadata payloads of a presence state or diff. */
-function decodeMetas(members: Record<string, Record<string, Payload>> | undefined): Record<string, Record<string, unknown>> | undefined {
-  return members && Object.fromEntries(
-    Object.entries(members).map(([member, metas]) => [member, Object.fromEntries(Object.entries(metas).map(([conn, p]) => [conn, decode(p)]))]),
-  );
 }

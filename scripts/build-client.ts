@@ -20,6 +20,19 @@ export const GZIP_BUDGET = 8 * 1024;
 /** Names that exist on Deno, Bun or Node but not in a browser; none may appear in the bundle. */
 const RUNTIME_GLOBALS = /\b(Deno|Bun|process|Buffer|require|__dirname|__filename|setImmediate)\b/g;
 
+/**
+ * An esbuild plugin that replaces superjson's deep-copy dependency (copy-anything) with the identity:
+ * the client always decodes in place (`decode(payload, true)`: the JSON of a frame it just parsed),
+ * so superjson never calls it, and the browser bundle need not carry it.
+ */
+export const superjsonInPlace: esbuild.Plugin = {
+  name: "superjson-in-place",
+  setup(build) {
+    build.onResolve({ filter: /^copy-anything$/ }, () => ({ path: "copy-anything", namespace: "in-place" }));
+    build.onLoad({ filter: /.*/, namespace: "in-place" }, () => ({ contents: "export const copy = (value) => value;", loader: "js" }));
+  },
+};
+
 /** A built bundle and what it weighs. */
 export interface ClientBundle {
   /** The bundle's text. */
@@ -49,6 +62,7 @@ export async function buildClient(source?: string): Promise<ClientBundle> {
     platform: "browser",
     minify: true,
     legalComments: "none",
+    plugins: [superjsonInPlace],
     write: false,
     metafile: true,
     logLevel: "silent",

@@ -64,13 +64,15 @@ function isPlainJson(value: unknown, depth: number): boolean {
  * Decodes a payload made by {@link encode}; a missing payload decodes to `undefined`. Payloads from
  * clients are checked by the server before they get here (safe-decode.ts), which keeps the browser
  * bundle free of those checks.
+ * @param inPlace turn the payload's own JSON into the value instead of a copy of it: only for JSON
+ *   nothing else reads, such as a frame just parsed (the client decodes everything this way).
  * @throws {Error} when the metadata does not fit the JSON
  */
-export function decode(payload: Payload | undefined): unknown {
+export function decode(payload: Payload | undefined, inPlace = false): unknown {
   if (payload === undefined) return undefined;
   if (payload.meta === undefined) return payload.json;
   // superjson's types say JSONValue; a validated frame only holds JSON, so the cast is sound.
-  return superjson.deserialize({ json: payload.json as never, meta: payload.meta as never });
+  return superjson.deserialize({ json: payload.json as never, meta: payload.meta as never }, { inPlace });
 }
 
 /** Why {@link parseFrame} refused a frame. */
