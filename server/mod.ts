@@ -11,3 +11,4 @@ export type { Context, Handlers, Middleware, MiddlewareCall, PresenceEntry, Targ
 export type { Broker } from "./broker/broker.ts";
 export { createMemoryBroker } from "./broker/memory.ts";
 export type { RunningServer, ServeOptions } from "./adapters/serve-options.ts";
+export { createLogger, type Logger } from "./log.ts";
