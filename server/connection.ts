@@ -48,6 +48,8 @@ export class Connection<A = unknown> {
   readonly closed = new LazyAbort();
   /** Timestamp (ms) of the last frame received; the heartbeat sweep reads it. */
   lastSeen = Date.now();
+  /** Frames refused in a row by the rate limit; past `rateBurst` the connection is closed with 1008. */
+  rateViolations = 0;
   /** Frames dropped for this connection by a slow-consumer policy. */
   dropped = 0;
   /** Frames held back while the socket is over its buffer limit; null while it keeps up (outbox.ts). */

@@ -6,7 +6,8 @@
 export { defineContract, type HistoryOptions, procedure, type SlowConsumerPolicy, topic } from "../shared/contract.ts";
 export { type ErrorCode, type Issue, RpcError } from "../shared/errors.ts";
 export { CloseCode, type Limits, PROTOCOL_VERSION, SUBPROTOCOL } from "../shared/protocol.ts";
-export { createService, DEFAULT_LIMITS, type Service, type ServiceOptions } from "./service.ts";
+export { createService, type Service } from "./service.ts";
+export { DEFAULT_LIMITS, type ServiceOptions } from "./options.ts";
 export type { Context, Handlers, Middleware, MiddlewareCall, PresenceEntry, Target, TopicHooks } from "./handlers.ts";
 export type { Broker } from "./broker/broker.ts";
 export { createMemoryBroker } from "./broker/memory.ts";

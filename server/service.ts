@@ -3,80 +3,24 @@
  * @module
  */
 import * as v from "valibot";
-import { decode, encode, parseFrame, topicKey } from "../shared/codec.ts";
+import { decode, encode, topicKey } from "../shared/codec.ts";
 import { type AnyProcedure, type AnyTopic, type ContractTree, flattenContract, isTopic } from "../shared/contract.ts";
 import { RpcError } from "../shared/errors.ts";
-import { ClientFrame, CloseCode, type HelloFrame, type Limits, PROTOCOL_VERSION } from "../shared/protocol.ts";
-import { forbiddenKey, framePayloadProblem } from "../shared/safe-decode.ts";
+import { CloseCode, type HelloFrame, PROTOCOL_VERSION } from "../shared/protocol.ts";
 import { type Broker, type BrokerMessage, type PresenceChange, renderBrokerMetrics } from "./broker/broker.ts";
-import { createMemoryBroker } from "./broker/memory.ts";
-import { runCall } from "./calls.ts";
-import { IdempotencyCache } from "./idempotency.ts";
 import { Connection, type Socket } from "./connection.ts";
-import { simpleErrorFrame, toIssues } from "./error-frame.ts";
+import { receive } from "./dispatch.ts";
 import type { Handlers, Middleware, Publisher, Target, TopicHooks } from "./handlers.ts";
-import { DEFAULT_HEARTBEAT, Heartbeat, type HeartbeatOptions } from "./heartbeat.ts";
-import { createLogger, type Logger } from "./log.ts";
+import { Heartbeat } from "./heartbeat.ts";
+import { IdempotencyCache } from "./idempotency.ts";
+import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
+import { type ResolvedOptions, resolveOptions, type ServiceOptions } from "./options.ts";
 import { FlowControl } from "./outbox.ts";
 import { PresenceTracker } from "./presence.ts";
 import { RoomRegistry } from "./rooms.ts";
-import { clientPublish, subscribe, unsubscribe, unsubscribeAll } from "./subscriptions.ts";
+import { unsubscribeAll } from "./subscriptions.ts";
 import { channelOf, TopicRegistry } from "./topics.ts";
-
-/** Limits applied when options leave them out (README, "Limits", has the table). */
-export const DEFAULT_LIMITS: Limits = {
-  maxFrameBytes: 1_048_576,
-  maxDepth: 32,
-  maxInFlight: 64,
-  maxSubscriptions: 256,
-  ratePerSecond: 1000,
-  rateBurst: 2000,
-};
-
-/** How a service behaves; every field has a documented default. */
-export interface ServiceOptions<C, A> {
-  /** Heartbeat timing announced to clients. @default { interval: 20000, timeout: 45000 } */
-  heartbeat?: Partial<HeartbeatOptions>;
-  /** Per-connection limits. @default DEFAULT_LIMITS */
-  limits?: Partial<Limits>;
-  /** Milliseconds a call may run before it is aborted with TIMEOUT. @default 30000 */
-  callTimeout?: number;
-  /** Development mode: unexpected errors show their message and stack to clients. @default false */
-  dev?: boolean;
-  /** Middleware by namespace path (`""` runs for everything, `"admin"` for `admin.*`). @default {} */
-  middleware?: Record<string, Middleware<C, A>[]>;
-  /** Where topic messages travel and history lives. @default the in-memory broker */
-  broker?: Broker;
-  /** Decides who connects, before the upgrade; throw RpcError UNAUTHORIZED / FORBIDDEN to refuse. */
-  authenticate?: (request: Request) => A | Promise<A>;
-  /** Re-authenticates in-band (the `auth` frame) with a fresh token; throw to refuse. */
-  reauthenticate?: (token: string, current: A) => A | Promise<A>;
-  /** Socket paths this service answers on. @default ["/ws"] */
-  paths?: string[];
-  /** Origins allowed to open sockets besides the server's own; `["*"]` allows any. @default [] */
-  origins?: string[];
-  /** Milliseconds presence diffs are gathered before one frame per topic instance. @default 50 */
-  presenceWindow?: number;
-  /** Bytes a connection may have queued in the runtime before its slow-consumer policy applies. @default 1048576 */
-  maxBufferedBytes?: number;
-  /** Where structured logs go. @default createLogger("warn") (JSON lines on stderr, quiet) */
-  logger?: Logger;
-  /** Milliseconds `close()` waits for in-flight calls to finish before closing sockets. @default 10000 */
-  shutdownGrace?: number;
-  /** Sockets one IP address may hold open; past it a new socket is closed with 1013. @default Infinity (no limit) */
-  maxConnectionsPerIp?: number;
-  /** Milliseconds a retry-safe call's outcome is kept for a repeat of its idempotency key. @default 60000 */
-  idempotencyWindow?: number;
-}
-
-/** The resolved options a running service uses. */
-export interface ResolvedOptions<C, A> extends Required<Omit<ServiceOptions<C, A>, "authenticate" | "reauthenticate" | "heartbeat" | "limits">> {
-  heartbeat: HeartbeatOptions;
-  limits: Limits;
-  authenticate: ((request: Request) => A | Promise<A>) | undefined;
-  reauthenticate: ((token: string, current: A) => A | Promise<A>) | undefined;
-}
 
 /** A running service: the publish API, queries, and the entry points adapters call. */
 export interface Service<C extends ContractTree, A = unknown> extends Publisher<C> {
@@ -144,24 +88,7 @@ export function createService<C extends ContractTree, A = undefined>(
   handlers: NoInfer<Handlers<C, C, A>>,
   options: ServiceOptions<C, A> = {},
 ): Service<C, A> {
-  const resolved: ResolvedOptions<C, A> = {
-    heartbeat: { ...DEFAULT_HEARTBEAT, ...options.heartbeat },
-    limits: { ...DEFAULT_LIMITS, ...options.limits },
-    callTimeout: options.callTimeout ?? 30_000,
-    dev: options.dev ?? false,
-    middleware: options.middleware ?? {},
-    broker: options.broker ?? createMemoryBroker(),
-    authenticate: options.authenticate,
-    reauthenticate: options.reauthenticate,
-    paths: options.paths ?? ["/ws"],
-    origins: options.origins ?? [],
-    presenceWindow: options.presenceWindow ?? 50,
-    maxBufferedBytes: options.maxBufferedBytes ?? 1_048_576,
-    logger: options.logger ?? createLogger("warn"),
-    shutdownGrace: options.shutdownGrace ?? 10_000,
-    maxConnectionsPerIp: options.maxConnectionsPerIp ?? Infinity,
-    idempotencyWindow: options.idempotencyWindow ?? 60_000,
-  };
+  const resolved = resolveOptions(options);
   const connections = new Map<string, Connection<A>>();
   // One rate object for every connection: a per-connection copy costs memory on idle sockets.
   const rate = { perSecond: resolved.limits.ratePerSecond, burst: resolved.limits.rateBurst };
@@ -265,15 +192,9 @@ export function createService<C extends ContractTree, A = undefined>(
       limits: resolved.limits,
     } satisfies HelloFrame);
 
-  let violations = new WeakMap<Connection<A>, number>();
   let accepting = true;
   /** Open sockets per peer address, for `maxConnectionsPerIp`. */
   const perIp = new Map<string, number>();
-  /** Sends an error frame for a frame refused before dispatch, and counts it. */
-  const refuse = (conn: Connection<A>, code: "BAD_REQUEST" | "TOO_MANY_REQUESTS", frame: string) => {
-    metrics.reject(code);
-    conn.send(frame);
-  };
 
   const service: Service<C, A> = {
     contract,
@@ -302,69 +223,7 @@ export function createService<C extends ContractTree, A = undefined>(
     },
 
     receive(conn, data) {
-      const now = Date.now();
-      conn.lastSeen = now;
-      if (typeof data !== "string") {
-        refuse(conn, "BAD_REQUEST", simpleErrorFrame(null, "BAD_REQUEST", "Binary frames are not supported: send JSON text frames"));
-        return;
-      }
-      if (!conn.takeToken(now)) {
-        const count = (violations.get(conn) ?? 0) + 1;
-        violations.set(conn, count);
-        if (count > resolved.limits.rateBurst) {
-          logger.info("rate limit abuse: closing", { connection: conn.id, ip: conn.ip });
-          conn.close(CloseCode.POLICY, "rate limit exceeded");
-        } else refuse(conn, "TOO_MANY_REQUESTS", simpleErrorFrame(null, "TOO_MANY_REQUESTS", "Too many frames: slow down"));
-        return;
-      }
-      violations.delete(conn);
-      const parsed = parseFrame(data, resolved.limits.maxFrameBytes, resolved.limits.maxDepth);
-      if (!parsed.ok) {
-        metrics.reject(parsed.fault === "malformed" ? "PARSE_ERROR" : "PAYLOAD_TOO_LARGE");
-        conn.send(faultFrame(parsed.fault, resolved.limits));
-        return;
-      }
-      const forbidden = forbiddenKey(data, parsed.value);
-      if (forbidden !== undefined) {
-        refuse(conn, "BAD_REQUEST", simpleErrorFrame(idOf(parsed.value), "BAD_REQUEST", `Frame refused: "${forbidden}" is not allowed as a key`));
-        return;
-      }
-      const result = v.safeParse(frameSchemaOf(parsed.value), parsed.value);
-      if (!result.success) {
-        refuse(conn, "BAD_REQUEST", simpleErrorFrame(idOf(parsed.value), "BAD_REQUEST", "Frame does not match protocol v1", toIssues(result.issues)));
-        return;
-      }
-      const frame = result.output;
-      const unsafe = framePayloadProblem(frame);
-      if (unsafe !== undefined) {
-        refuse(conn, "BAD_REQUEST", simpleErrorFrame("id" in frame ? frame.id : null, "BAD_REQUEST", `Frame refused: ${unsafe}`));
-        return;
-      }
-      switch (frame.type) {
-        case "call":
-          runCall(core, conn, frame);
-          return;
-        case "cancel":
-          conn.inflight.get(frame.id)?.abort(new RpcError("CANCELLED", "Call cancelled by the client"));
-          return;
-        case "subscribe":
-          subscribe(core, conn, frame);
-          return;
-        case "unsubscribe":
-          unsubscribe(core, conn, frame);
-          return;
-        case "publish":
-          clientPublish(core, conn, frame);
-          return;
-        case "auth":
-          reauthenticate(core, conn, frame.id, frame.token);
-          return;
-        case "ping":
-          conn.send(frame.ts === undefined ? PONG : JSON.stringify({ type: "pong", ts: frame.ts }));
-          return;
-        case "pong":
-          return;
-      }
+      receive(core, conn, data);
     },
 
     closed(conn, code) {
@@ -444,51 +303,9 @@ export function createService<C extends ContractTree, A = undefined>(
       flow.stop();
       presence.stop();
       await broker.close();
-      violations = new WeakMap();
     },
   };
   return service;
-}
-
-const PONG = JSON.stringify({ type: "pong" });
-
-/** Each client frame's schema by its `type`: validating one object schema skips the variant's search, which allocates a Set per frame. */
-const FRAME_SCHEMAS = new Map<unknown, v.GenericSchema<unknown, ClientFrame>>(ClientFrame.options.map((schema) => [schema.entries.type.literal, schema]));
-
-/** The schema that validates a parsed frame: its type's own, or the whole variant (for its error) when the type is unknown. */
-function frameSchemaOf(value: unknown): v.GenericSchema<unknown, ClientFrame> {
-  const type = typeof value === "object" && value !== null ? (value as { type?: unknown }).type : undefined;
-  return FRAME_SCHEMAS.get(type) ?? ClientFrame;
-}
-
-/** Replaces a connection's auth in-band; subscriptions stay. */
-async function reauthenticate<A>(core: Core<A>, conn: Connection<A>, id: string | number, token: string) {
-  try {
-    if (core.options.reauthenticate === undefined) throw new RpcError("NOT_FOUND", "This server does not accept in-band authentication");
-    conn.auth = await core.options.reauthenticate(token, conn.auth);
-    conn.send(JSON.stringify({ type: "result", id, output: encode(undefined) }));
-  } catch (error) {
-    const e = error instanceof RpcError ? error : new RpcError("UNAUTHORIZED", "Authentication failed");
-    conn.send(simpleErrorFrame(id, e.code, e.message));
-  }
-}
-
-/** The error frame for a frame that could not be parsed. */
-function faultFrame(fault: "too-large" | "too-deep" | "malformed", limits: Limits): string {
-  if (fault === "too-large") {
-    return simpleErrorFrame(null, "PAYLOAD_TOO_LARGE", `Frame exceeds ${limits.maxFrameBytes} characters`);
-  }
-  if (fault === "too-deep") return simpleErrorFrame(null, "PAYLOAD_TOO_LARGE", `Frame nests deeper than ${limits.maxDepth} levels`);
-  return simpleErrorFrame(null, "PARSE_ERROR", "Frame is not valid JSON");
-}
-
-/** The request id of a frame that failed validation, when it has a usable one. */
-function idOf(value: unknown): string | number | null {
-  if (typeof value !== "object" || value === null) return null;
-  const id = (value as { id?: unknown }).id;
-  if (typeof id === "number" && Number.isSafeInteger(id) && id >= 0) return id;
-  if (typeof id === "string" && id.length <= 64) return id;
-  return null;
 }
 
 /** Pairs every contract entry with its handler or hooks. */

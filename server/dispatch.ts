@@ -1,0 +1,114 @@
+/**
+ * One frame from a client, from text to its handler: rate limit, size and depth, forbidden keys,
+ * the frame schema, safe payloads, then dispatch by type. Every refusal answers per PROTOCOL.md.
+ * @module
+ */
+import * as v from "valibot";
+import { encode, parseFrame } from "../shared/codec.ts";
+import { RpcError } from "../shared/errors.ts";
+import { ClientFrame, CloseCode, type Limits } from "../shared/protocol.ts";
+import { forbiddenKey, framePayloadProblem } from "../shared/safe-decode.ts";
+import { runCall } from "./calls.ts";
+import type { Connection } from "./connection.ts";
+import { simpleErrorFrame, toIssues } from "./error-frame.ts";
+import type { Core } from "./service.ts";
+import { clientPublish, subscribe, unsubscribe } from "./subscriptions.ts";
+
+const PONG = JSON.stringify({ type: "pong" });
+
+/** Each client frame's schema by its `type`: validating one object schema skips the variant's search, which allocates a Set per frame. */
+const FRAME_SCHEMAS = new Map<unknown, v.GenericSchema<unknown, ClientFrame>>(ClientFrame.options.map((schema) => [schema.entries.type.literal, schema]));
+
+/** Handles one frame a client sent. */
+export function receive<A>(core: Core<A>, conn: Connection<A>, data: string | ArrayBuffer | Uint8Array): void {
+  const now = Date.now();
+  conn.lastSeen = now;
+  const { limits } = core.options;
+  if (typeof data !== "string") {
+    return refuse(core, conn, "BAD_REQUEST", simpleErrorFrame(null, "BAD_REQUEST", "Binary frames are not supported: send JSON text frames"));
+  }
+  if (!conn.takeToken(now)) {
+    if (++conn.rateViolations <= limits.rateBurst) {
+      return refuse(core, conn, "TOO_MANY_REQUESTS", simpleErrorFrame(null, "TOO_MANY_REQUESTS", "Too many frames: slow down"));
+    }
+    core.logger.info("rate limit abuse: closing", { connection: conn.id, ip: conn.ip });
+    return conn.close(CloseCode.POLICY, "rate limit exceeded");
+  }
+  conn.rateViolations = 0;
+  const parsed = parseFrame(data, limits.maxFrameBytes, limits.maxDepth);
+  if (!parsed.ok) {
+    core.metrics.reject(parsed.fault === "malformed" ? "PARSE_ERROR" : "PAYLOAD_TOO_LARGE");
+    return void conn.send(faultFrame(parsed.fault, limits));
+  }
+  const forbidden = forbiddenKey(data, parsed.value);
+  if (forbidden !== undefined) {
+    return refuse(core, conn, "BAD_REQUEST", simpleErrorFrame(idOf(parsed.value), "BAD_REQUEST", `Frame refused: "${forbidden}" is not allowed as a key`));
+  }
+  const result = v.safeParse(frameSchemaOf(parsed.value), parsed.value);
+  if (!result.success) {
+    return refuse(core, conn, "BAD_REQUEST", simpleErrorFrame(idOf(parsed.value), "BAD_REQUEST", "Frame does not match protocol v1", toIssues(result.issues)));
+  }
+  const frame = result.output;
+  const unsafe = framePayloadProblem(frame);
+  if (unsafe !== undefined) {
+    return refuse(core, conn, "BAD_REQUEST", simpleErrorFrame("id" in frame ? frame.id : null, "BAD_REQUEST", `Frame refused: ${unsafe}`));
+  }
+  switch (frame.type) {
+    case "call":
+      return runCall(core, conn, frame);
+    case "cancel":
+      return conn.inflight.get(frame.id)?.abort(new RpcError("CANCELLED", "Call cancelled by the client"));
+    case "subscribe":
+      return void subscribe(core, conn, frame);
+    case "unsubscribe":
+      return unsubscribe(core, conn, frame);
+    case "publish":
+      return void clientPublish(core, conn, frame);
+    case "auth":
+      return void reauthenticate(core, conn, frame.id, frame.token);
+    case "ping":
+      return void conn.send(frame.ts === undefined ? PONG : JSON.stringify({ type: "pong", ts: frame.ts }));
+    case "pong":
+      return;
+  }
+}
+
+/** Sends an error frame for a frame refused before dispatch, and counts it. */
+function refuse<A>(core: Core<A>, conn: Connection<A>, code: "BAD_REQUEST" | "TOO_MANY_REQUESTS", frame: string): void {
+  core.metrics.reject(code);
+  conn.send(frame);
+}
+
+/** The schema that validates a parsed frame: its type's own, or the whole variant (for its error) when the type is unknown. */
+function frameSchemaOf(value: unknown): v.GenericSchema<unknown, ClientFrame> {
+  const type = typeof value === "object" && value !== null ? (value as { type?: unknown }).type : undefined;
+  return FRAME_SCHEMAS.get(type) ?? ClientFrame;
+}
+
+/** Replaces a connection's auth in-band; subscriptions stay. */
+async function reauthenticate<A>(core: Core<A>, conn: Connection<A>, id: string | number, token: string): Promise<void> {
+  try {
+    if (core.options.reauthenticate === undefined) throw new RpcError("NOT_FOUND", "This server does not accept in-band authentication");
+    conn.auth = await core.options.reauthenticate(token, conn.auth);
+    conn.send(JSON.stringify({ type: "result", id, output: encode(undefined) }));
+  } catch (error) {
+    const e = error instanceof RpcError ? error : new RpcError("UNAUTHORIZED", "Authentication failed");
+    conn.send(simpleErrorFrame(id, e.code, e.message));
+  }
+}
+
+/** The error frame for a frame that could not be parsed. */
+function faultFrame(fault: "too-large" | "too-deep" | "malformed", limits: Limits): string {
+  if (fault === "too-large") return simpleErrorFrame(null, "PAYLOAD_TOO_LARGE", `Frame exceeds ${limits.maxFrameBytes} characters`);
+  if (fault === "too-deep") return simpleErrorFrame(null, "PAYLOAD_TOO_LARGE", `Frame nests deeper than ${limits.maxDepth} levels`);
+  return simpleErrorFrame(null, "PARSE_ERROR", "Frame is not valid JSON");
+}
+
+/** The request id of a frame that failed validation, when it has a usable one. */
+function idOf(value: unknown): string | number | null {
+  if (typeof value !== "object" || value === null) return null;
+  const id = (value as { id?: unknown }).id;
+  if (typeof id === "number" && Number.isSafeInteger(id) && id >= 0) return id;
+  if (typeof id === "string" && id.length <= 64) return id;
+  return null;
+}

@@ -1,0 +1,86 @@
+/**
+ * A service's options: what each one does, its default, and the resolution of both.
+ * @module
+ */
+import type { Limits } from "../shared/protocol.ts";
+import type { Broker } from "./broker/broker.ts";
+import { createMemoryBroker } from "./broker/memory.ts";
+import type { Middleware } from "./handlers.ts";
+import { DEFAULT_HEARTBEAT, type HeartbeatOptions } from "./heartbeat.ts";
+import { createLogger, type Logger } from "./log.ts";
+
+/** Limits applied when options leave them out (README, "Limits", has the table). */
+export const DEFAULT_LIMITS: Limits = {
+  maxFrameBytes: 1_048_576,
+  maxDepth: 32,
+  maxInFlight: 64,
+  maxSubscriptions: 256,
+  ratePerSecond: 1000,
+  rateBurst: 2000,
+};
+
+/** How a service behaves; every field has a documented default. */
+export interface ServiceOptions<C, A> {
+  /** Heartbeat timing announced to clients. @default { interval: 20000, timeout: 45000 } */
+  heartbeat?: Partial<HeartbeatOptions>;
+  /** Per-connection limits. @default DEFAULT_LIMITS */
+  limits?: Partial<Limits>;
+  /** Milliseconds a call may run before it is aborted with TIMEOUT. @default 30000 */
+  callTimeout?: number;
+  /** Development mode: unexpected errors show their message and stack to clients. @default false */
+  dev?: boolean;
+  /** Middleware by namespace path (`""` runs for everything, `"admin"` for `admin.*`). @default {} */
+  middleware?: Record<string, Middleware<C, A>[]>;
+  /** Where topic messages travel and history lives. @default the in-memory broker */
+  broker?: Broker;
+  /** Decides who connects, before the upgrade; throw RpcError UNAUTHORIZED / FORBIDDEN to refuse. */
+  authenticate?: (request: Request) => A | Promise<A>;
+  /** Re-authenticates in-band (the `auth` frame) with a fresh token; throw to refuse. */
+  reauthenticate?: (token: string, current: A) => A | Promise<A>;
+  /** Socket paths this service answers on. @default ["/ws"] */
+  paths?: string[];
+  /** Origins allowed to open sockets besides the server's own; `["*"]` allows any. @default [] */
+  origins?: string[];
+  /** Milliseconds presence diffs are gathered before one frame per topic instance. @default 50 */
+  presenceWindow?: number;
+  /** Bytes a connection may have queued in the runtime before its slow-consumer policy applies. @default 1048576 */
+  maxBufferedBytes?: number;
+  /** Where structured logs go. @default createLogger("warn") (JSON lines on stderr, quiet) */
+  logger?: Logger;
+  /** Milliseconds `close()` waits for in-flight calls to finish before closing sockets. @default 10000 */
+  shutdownGrace?: number;
+  /** Sockets one IP address may hold open; past it a new socket is closed with 1013. @default Infinity (no limit) */
+  maxConnectionsPerIp?: number;
+  /** Milliseconds a retry-safe call's outcome is kept for a repeat of its idempotency key. @default 60000 */
+  idempotencyWindow?: number;
+}
+
+/** The resolved options a running service uses. */
+export interface ResolvedOptions<C, A> extends Required<Omit<ServiceOptions<C, A>, "authenticate" | "reauthenticate" | "heartbeat" | "limits">> {
+  heartbeat: HeartbeatOptions;
+  limits: Limits;
+  authenticate: ((request: Request) => A | Promise<A>) | undefined;
+  reauthenticate: ((token: string, current: A) => A | Promise<A>) | undefined;
+}
+
+/** Fills every option the caller left out with its default. */
+export function resolveOptions<C, A>(options: ServiceOptions<C, A>): ResolvedOptions<C, A> {
+  return {
+    heartbeat: { ...DEFAULT_HEARTBEAT, ...options.heartbeat },
+    limits: { ...DEFAULT_LIMITS, ...options.limits },
+    callTimeout: options.callTimeout ?? 30_000,
+    dev: options.dev ?? false,
+    middleware: options.middleware ?? {},
+    broker: options.broker ?? createMemoryBroker(),
+    authenticate: options.authenticate,
+    reauthenticate: options.reauthenticate,
+    paths: options.paths ?? ["/ws"],
+    origins: options.origins ?? [],
+    presenceWindow: options.presenceWindow ?? 50,
+    maxBufferedBytes: options.maxBufferedBytes ?? 1_048_576,
+    logger: options.logger ?? createLogger("warn"),
+    shutdownGrace: options.shutdownGrace ?? 10_000,
+    maxConnectionsPerIp: options.maxConnectionsPerIp ?? Infinity,
+    idempotencyWindow: options.idempotencyWindow ?? 60_000,
+  };
+}
