@@ -21,21 +21,26 @@ function protocolExamples(): Record<string, unknown>[] {
   });
 }
 
+/** The URL server.ts reports in its "listening" log line on stdout. */
+function listeningUrl(program: ChildProcess): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("server.ts did not report its URL within 15 s")), 15_000);
+    let out = "";
+    program.stdout!.on("data", (chunk) => {
+      out += String(chunk);
+      const line = out.split("\n").find((l) => l.includes('"listening"'));
+      if (line !== undefined) (clearTimeout(timer), resolve(JSON.parse(line).url));
+    });
+  });
+}
+
 describe(`server.ts on ${RUNTIME}`, () => {
   let child: ChildProcess;
   let url: string;
   let base: string;
   before(async () => {
     child = spawn(process.execPath, [...runArgs, "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
-    url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("server.ts did not report its URL within 15 s")), 15_000);
-      let out = "";
-      child.stdout!.on("data", (chunk) => {
-        out += String(chunk);
-        const line = out.split("\n").find((l) => l.includes('"listening"'));
-        if (line !== undefined) (clearTimeout(timer), resolve(JSON.parse(line).url));
-      });
-    });
+    url = await listeningUrl(child);
     base = url.replace("ws://", "http://").replace(/\/ws$/, "");
   });
   after(async () => {
@@ -56,6 +61,26 @@ describe(`server.ts on ${RUNTIME}`, () => {
     const result = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 15_000 });
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /Usage: deno task start/);
+  });
+
+  it("PORT and HOST come from the environment when no flag is given", async () => {
+    const envChild = spawn(process.execPath, runArgs, {
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, PORT: "0", HOST: "127.0.0.1" },
+    });
+    try {
+      const listening = await listeningUrl(envChild);
+      const url = new URL(listening);
+      assert.equal(url.hostname, "127.0.0.1");
+      assert.notEqual(url.port, "8080", "PORT=0 picked a free port instead of the default");
+      const res = await fetch(`http://127.0.0.1:${url.port}/healthz`);
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+    } finally {
+      const exited = new Promise((r) => envChild.once("exit", r));
+      envChild.kill("SIGTERM");
+      await exited;
+    }
   });
 
   it("GET /healthz answers 200 JSON", async () => {
