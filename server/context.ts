@@ -12,13 +12,13 @@ export class CallContext<C, A> implements Context<C, A> {
     private readonly conn: Connection<A>,
     private readonly roomRegistry: RoomRegistry,
     private readonly publisher: Publisher<C>,
-    private readonly aborts: AbortSignal | { readonly signal: AbortSignal },
+    // A LazyAbort (the call's or the connection's): its signal is only created when a handler reads it.
+    private readonly aborts: { readonly signal: AbortSignal },
   ) {}
 
   /** Aborted when the call is cancelled or times out, or the connection closes. */
   get signal(): AbortSignal {
-    // Calls and connections pass a LazyAbort, whose signal is only created when read (lazy-abort.ts).
-    return "signal" in this.aborts ? this.aborts.signal : this.aborts;
+    return this.aborts.signal;
   }
 
   /** The connection's id. */

@@ -27,13 +27,11 @@ export class Heartbeat<A = unknown> {
    * @param connections the live connections, read at each sweep
    * @param release frees what a dead connection holds, without waiting for the runtime's close event
    *   (a close handshake with a half-open peer never completes, so that event may come late or never)
-   * @param onSweep extra work done once per interval (e.g. broker housekeeping)
    */
   constructor(
     readonly options: HeartbeatOptions,
     private readonly connections: ReadonlyMap<string, Connection<A>>,
     private readonly release: (conn: Connection<A>) => void = () => {},
-    private readonly onSweep: (now: number) => void = () => {},
   ) {}
 
   /** Starts sweeping if it is not already (called when a connection opens). */
@@ -55,6 +53,5 @@ export class Heartbeat<A = unknown> {
         this.release(conn);
       } else conn.send(PING);
     }
-    this.onSweep(now);
   }
 }

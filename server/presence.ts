@@ -3,8 +3,9 @@
  * with join/leave diffs batched into one frame per instance per window.
  * @module
  */
-import type { Payload } from "../shared/codec.ts";
+import { encode, type Payload } from "../shared/codec.ts";
 import type { PresenceFrame, PresenceMetas } from "../shared/protocol.ts";
+import type { PresenceChange } from "./broker/broker.ts";
 
 type Members = Map<string, Map<string, Payload>>;
 
@@ -32,6 +33,13 @@ export class PresenceTracker {
     private readonly windowMs: number,
     private readonly broadcast: (channel: string, frame: string) => void,
   ) {}
+
+  /** Applies a join or leave, made on this instance or announced by another (Redis broker). */
+  apply(change: PresenceChange): void {
+    if (!change.join) return this.untrack(change.channel, change.member, change.connectionId);
+    const { channel, topic, key, countsOnly, member, connectionId } = change;
+    this.track(channel, topic, key, countsOnly, member, connectionId, change.meta ?? encode(undefined));
+  }
 
   /** Adds one connection of a member to a channel's presence. */
   track(channel: string, topic: string, key: string, countsOnly: boolean, member: string, connId: string, meta: Payload): void {

@@ -72,6 +72,8 @@ export interface Core<A> {
   presence: PresenceTracker;
   broker: Broker;
   publisher: Publisher<ContractTree>;
+  /** Publishes params and a message already validated (a client publish), skipping the second validation. */
+  publishValid(topic: string, params: unknown, message: unknown, target: Target | undefined): void;
   metrics: Metrics;
   logger: Logger;
   idempotency: IdempotencyCache;
@@ -133,14 +135,19 @@ export function createService<C extends ContractTree, A = undefined>(
       if (!p.success) throw new TypeError(`Cannot publish to "${topic}": params failed validation: ${p.issues[0].message}`);
       const m = v.safeParse(entry.def.message, message);
       if (!m.success) throw new TypeError(`Cannot publish to "${topic}": message failed validation: ${m.issues[0].message}`);
-      const key = topicKey(p.output);
-      const msg: BrokerMessage = { topic, key, data: encode(m.output) };
-      if (target !== undefined) msg.target = target;
-      metrics.published++;
-      const done = broker.publish(channelOf(topic, key), msg, entry.def.history);
-      if (done instanceof Promise) done.catch(() => {});
+      publishValid(topic, p.output, m.output, target);
     },
   } as Publisher<ContractTree>;
+
+  /** Sends params and a message already validated against the topic's schemas. */
+  const publishValid = (topic: string, params: unknown, message: unknown, target: Target | undefined) => {
+    const key = topicKey(params);
+    const msg: BrokerMessage = { topic, key, data: encode(message) };
+    if (target !== undefined) msg.target = target;
+    metrics.published++;
+    const done = broker.publish(channelOf(topic, key), msg, topics.get(topic)?.def.history ?? false);
+    if (done instanceof Promise) done.catch(() => {});
+  };
 
   const core: Core<A> = {
     options: resolved as ResolvedOptions<ContractTree, A>,
@@ -162,6 +169,7 @@ export function createService<C extends ContractTree, A = undefined>(
     presence,
     broker,
     publisher,
+    publishValid,
     metrics,
     logger,
     idempotency: new IdempotencyCache(resolved.idempotencyWindow, broker.outcomes),
@@ -170,15 +178,10 @@ export function createService<C extends ContractTree, A = undefined>(
   // A channel that lost messages (Redis outage): its subscribers reconnect, resubscribe with their
   // offset and are told `recovered: false`, the only way the protocol has to say "refetch".
   const reset = (channel: string) => {
-    for (const conn of connections.values()) {
-      if (conn.subscriptions.has(channel)) conn.close(CloseCode.TRY_AGAIN_LATER, "retry=100; stream reset");
-    }
+    for (const conn of registry.connectionsOf(channel)) conn.close(CloseCode.TRY_AGAIN_LATER, "retry=100; stream reset");
   };
   // Presence changes made on other instances (Redis broker) enter the local tracker like local ones.
-  const remotePresence = (c: PresenceChange) =>
-    c.join
-      ? presence.track(c.channel, c.topic, c.key, c.countsOnly, c.member, c.connectionId, c.meta ?? encode(undefined))
-      : presence.untrack(c.channel, c.member, c.connectionId);
+  const remotePresence = (change: PresenceChange) => presence.apply(change);
   // Counted here, not per send: Bun's native publish reaches subscribers without passing the core.
   const started = broker.start((channel, message) => void (metrics.delivered += registry.deliver(channel, message)), reset, remotePresence);
   if (started instanceof Promise) started.catch(() => {});
@@ -235,8 +238,10 @@ export function createService<C extends ContractTree, A = undefined>(
       metrics.close(code ?? 1005);
       if (conn.outbox !== null) flow.release(conn as Connection);
       logger.debug("connection closed", { connection: conn.id, code: code ?? 1005 });
-      conn.closed.abort(new RpcError("DISCONNECTED", "Connection closed"));
-      for (const ac of conn.inflight.values()) ac.abort(conn.closed.signal.reason);
+      // One reason for the connection and its calls; reading `conn.closed.signal` would create the lazy controller.
+      const reason = new RpcError("DISCONNECTED", "Connection closed");
+      conn.closed.abort(reason);
+      for (const ac of conn.inflight.values()) ac.abort(reason);
       conn.inflight.clear();
       unsubscribeAll(core, conn);
       rooms.leaveAll(conn);

@@ -7,13 +7,13 @@ import { decode, encode, type Payload, topicKey } from "../shared/codec.ts";
 import type { AnyTopic, ContractTree } from "../shared/contract.ts";
 import { RpcError } from "../shared/errors.ts";
 import type { PublishFrame, SubscribedFrame, SubscribeFrame, UnsubscribeFrame } from "../shared/protocol.ts";
-import type { Recovery, StreamPosition } from "./broker/broker.ts";
+import type { PresenceChange, Recovery, StreamPosition } from "./broker/broker.ts";
 import { through } from "./calls.ts";
 import type { Connection, Subscription } from "./connection.ts";
 import { CallContext } from "./context.ts";
 import { errorFrame, simpleErrorFrame, toIssues } from "./error-frame.ts";
 import type { Core } from "./service.ts";
-import { channelOf } from "./topics.ts";
+import { channelOf, eventFrame } from "./topics.ts";
 
 type Validated = { ok: true; value: unknown } | { ok: false };
 
@@ -88,7 +88,7 @@ export async function subscribe<A>(core: Core<A>, conn: Connection<A>, frame: v.
   conn.send(JSON.stringify(ack));
   let last = 0;
   for (const message of recovery?.messages ?? []) {
-    conn.send(JSON.stringify({ type: "event", topic, key, offset: message.offset, data: message.data }));
+    conn.send(eventFrame(message));
     last = message.offset ?? last;
   }
   // Frames published while the history was read: send those not already replayed, then go live.
@@ -117,14 +117,17 @@ function trackPresence<A>(
     const meta = v.parse(def.presence!, entry.meta);
     sub.presenceKey = entry.key;
     const countsOnly = def.presenceMode === "counts";
-    const encoded = encode(meta);
-    core.presence.track(channel, sub.topic, sub.key, countsOnly, entry.key, conn.id, encoded);
-    const change = { channel, topic: sub.topic, key: sub.key, countsOnly, member: entry.key, connectionId: conn.id, meta: encoded, join: true };
-    core.broker.presence?.announce(change).catch(() => {});
+    changePresence(core, { channel, topic: sub.topic, key: sub.key, countsOnly, member: entry.key, connectionId: conn.id, meta: encode(meta), join: true });
   }
   const snapshot = core.presence.snapshot(channel) ?? { type: "presence", topic: sub.topic, key: sub.key, count: 0, state: {} };
   if (def.presenceMode === "counts") delete snapshot.state;
   conn.send(JSON.stringify(snapshot));
+}
+
+/** A join or leave made here: into this instance's presence, and out to the others (Redis broker). */
+function changePresence<A>(core: Core<A>, change: PresenceChange): void {
+  core.presence.apply(change);
+  core.broker.presence?.announce(change).catch(() => {});
 }
 
 /** Handles an unsubscribe frame; unsubscribing twice is not an error. */
@@ -143,19 +146,17 @@ function removeSubscription<A>(core: Core<A>, conn: Connection<A>, channel: stri
   if (sub === undefined) return;
   conn.subscriptions.delete(channel);
   core.registry.remove(conn as Connection, channel);
+  const entry = core.topics.get(sub.topic);
   if (sub.presenceKey !== undefined) {
-    core.presence.untrack(channel, sub.presenceKey, conn.id);
-    const countsOnly = core.topics.get(sub.topic)?.def.presenceMode === "counts";
-    const change = { channel, topic: sub.topic, key: sub.key, countsOnly, member: sub.presenceKey, connectionId: conn.id, join: false };
-    core.broker.presence?.announce(change).catch(() => {});
+    const countsOnly = entry?.def.presenceMode === "counts";
+    changePresence(core, { channel, topic: sub.topic, key: sub.key, countsOnly, member: sub.presenceKey, connectionId: conn.id, join: false });
   }
   if (!core.registry.has(channel)) {
     const done = core.broker.unlisten(channel);
     if (done instanceof Promise) done.catch(() => {});
   }
-  const hooks = core.topics.get(sub.topic)?.hooks;
   try {
-    hooks?.onUnsubscribe?.(sub.params, new CallContext(conn, core.rooms, core.publisher, conn.closed));
+    entry?.hooks.onUnsubscribe?.(sub.params, new CallContext(conn, core.rooms, core.publisher, conn.closed));
   } catch {
     // The subscription is gone whatever the hook does.
   }
@@ -178,8 +179,7 @@ export async function clientPublish<A>(core: Core<A>, conn: Connection<A>, frame
     const allowed = await through(core.chain(topic), { kind: "publish", path: topic, input: message.value, ctx }, () =>
       entry.hooks.authorizePublish === undefined ? true : entry.hooks.authorizePublish(params.value, message.value, ctx));
     if (allowed !== true) throw new RpcError("FORBIDDEN", `Cannot publish to "${topic}": not allowed`);
-    // The publisher validates again from the decoded input, so schemas with transforms apply once.
-    core.publisher.publish(topic as never, decode(frame.params) as never, decode(frame.data) as never, { except: conn.id });
+    core.publishValid(topic, params.value, message.value, { except: conn.id });
     conn.send(JSON.stringify({ type: "result", id, output: encode(undefined) }));
   } catch (error) {
     conn.send(errorFrame(id, error, core.options.dev));

@@ -16,6 +16,11 @@ export function channelOf(topic: string, key: string): string {
   return `${topic}:${key}`;
 }
 
+/** The event frame of a broker message: one text for every subscriber, and for history replay. */
+export function eventFrame(message: BrokerMessage): string {
+  return JSON.stringify({ type: "event", topic: message.topic, key: message.key, offset: message.offset, data: message.data });
+}
+
 /** Subscribers of every topic instance on this instance, and the fan-out over them. */
 export class TopicRegistry {
   private readonly live = new Map<string, Set<Connection>>();
@@ -41,6 +46,11 @@ export class TopicRegistry {
   /** Number of channels with at least one subscriber here. */
   get size(): number {
     return this.live.size + this.recovering.size;
+  }
+
+  /** Every local subscriber of a channel, live or still recovering. */
+  connectionsOf(channel: string): Connection[] {
+    return [...(this.live.get(channel) ?? []), ...(this.recovering.get(channel) ?? [])];
   }
 
   /** Whether any local connection subscribes to the channel (live or recovering). */
@@ -71,13 +81,7 @@ export class TopicRegistry {
     const live = this.live.get(channel);
     const recovering = this.recovering.get(channel);
     if (live === undefined && recovering === undefined) return 0;
-    const frame = JSON.stringify({
-      type: "event",
-      topic: message.topic,
-      key: message.key,
-      offset: message.offset,
-      data: message.data,
-    });
+    const frame = eventFrame(message);
     const target = message.target;
     if (recovering !== undefined) {
       for (const conn of recovering) {
@@ -98,12 +102,6 @@ export class TopicRegistry {
       return live.size;
     }
     let sent = 0;
-    if (target.connection !== undefined && target.room === undefined) {
-      for (const conn of live) {
-        if (conn.id === target.connection && selects(target, conn)) (this.send(conn, frame, message.topic, channel), sent++);
-      }
-      return sent;
-    }
     for (const conn of this.candidates(live, target)) {
       if (selects(target, conn)) (this.send(conn, frame, message.topic, channel), sent++);
     }

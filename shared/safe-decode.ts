@@ -4,6 +4,7 @@
  * objects may not carry a `__proto__` key.
  * @module
  */
+import type { Payload } from "./codec.ts";
 
 /** Bounds on superjson metadata accepted from a peer. */
 export const META_LIMITS = {
@@ -170,19 +171,13 @@ function walk(value: unknown): string | undefined {
   return undefined;
 }
 
-/** A payload as frames carry it (the shape of codec.ts's Payload, without importing the codec). */
-interface PayloadLike {
-  json: unknown;
-  meta?: Record<string, unknown> | undefined;
-}
-
 /**
  * Why any payload of a validated client frame (`input`, `params`, `data`) is unsafe to decode, or
  * undefined. The server runs this once per frame, before a handler or superjson sees the payloads.
  */
 export function framePayloadProblem(frame: object): string | undefined {
   // Any client frame: those without payload members (cancel, ping…) simply have none to check.
-  const { input, params, data } = frame as { input?: PayloadLike; params?: PayloadLike; data?: PayloadLike };
+  const { input, params, data } = frame as { input?: Payload; params?: Payload; data?: Payload };
   for (const payload of [input, params, data]) {
     if (payload?.meta === undefined) continue;
     const problem = metaProblem(payload.meta, payload.json);
