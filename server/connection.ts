@@ -6,10 +6,17 @@ import { CloseCode } from "../shared/protocol.ts";
 import { LazyAbort } from "./lazy-abort.ts";
 import type { FlowControl, Outbox } from "./outbox.ts";
 
+/**
+ * What became of a frame handed to the runtime: written to the network, queued in the runtime's own
+ * buffer (look at `bufferedAmount()`), or dropped by the runtime (the core must keep it itself).
+ * Each adapter translates its runtime's answer into one of these.
+ */
+export type SendResult = "written" | "queued" | "dropped";
+
 /** The few socket operations the core needs; each runtime adapter provides them. */
 export interface Socket {
-  /** Sends a text frame. Bun returns bytes sent, -1 when queued past its limit, 0 when dropped. */
-  send(frame: string): number | void;
+  /** Sends a text frame and says what became of it. */
+  send(frame: string): SendResult;
   /** Closes the socket with a code from the close-code table and a short reason. */
   close(code: number, reason: string): void;
   /** Bytes queued by the runtime and not yet written to the network. */
@@ -84,7 +91,7 @@ export class Connection<A = unknown> {
   send(frame: string): boolean {
     if (!this.open) return false;
     if (this.flow !== undefined) return this.flow.send(this, frame);
-    return this.socket.send(frame) !== 0;
+    return this.socket.send(frame) !== "dropped";
   }
 
   /** Closes the socket; the adapter's close event then calls the service's cleanup. */

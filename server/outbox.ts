@@ -80,9 +80,8 @@ export class FlowControl {
     if (conn.outbox !== null) this.flush(conn);
     if (conn.outbox === null) {
       const sent = conn.socket.send(frame);
-      // Bun: bytes written (all done), -1 (buffered: look at the size), 0 (dropped: keep it ourselves).
-      if (typeof sent === "number" && sent > 0) return true;
-      if (sent !== 0) {
+      if (sent === "written") return true;
+      if (sent === "queued") {
         if (conn.socket.bufferedAmount() > this.limit) this.goSlow(conn);
         return true;
       }
@@ -104,7 +103,7 @@ export class FlowControl {
     let i = 0;
     while (i < box.frames.length && conn.socket.bufferedAmount() <= this.limit / 2) {
       const waiting = box.frames[i]!;
-      if (conn.socket.send(waiting.frame) === 0) break;
+      if (conn.socket.send(waiting.frame) === "dropped") break;
       box.chars -= waiting.frame.length;
       i++;
     }

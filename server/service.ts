@@ -20,7 +20,7 @@ import { FlowControl } from "./outbox.ts";
 import { PresenceTracker } from "./presence.ts";
 import { RoomRegistry } from "./rooms.ts";
 import { unsubscribeAll } from "./subscriptions.ts";
-import { channelOf, TopicRegistry } from "./topics.ts";
+import { channelOf, type NativePublish, TopicRegistry } from "./topics.ts";
 
 /** A running service: the publish API, queries, and the entry points adapters call. */
 export interface Service<C extends ContractTree, A = unknown> extends Publisher<C> {
@@ -43,7 +43,7 @@ export interface Service<C extends ContractTree, A = unknown> extends Publisher<
   /** False once `close()` started: new upgrades get 503 and `/readyz` fails. */
   readonly accepting: boolean;
   /** Adapter entry: Bun can publish natively to channels; untargeted events then take that path. */
-  useNativePublish(publish: (channel: string, frame: string) => number | void): void;
+  useNativePublish(publish: NativePublish): void;
   /** The rooms a connection is in. */
   roomsOf(connectionId: string): ReadonlySet<string>;
   /** Connection ids in a room on this instance. */

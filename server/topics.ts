@@ -8,8 +8,11 @@ import type { Connection } from "./connection.ts";
 import type { Target } from "./handlers.ts";
 import type { RoomRegistry } from "./rooms.ts";
 
-/** Sends a frame to many connections at once by a runtime-native channel (Bun's `server.publish`). */
-export type NativePublish = (channel: string, frame: string) => number | void;
+/**
+ * Sends a frame to many connections at once by a runtime-native channel (Bun's `server.publish`);
+ * false when some subscriber was backed up, so the core looks at each one.
+ */
+export type NativePublish = (channel: string, frame: string) => boolean;
 
 /** The channel name of a topic instance: the topic, a colon, the canonical params key. */
 export function channelOf(topic: string, key: string): string {
@@ -96,9 +99,8 @@ export class TopicRegistry {
       }
       // Slow connections left the native channel: they are served first, before any more can turn slow.
       for (const conn of this.slow) if (live.has(conn)) this.send(conn, frame, message.topic, channel);
-      // Bun answers -1 (buffering) or 0 (dropped) when some subscriber is backed up: only then are they looked at one by one.
-      const sent = this.nativePublish(channel, frame);
-      if (typeof sent === "number" && sent <= 0) for (const conn of live) this.onBackpressure(conn);
+      // Only when some subscriber was backed up are they looked at one by one.
+      if (!this.nativePublish(channel, frame)) for (const conn of live) this.onBackpressure(conn);
       return live.size;
     }
     let sent = 0;

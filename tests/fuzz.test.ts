@@ -38,7 +38,7 @@ function recordingSocket(service: Service<typeof contract, undefined>) {
   // The socket reports closes back to the service, which needs the connection it has not created yet.
   const self: { conn?: Connection<undefined> } = {};
   const socket = {
-    send: (frame: string) => void sent.push(frame),
+    send: (frame: string) => (sent.push(frame), "written" as const),
     close: (code: number) => {
       if (self.conn !== undefined) service.closed(self.conn, code);
     },

@@ -5,7 +5,7 @@
  */
 import type { ContractTree } from "../../shared/contract.ts";
 import { SUBPROTOCOL } from "../../shared/protocol.ts";
-import type { Connection } from "../connection.ts";
+import type { Connection, SendResult } from "../connection.ts";
 import { routeRequest } from "../http.ts";
 import type { Service } from "../service.ts";
 import type { RunningServer, ServeOptions } from "./serve-options.ts";
@@ -33,8 +33,10 @@ interface BunSocket {
  */
 class BunSocketAdapter {
   constructor(private readonly ws: BunSocket) {}
-  send(frame: string): number {
-    return this.ws.send(frame);
+  send(frame: string): SendResult {
+    // Bun answers bytes written, -1 when it queued the frame past backpressureLimit, 0 when it dropped it.
+    const sent = this.ws.send(frame);
+    return sent > 0 ? "written" : sent === 0 ? "dropped" : "queued";
   }
   close(code: number, reason: string): void {
     this.ws.close(code, reason);
@@ -126,7 +128,8 @@ export function serveBun<C extends ContractTree, A>(service: Service<C, A>, opti
       perMessageDeflate: false,
     },
   });
-  service.useNativePublish((channel, frame) => server.publish(channel, frame));
+  // Bun's publish answers -1 (some subscriber buffering) or 0 (dropped somewhere) when one is backed up.
+  service.useNativePublish((channel, frame) => server.publish(channel, frame) > 0);
   return {
     port: server.port,
     url: `ws://${hostname}:${server.port}${service.options.paths[0]}`,

@@ -48,7 +48,8 @@ export function serveDeno<C extends ContractTree, A>(service: Service<C, A>, opt
     let receiving = false;
     socket.onopen = () => {
       conn = service.open({
-        send: (frame) => socket.send(frame),
+        // Deno writes asynchronously and never refuses: every frame is queued, its buffer reports the backlog.
+        send: (frame) => (socket.send(frame), "queued"),
         // Deno reports code 0 to both ends when close() runs inside onmessage with more frames queued
         // (a flood closed with 1008): close from the next task instead.
         close: (code, reason) => (receiving ? void setTimeout(() => socket.close(code, reason), 0) : socket.close(code, reason)),
