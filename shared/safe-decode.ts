@@ -1,7 +1,8 @@
 /**
- * Checks on untrusted payloads before superjson or a handler sees them: superjson metadata is
- * allow-listed and bounded (no reference sharing, no costly Set/Map paths, no huge BigInts), and
- * objects may not carry a `__proto__` key.
+ * Checks on untrusted payloads before superjson or a handler sees them: superjson metadata must have
+ * the exact shape PROTOCOL.md section 2 specifies (the shape superjson's own encoder writes), with
+ * every annotation pointing at a JSON value of the right form, and objects may not carry a
+ * `__proto__` key.
  * @module
  */
 import type { Payload } from "./codec.ts";
@@ -10,10 +11,6 @@ import type { Payload } from "./codec.ts";
 export const META_LIMITS = {
   /** Type annotations in one payload. */
   maxAnnotations: 10_000,
-  /** Keys in one annotation path. */
-  maxPathSegments: 64,
-  /** Sum of Set/Map row indexes superjson must walk (it finds row n by iterating n entries). */
-  maxCollectionSteps: 200_000,
   /** Characters of one BigInt (parsing is superlinear in its length). */
   maxBigIntDigits: 1024,
 } as const;
@@ -21,22 +18,26 @@ export const META_LIMITS = {
 /** The superjson annotation types Tether payloads use; classes, symbols, custom types, regexps and errors are refused. */
 const ALLOWED_TYPES: ReadonlySet<unknown> = new Set(["undefined", "bigint", "Date", "set", "map", "number"]);
 
+/** The JSON strings a `number` annotation may hold. */
+const SPECIAL_NUMBERS: ReadonlySet<unknown> = new Set(["NaN", "Infinity", "-Infinity", "-0"]);
+
 /** Path keys that could reach a prototype if a setter followed them. */
 const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
 
-/** What the walk over an annotation tree keeps: counts, and the Set/Map paths converted so far. */
-interface Walk {
-  json: unknown;
-  annotations: number;
-  steps: number;
-  /** Paths already turned into a Set or Map, each as one string (every key prefixed by a NUL). */
-  collections: Set<string>;
-}
+/** `Date.prototype.toISOString()`'s output: four-digit or signed six-digit year, milliseconds, `Z`. */
+const ISO_DATE = /^(?:\d{4}|[+-]\d{6})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** `BigInt.prototype.toString()`'s output: decimal digits, no leading zero, `-` only before a non-zero. */
+const BIGINT_TEXT = /^(?:0|-?[1-9][0-9]*)$/;
+
+/** An array index as JSON writes it: no sign, no leading zero. */
+const INDEX = /^(?:0|[1-9][0-9]*)$/;
 
 /**
- * Why a payload's superjson metadata is unsafe to deserialize, or undefined when it is fine.
+ * Why a payload's superjson metadata is unsafe or malformed, or undefined when it is fine.
+ * Accepted: `{"v":1}` plus optionally `values`, an annotation tree (PROTOCOL.md section 2).
  * @param meta the `meta` member of a payload as received
- * @param json the `json` member, to check the size of BigInts before superjson parses them
+ * @param json the `json` member, which every annotation must point into
  */
 export function metaProblem(meta: Record<string, unknown>, json: unknown): string | undefined {
   for (const key of Object.keys(meta)) {
@@ -44,99 +45,123 @@ export function metaProblem(meta: Record<string, unknown>, json: unknown): strin
   }
   if (meta.v !== 1) return "superjson meta version must be 1";
   if (meta.values === undefined) return undefined;
-  return visit(meta.values, [], { json, annotations: 0, steps: 0, collections: new Set() }, 0);
+  const count = { annotations: 0 };
+  return Array.isArray(meta.values) ? nodeProblem(meta.values, json, count) : dictProblem(meta.values, json, false, count);
 }
 
 /**
- * Walks superjson's annotation tree (`[type, children?]` or `{ path: subtree }`) in the order
- * superjson applies it (children before their node, keys in order), so the cost counted is the
- * cost superjson would pay: a path through a Set or Map already converted walks its rows.
+ * A node `[type]` or `[type, {path: node}]` annotating `value`: only `set` and `map` have children,
+ * and they are applied to the rows before the node itself is.
  */
-function visit(tree: unknown, origin: string[], walk: Walk, depth: number): string | undefined {
-  if (depth > META_LIMITS.maxPathSegments) return "superjson meta nests too deep";
-  if (Array.isArray(tree)) {
-    const [type, children] = tree as unknown[];
-    if (tree.length < 1 || tree.length > 2) return "superjson annotation is malformed";
-    if (typeof type !== "string" || !ALLOWED_TYPES.has(type)) return "superjson annotation type is not allowed";
-    if (children !== undefined) {
-      const problem = visit(children, origin, walk, depth + 1);
-      if (problem !== undefined) return problem;
-    }
-    return annotate(origin, type, walk);
-  }
-  if (typeof tree !== "object" || tree === null) return "superjson annotation is malformed";
+function nodeProblem(node: unknown[], value: unknown, count: { annotations: number }): string | undefined {
+  if (node.length < 1 || node.length > 2) return "superjson annotation is malformed";
+  const [type, children] = node;
+  if (typeof type !== "string" || !ALLOWED_TYPES.has(type)) return "superjson annotation type is not allowed";
+  if (++count.annotations > META_LIMITS.maxAnnotations) return "superjson meta has too many annotations";
+  const problem = valueProblem(type, value);
+  if (problem !== undefined || children === undefined) return problem;
+  if (type !== "set" && type !== "map") return `superjson "${type}" annotation cannot have children`;
+  return dictProblem(children, value, type === "map", count);
+}
+
+/**
+ * A dictionary `{path: node}` under `base`. No path may be a prefix of another in the same
+ * dictionary, so the order its entries are applied in never matters and no path ever walks a Set
+ * or Map already built (superjson finds row n of one by iterating n entries).
+ * @param mapRows the dictionary holds a `map` node's children: paths start `row.0` (key) or `row.1` (value)
+ */
+function dictProblem(dict: unknown, base: unknown, mapRows: boolean, count: { annotations: number }): string | undefined {
+  if (typeof dict !== "object" || dict === null || Array.isArray(dict)) return "superjson annotation is malformed";
+  const paths = new Set<string>();
+  const prefixes = new Set<string>();
   // for…in rather than Object.entries: a hostile tree with 100,000 keys is refused without copying them all.
-  for (const key in tree) {
-    const path = parsePath(key, origin);
-    if (typeof path === "string") return path;
-    const problem = visit((tree as Record<string, unknown>)[key], path, walk, depth + 1);
+  for (const key in dict) {
+    const node = (dict as Record<string, unknown>)[key];
+    if (!Array.isArray(node)) return "superjson annotation is malformed";
+    const reached = follow(key, base);
+    if (!reached.ok) return reached.problem;
+    if (mapRows && reached.segments.length < 2) {
+      return "superjson map annotation must name a row's key or value";
+    }
+    let id = "";
+    for (let i = 0; i < reached.segments.length; i++) {
+      if (i > 0) prefixes.add(id);
+      const segment = reached.segments[i]!;
+      id += `${segment.length}:${segment}`;
+      if (i < reached.segments.length - 1 && paths.has(id)) return "superjson meta paths overlap";
+    }
+    if (paths.has(id) || prefixes.has(id)) return "superjson meta paths overlap";
+    paths.add(id);
+    const problem = nodeProblem(node, reached.value, count);
     if (problem !== undefined) return problem;
   }
   return undefined;
 }
 
-/** Counts one annotation and what applying it costs. */
-function annotate(path: readonly string[], type: string, walk: Walk): string | undefined {
-  if (++walk.annotations > META_LIMITS.maxAnnotations) return "superjson meta has too many annotations";
-  let prefix = "";
-  for (const key of path) {
-    // superjson finds row n of a Set or Map by iterating n entries.
-    if (walk.collections.size > 0 && walk.collections.has(prefix)) walk.steps += Number(key) || 0;
-    prefix += `\u0000${key}`;
-  }
-  if (walk.steps > META_LIMITS.maxCollectionSteps) return "superjson meta walks Sets or Maps too far";
-  if (type === "set" || type === "map") walk.collections.add(prefix);
-  // An encoder only annotates values it wrote; a path into nowhere would make superjson grow arrays (index 999999).
-  const value = at(walk.json, path);
-  if (value === MISSING) return "superjson annotation points outside the payload";
-  if (type === "bigint" && (typeof value !== "string" || value.length > META_LIMITS.maxBigIntDigits)) {
-    return "superjson BigInt is not a short string";
-  }
-  return undefined;
-}
+type Reached = { ok: true; value: unknown; segments: string[] } | { ok: false; problem: string };
 
-/** superjson's path syntax (dots separate, backslash escapes a dot or a backslash), appended to `origin`. */
-function parsePath(key: string, origin: readonly string[]): string[] | string {
-  const room = META_LIMITS.maxPathSegments - origin.length;
-  // split's limit stops early, so a key of 400,000 dots costs no more than one of 64.
-  const parts = key.includes("\\") ? parseEscaped(key, room) : key.split(".", room + 1);
-  if (typeof parts === "string") return parts;
-  if (parts.length > room) return "superjson meta path is too long";
-  for (const part of parts) if (FORBIDDEN_KEYS.has(part)) return `superjson meta path names "${part}"`;
-  return origin.length === 0 ? parts : origin.concat(parts);
-}
-
-/** The slow path of {@link parsePath}, for keys holding escapes. */
-function parseEscaped(key: string, room: number): string[] | string {
-  const parts: string[] = [];
+/**
+ * Parses a path (superjson v1 syntax: `.` separates segments, `\.` is a dot and `\\` a backslash
+ * inside one, any other backslash is an error) while walking it through the plain JSON under
+ * `base`, so a path is refused at its first segment that names nothing (a key of 400,000 dots costs
+ * one step). Arrays take canonical indexes only; objects their own keys.
+ */
+function follow(key: string, base: unknown): Reached {
+  const segments: string[] = [];
+  let node = base;
   let segment = "";
-  for (let i = 0; i < key.length; i++) {
+  for (let i = 0; i <= key.length; i++) {
     const c = key[i];
     if (c === "\\") {
       const next = key[i + 1];
-      if (next !== "." && next !== "\\") return "superjson meta path is malformed";
+      if (next !== "." && next !== "\\") return { ok: false, problem: "superjson meta path is malformed" };
       segment += next;
       i++;
-    } else if (c === ".") {
-      parts.push(segment);
-      segment = "";
-      if (parts.length > room) return "superjson meta path is too long";
-    } else segment += c;
+      continue;
+    }
+    if (c !== "." && c !== undefined) {
+      segment += c;
+      continue;
+    }
+    if (FORBIDDEN_KEYS.has(segment)) return { ok: false, problem: `superjson meta path names "${segment}"` };
+    if (typeof node !== "object" || node === null) return { ok: false, problem: "superjson annotation points outside the payload" };
+    if (Array.isArray(node) ? !INDEX.test(segment) || Number(segment) >= node.length : !Object.hasOwn(node, segment)) {
+      return { ok: false, problem: "superjson annotation points outside the payload" };
+    }
+    node = (node as Record<string, unknown>)[segment];
+    segments.push(segment);
+    segment = "";
   }
-  parts.push(segment);
-  return parts;
+  return { ok: true, value: node, segments };
 }
 
-const MISSING = Symbol("missing");
-
-/** The plain-JSON value at a path (Sets and Maps are still arrays there), following own properties only. */
-function at(json: unknown, path: readonly string[]): unknown {
-  let node = json;
-  for (const key of path) {
-    if (typeof node !== "object" || node === null || !Object.hasOwn(node, key)) return MISSING;
-    node = (node as Record<string, unknown>)[key];
+/** Whether the JSON under an annotation has the form that annotation's type is written in. */
+function valueProblem(type: string, value: unknown): string | undefined {
+  switch (type) {
+    case "undefined":
+      return value === null ? undefined : "superjson undefined must be written as null";
+    case "number":
+      return SPECIAL_NUMBERS.has(value) ? undefined : "superjson number must be \"NaN\", \"Infinity\", \"-Infinity\" or \"-0\"";
+    case "bigint":
+      return typeof value === "string" && value.length <= META_LIMITS.maxBigIntDigits && BIGINT_TEXT.test(value)
+        ? undefined
+        : "superjson BigInt is not a short decimal string";
+    case "Date":
+      return typeof value === "string" && ISO_DATE.test(value) && isoRoundTrips(value) ? undefined : "superjson Date is not an ISO 8601 UTC string";
+    case "set":
+      return Array.isArray(value) ? undefined : "superjson Set must be written as an array";
+    case "map":
+      return Array.isArray(value) && value.every((row) => Array.isArray(row) && row.length === 2)
+        ? undefined
+        : "superjson Map must be written as an array of [key, value] rows";
   }
-  return node;
+  return "superjson annotation type is not allowed";
+}
+
+/** Whether an ISO string names a real instant and is exactly what `toISOString()` gives for it (no 30 February). */
+function isoRoundTrips(text: string): boolean {
+  const time = Date.parse(text);
+  return !Number.isNaN(time) && new Date(time).toISOString() === text;
 }
 
 /**
