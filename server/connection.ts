@@ -27,6 +27,9 @@ export interface Socket {
   unsubscribe?(channel: string): void;
 }
 
+/** Milliseconds of a rate-limit refusal window: more than `rateBurst` refusals within one closes the socket with 1008. */
+export const REFUSAL_WINDOW = 1000;
+
 /** One live subscription of a connection to a topic instance. */
 export interface Subscription {
   /** Dotted topic name. */
@@ -55,8 +58,10 @@ export class Connection<A = unknown> {
   readonly closed = new LazyAbort();
   /** Timestamp (ms) of the last frame received; the heartbeat sweep reads it. */
   lastSeen = Date.now();
-  /** Frames refused in a row by the rate limit; past `rateBurst` the connection is closed with 1008. */
-  rateViolations = 0;
+  /** Frames refused by the rate limit in the current refusal window (see {@link Connection.admit}). */
+  refused = 0;
+  /** When the current refusal window started (ms). */
+  refusedSince = 0;
   /** Frames dropped for this connection by a slow-consumer policy. */
   dropped = 0;
   /** Frames held back while the socket is over its buffer limit; null while it keeps up (outbox.ts). */
@@ -65,6 +70,8 @@ export class Connection<A = unknown> {
   flow: FlowControl | undefined;
   private tokens: number;
   private refilledAt = Date.now();
+  /** Set once the server closed the socket: nothing more is read from it or written to it. */
+  private closing = false;
 
   /**
    * @param socket the adapter's socket
@@ -82,9 +89,9 @@ export class Connection<A = unknown> {
     this.tokens = rate.burst;
   }
 
-  /** Whether the socket is still open from the core's point of view. */
+  /** Whether the socket is still open from the core's point of view (false from the moment the server closes it). */
   get open(): boolean {
-    return !this.closed.aborted;
+    return !this.closing && !this.closed.aborted;
   }
 
   /** Sends a frame (through the outbox while the socket is backed up); false when it was not sent and will not be. */
@@ -96,11 +103,32 @@ export class Connection<A = unknown> {
 
   /** Closes the socket; the adapter's close event then calls the service's cleanup. */
   close(code: number = CloseCode.NORMAL, reason = ""): void {
-    if (this.open) this.socket.close(code, reason);
+    if (!this.open) return;
+    // Frames sent after our close frame break the protocol, and frames read after it would start calls nobody hears.
+    this.closing = true;
+    this.socket.close(code, reason);
+  }
+
+  /**
+   * The rate limit's verdict on one frame: the token bucket admits it ("accepted"), or refuses it.
+   * Refusals are counted per window of {@link REFUSAL_WINDOW} ms that starts at the first refusal;
+   * accepted frames do not reset the count, so a steady trickle of accepted frames cannot hide a
+   * flood. The first refusal of a window is "answered" (one error frame), the rest are "dropped",
+   * and the refusal that takes the window past `burst` is "abusive" (the caller closes with 1008).
+   */
+  admit(now: number): "accepted" | "answered" | "dropped" | "abusive" {
+    if (this.takeToken(now)) return "accepted";
+    if (now - this.refusedSince >= REFUSAL_WINDOW) {
+      this.refusedSince = now;
+      this.refused = 0;
+    }
+    this.refused++;
+    if (this.refused > this.rate.burst) return "abusive";
+    return this.refused === 1 ? "answered" : "dropped";
   }
 
   /** Takes one token from the rate bucket; false when the connection is over its rate. */
-  takeToken(now: number): boolean {
+  private takeToken(now: number): boolean {
     if (this.rate.perSecond === Infinity) return true;
     this.tokens = Math.min(this.rate.burst, this.tokens + ((now - this.refilledAt) * this.rate.perSecond) / 1000);
     this.refilledAt = now;

@@ -9,8 +9,9 @@ import { RpcError } from "../shared/errors.ts";
 import { ClientFrame, CloseCode, type Limits } from "../shared/protocol.ts";
 import { forbiddenKey, framePayloadProblem } from "../shared/safe-decode.ts";
 import { runCall } from "./calls.ts";
-import type { Connection } from "./connection.ts";
+import { type Connection, REFUSAL_WINDOW } from "./connection.ts";
 import { simpleErrorFrame, toIssues } from "./error-frame.ts";
+import { OVERSIZE_CLOSE_FACTOR } from "./options.ts";
 import type { Core } from "./service.ts";
 import { clientPublish, subscribe, unsubscribe } from "./subscriptions.ts";
 
@@ -21,20 +22,22 @@ const FRAME_SCHEMAS = new Map<unknown, v.GenericSchema<unknown, ClientFrame>>(Cl
 
 /** Handles one frame a client sent. */
 export function receive<A>(core: Core<A>, conn: Connection<A>, data: string | ArrayBuffer | Uint8Array): void {
+  // Frames that arrive after the server's close frame are not read (the runtime may still deliver a few).
+  if (!conn.open) return;
   const now = Date.now();
   conn.lastSeen = now;
   const { limits } = core.options;
+  // Every frame pays its token before anything else is looked at, binary and oversized ones included.
+  const admission = conn.admit(now);
+  if (admission !== "accepted") return refuseRate(core, conn, admission);
+  const size = typeof data === "string" ? data.length : data.byteLength;
+  if (size > limits.maxFrameBytes * OVERSIZE_CLOSE_FACTOR) {
+    core.metrics.reject("PAYLOAD_TOO_LARGE");
+    return conn.close(CloseCode.TOO_BIG, "frame too large");
+  }
   if (typeof data !== "string") {
     return refuse(core, conn, "BAD_REQUEST", simpleErrorFrame(null, "BAD_REQUEST", "Binary frames are not supported: send JSON text frames"));
   }
-  if (!conn.takeToken(now)) {
-    if (++conn.rateViolations <= limits.rateBurst) {
-      return refuse(core, conn, "TOO_MANY_REQUESTS", simpleErrorFrame(null, "TOO_MANY_REQUESTS", "Too many frames: slow down"));
-    }
-    core.logger.info("rate limit abuse: closing", { connection: conn.id, ip: conn.ip });
-    return conn.close(CloseCode.POLICY, "rate limit exceeded");
-  }
-  conn.rateViolations = 0;
   const parsed = parseFrame(data, limits.maxFrameBytes, limits.maxDepth);
   if (!parsed.ok) {
     core.metrics.reject(parsed.fault === "malformed" ? "PARSE_ERROR" : "PAYLOAD_TOO_LARGE");
@@ -70,6 +73,21 @@ export function receive<A>(core: Core<A>, conn: Connection<A>, data: string | Ar
       return void conn.send(frame.ts === undefined ? PONG : JSON.stringify({ type: "pong", ts: frame.ts }));
     case "pong":
       return;
+  }
+}
+
+/**
+ * A frame over the rate: every refusal is counted, only the first of its window is answered (so a
+ * flood is not met with a flood of error frames), and an abusive connection is closed with 1008.
+ */
+function refuseRate<A>(core: Core<A>, conn: Connection<A>, admission: "answered" | "dropped" | "abusive"): void {
+  core.metrics.reject("TOO_MANY_REQUESTS");
+  if (admission === "answered") {
+    return void conn.send(simpleErrorFrame(null, "TOO_MANY_REQUESTS", `Too many frames: frames over the rate are dropped for up to ${REFUSAL_WINDOW} ms, slow down`));
+  }
+  if (admission === "abusive") {
+    core.logger.info("rate limit abuse: closing", { connection: conn.id, ip: conn.ip });
+    conn.close(CloseCode.POLICY, "rate limit exceeded");
   }
 }
 

@@ -19,6 +19,13 @@ export const DEFAULT_LIMITS: Limits = {
   rateBurst: 2000,
 };
 
+/**
+ * Frames longer than this many times `limits.maxFrameBytes` close the socket with 1009 instead of
+ * getting an error frame: Bun's runtime refuses them before they reach the core (`maxPayloadLength`,
+ * counted in bytes), and the core closes the socket for those Deno delivers (counted in UTF-16 units).
+ */
+export const OVERSIZE_CLOSE_FACTOR = 4;
+
 /** How a service behaves; every field has a documented default. */
 export interface ServiceOptions<C, A> {
   /** Heartbeat timing announced to clients. @default { interval: 20000, timeout: 45000 } */

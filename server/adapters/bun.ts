@@ -7,6 +7,7 @@ import type { ContractTree } from "../../shared/contract.ts";
 import { SUBPROTOCOL } from "../../shared/protocol.ts";
 import type { Connection, SendResult } from "../connection.ts";
 import { routeRequest } from "../http.ts";
+import { OVERSIZE_CLOSE_FACTOR } from "../options.ts";
 import type { Service } from "../service.ts";
 import type { RunningServer, ServeOptions } from "./serve-options.ts";
 
@@ -120,7 +121,7 @@ export function serveBun<C extends ContractTree, A>(service: Service<C, A>, opti
       idleTimeout: Math.ceil(heartbeat.timeout / 1000),
       sendPings: true,
       // Frames a bit over our limit still reach the core, which answers PAYLOAD_TOO_LARGE; far over, Bun closes 1009.
-      maxPayloadLength: limits.maxFrameBytes * 4,
+      maxPayloadLength: limits.maxFrameBytes * OVERSIZE_CLOSE_FACTOR,
       // The core applies slow-consumer policies past maxBufferedBytes (outbox.ts); this hard cap at twice that
       // is a safety net: a socket past it is closed rather than silently skipped by native publish.
       backpressureLimit: maxBufferedBytes * 2,

@@ -14,8 +14,9 @@ interface DenoSocket {
   send(data: string): void;
   close(code?: number, reason?: string): void;
   readonly bufferedAmount: number;
+  binaryType: "arraybuffer" | "blob";
   onopen: (() => void) | null;
-  onmessage: ((event: { data: string | ArrayBuffer | Blob }) => void) | null;
+  onmessage: ((event: { data: string | ArrayBuffer }) => void) | null;
   onclose: ((event: { code: number }) => void) | null;
 }
 
@@ -44,6 +45,8 @@ export function serveDeno<C extends ContractTree, A>(service: Service<C, A>, opt
     if (route.kind === "pass") return options.fetch?.(request) ?? new Response("Not found", { status: 404 });
     const ip = info.remoteAddr.hostname; // read now: Deno refuses once the request is upgraded
     const { socket, response } = deno.upgradeWebSocket(request, { protocol: SUBPROTOCOL, idleTimeout });
+    // Binary frames arrive as ArrayBuffers: the core needs their size (the rate limit and 1009 apply to them too).
+    socket.binaryType = "arraybuffer";
     let conn: Connection<A> | undefined;
     let receiving = false;
     socket.onopen = () => {
@@ -60,7 +63,7 @@ export function serveDeno<C extends ContractTree, A>(service: Service<C, A>, opt
       if (conn === undefined) return;
       receiving = true;
       try {
-        service.receive(conn, typeof event.data === "string" ? event.data : new Uint8Array());
+        service.receive(conn, event.data);
       } finally {
         receiving = false;
       }
