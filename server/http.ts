@@ -1,24 +1,25 @@
 /**
  * The HTTP side of a service, shared by both adapters: health, 426 for plain GETs, subprotocol,
- * Origin and authentication checks before any socket exists.
+ * Origin and authentication checks before any socket exists, and the HTTP fallback's endpoints.
  * @module
  */
 import type { ContractTree } from "../shared/contract.ts";
 import { RpcError } from "../shared/errors.ts";
 import { SUBPROTOCOL } from "../shared/protocol.ts";
+import { answerFallback, isFallbackPath } from "./http-fallback.ts";
 import type { Service } from "./service.ts";
 
 /** What an adapter does with a request. */
 export type Route<A> =
   | { kind: "upgrade"; auth: A }
-  | { kind: "response"; response: Response }
+  | { kind: "response"; response: Response; /** A long-lived stream (HTTP fallback): the adapter lifts its idle timeout. */ stream?: boolean }
   | { kind: "pass" };
 
 /**
  * Decides what a request gets: an upgrade (with its auth), a ready response, or "pass" to the
  * adapter's fallback handler (static files, the app's own routes).
  */
-export async function routeRequest<C extends ContractTree, A>(service: Service<C, A>, request: Request): Promise<Route<A>> {
+export async function routeRequest<C extends ContractTree, A>(service: Service<C, A>, request: Request, ip = ""): Promise<Route<A>> {
   const url = new URL(request.url);
   if (url.pathname === "/healthz") {
     const healthy = service.options.broker.healthy();
@@ -31,6 +32,13 @@ export async function routeRequest<C extends ContractTree, A>(service: Service<C
   }
   if (url.pathname === "/metrics") {
     return respond(new Response(service.renderMetrics(), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } }));
+  }
+  if (isFallbackPath(service.options.paths, url.pathname)) {
+    const answer = originAllowed(request, url, service.options.origins)
+      ? await answerFallback(service, request, url, ip)
+      : { response: json({ error: "Origin not allowed" }, 403), stream: false };
+    if (answer.response.status >= 400) service.metrics.refuse(answer.response.status);
+    return { kind: "response", ...answer };
   }
   if (!service.options.paths.includes(url.pathname)) return { kind: "pass" };
   const route = await upgradeRoute(service, request, url);

@@ -29,6 +29,8 @@ export class TopicRegistry {
   private readonly live = new Map<string, Set<Connection>>();
   /** Subscriptions whose history is being replayed: their live frames wait in `held`. */
   private readonly recovering = new Map<string, Set<Connection>>();
+  /** Live subscribers whose socket has no native channel, by channel (served one by one under native publish). */
+  private readonly direct = new Map<string, Set<Connection>>();
   /** Set by adapters that publish natively; only untargeted frames take that path. */
   nativePublish: NativePublish | undefined;
   /** Backed-up connections (outbox.ts): left out of native channels, served one by one meanwhile. */
@@ -70,12 +72,15 @@ export class TopicRegistry {
   goLive(conn: Connection, channel: string): void {
     remove(this.recovering, channel, conn);
     add(this.live, channel, conn);
-    if (conn.outbox === null) conn.socket.subscribe?.(channel);
+    // Sockets without a native channel (the HTTP fallback) are served one by one beside it.
+    if (conn.socket.subscribe === undefined) add(this.direct, channel, conn);
+    else if (conn.outbox === null) conn.socket.subscribe(channel);
   }
 
   /** Removes a subscription (live or recovering). */
   remove(conn: Connection, channel: string): void {
     remove(this.recovering, channel, conn);
+    remove(this.direct, channel, conn);
     if (remove(this.live, channel, conn)) conn.socket.unsubscribe?.(channel);
   }
 
@@ -98,7 +103,8 @@ export class TopicRegistry {
         return live.size;
       }
       // Slow connections left the native channel: they are served first, before any more can turn slow.
-      for (const conn of this.slow) if (live.has(conn)) this.send(conn, frame, message.topic, channel);
+      for (const conn of this.slow) if (live.has(conn) && conn.socket.subscribe !== undefined) this.send(conn, frame, message.topic, channel);
+      for (const conn of this.direct.get(channel) ?? EMPTY) this.send(conn, frame, message.topic, channel);
       // Only when some subscriber was backed up are they looked at one by one.
       if (!this.nativePublish(channel, frame)) for (const conn of live) this.onBackpressure(conn);
       return live.size;

@@ -59,6 +59,7 @@ interface BunServer {
   upgrade(request: Request, options: { data: SocketData; headers: Record<string, string> }): boolean;
   publish(channel: string, data: string): number;
   requestIP(request: Request): { address: string } | null;
+  timeout(request: Request, seconds: number): void;
   stop(closeActiveConnections?: boolean): Promise<void>;
 }
 
@@ -96,8 +97,12 @@ export function serveBun<C extends ContractTree, A>(service: Service<C, A>, opti
     port: options.port ?? 8080,
     hostname,
     async fetch(request, srv) {
-      const route = await routeRequest(service, request);
-      if (route.kind === "response") return route.response;
+      const route = await routeRequest(service, request, srv.requestIP(request)?.address ?? "");
+      if (route.kind === "response") {
+        // An HTTP fallback stream is quiet between heartbeats: Bun's 10 s idle cut would end it.
+        if (route.stream) srv.timeout(request, 0);
+        return route.response;
+      }
       if (route.kind === "pass") return options.fetch?.(request) ?? new Response("Not found", { status: 404 });
       const data: SocketData = { auth: route.auth, ip: srv.requestIP(request)?.address ?? "", conn: undefined };
       // Bun does not pick a subprotocol itself: echo ours or browsers fail the handshake.

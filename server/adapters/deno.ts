@@ -40,7 +40,7 @@ export function serveDeno<C extends ContractTree, A>(service: Service<C, A>, opt
   const idleTimeout = Math.ceil(service.options.heartbeat.timeout / 1000);
   const hostname = options.hostname ?? "127.0.0.1";
   const server = deno.serve({ port: options.port ?? 8080, hostname, onListen: () => {} }, async (request, info) => {
-    const route = await routeRequest(service, request);
+    const route = await routeRequest(service, request, info.remoteAddr.hostname);
     if (route.kind === "response") return route.response;
     if (route.kind === "pass") return options.fetch?.(request) ?? new Response("Not found", { status: 404 });
     const ip = info.remoteAddr.hostname; // read now: Deno refuses once the request is upgraded

@@ -69,6 +69,19 @@ export interface SharedPresence {
 /** Receives presence changes made on other instances, for channels this instance listens to. */
 export type RemotePresence = (change: PresenceChange) => void;
 
+/**
+ * Carries HTTP fallback POST bodies to the instance holding their session (no sticky sessions):
+ * each instance listens on a channel of its own.
+ */
+export interface SessionRelay {
+  /** This instance's id, the prefix of the session tokens it issues. */
+  readonly instance: string;
+  /** Starts receiving what other instances forward to this one. */
+  listen(receive: (message: string) => void): Promise<void>;
+  /** Sends a message to another instance's channel. */
+  forward(instance: string, message: string): Promise<void>;
+}
+
 /** Moves messages between instances and keeps per-instance history; memory or Redis. */
 export interface Broker {
   /**
@@ -80,6 +93,8 @@ export interface Broker {
   readonly presence?: SharedPresence;
   /** Idempotency outcomes shared between instances; absent in memory (the service keeps its own). */
   readonly outcomes?: SharedOutcomes;
+  /** Routes HTTP fallback POSTs between instances; absent with one instance (the memory broker). */
+  readonly sessions?: SessionRelay;
   /** Publishes to a channel; untargeted messages get an offset and, if `history`, are kept. */
   publish(channel: string, message: BrokerMessage, history: HistoryOptions | false): void | Promise<void>;
   /** Starts listening to a channel (first local subscriber). */

@@ -1,0 +1,111 @@
+/**
+ * One HTTP fallback session as the core sees it: a {@link Socket} whose frames go down one
+ * long-lived streaming response, one JSON frame per line, and whose client frames arrive in POST
+ * bodies numbered by the client. The core cannot tell it from a WebSocket.
+ * @module
+ */
+import type { SendResult, Socket } from "./connection.ts";
+
+const encoder = new TextEncoder();
+
+/** Bytes the response stream holds before the runtime must read them; past it sends report "queued". */
+const STREAM_HIGH_WATER = 64 * 1024;
+
+/** POST bodies that may wait for an earlier one (forwarded through Redis, they can overtake each other). */
+export const MAX_EARLY_POSTS = 32;
+
+/** What a session tells the transport that owns it. */
+export interface SessionEvents {
+  /** The runtime read from the stream: the core may flush an outbox. */
+  drain(): void;
+  /** The stream ended (closed by the server with `code`, or abandoned by the client: 1006). */
+  ended(code: number): void;
+  /** A client frame, in the order the client sent it. */
+  frame(text: string): void;
+}
+
+/** How a numbered POST body was taken. */
+export type Accepted = "accepted" | "duplicate" | "too-early";
+
+/** A session: the stream out, numbered POST bodies in. */
+export class HttpSession implements Socket {
+  /** The response body: NDJSON, one server frame per line, a close record last. */
+  readonly body: ReadableStream<Uint8Array>;
+  private controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  private ended = false;
+  private released = false;
+  /** Sequence number of the next POST body to run. */
+  private next = 0;
+  /** Bodies that arrived before their predecessors, by sequence number. */
+  private readonly early = new Map<number, string>();
+
+  /**
+   * @param token the session's secret id (the client names it in every POST)
+   * @param events where stream and frame events go
+   */
+  constructor(readonly token: string, private readonly events: SessionEvents) {
+    this.body = new ReadableStream<Uint8Array>({
+      start: (controller) => void (this.controller = controller),
+      pull: () => events.drain(),
+      // The client went away (aborted its fetch, or the network dropped it).
+      cancel: () => this.finish(1006),
+    }, { highWaterMark: STREAM_HIGH_WATER, size: (chunk) => chunk.byteLength });
+  }
+
+  /** Whether the stream has ended. */
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  send(frame: string): SendResult {
+    if (this.ended) return "written";
+    this.controller!.enqueue(encoder.encode(`${frame}\n`));
+    // Like Deno's sockets: always queued; flow control reads the backlog from bufferedAmount().
+    return "queued";
+  }
+
+  close(code: number, reason: string): void {
+    if (this.ended) return;
+    // The stream has no close frame of its own: its last line says how and why it ended.
+    this.controller!.enqueue(encoder.encode(`${JSON.stringify({ type: "close", code, reason })}\n`));
+    this.controller!.close();
+    // Released from the next task, as a WebSocket's close event would be (close may run inside a dispatch).
+    setTimeout(() => this.finish(code), 0);
+    this.ended = true;
+  }
+
+  bufferedAmount(): number {
+    if (this.ended || this.controller === undefined) return 0;
+    return Math.max(0, STREAM_HIGH_WATER - (this.controller.desiredSize ?? 0));
+  }
+
+  /**
+   * Takes POST body number `seq`: runs it now if it is the next one (then any early ones it
+   * unblocks), ignores one already run (a retry), or keeps it until its predecessors arrive.
+   */
+  accept(seq: number, body: string): Accepted {
+    if (seq < this.next) return "duplicate";
+    if (seq > this.next) {
+      if (this.early.has(seq)) return "duplicate";
+      if (this.early.size >= MAX_EARLY_POSTS) return "too-early";
+      this.early.set(seq, body);
+      return "accepted";
+    }
+    let text: string | undefined = body;
+    while (text !== undefined && !this.ended) {
+      this.next++;
+      for (const line of text.split("\n")) if (line.trim() !== "") this.events.frame(line);
+      text = this.early.get(this.next);
+      this.early.delete(this.next);
+    }
+    return "accepted";
+  }
+
+  private finish(code: number): void {
+    this.ended = true;
+    this.early.clear();
+    if (this.released) return;
+    this.released = true;
+    this.events.ended(code);
+  }
+}

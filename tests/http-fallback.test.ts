@@ -1,0 +1,121 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as v from "valibot";
+import { createClient, RpcError } from "../client/mod.ts";
+import { httpFallback } from "../client/http.ts";
+import { createService, defineContract, procedure, type RunningServer, topic } from "../server/mod.ts";
+import { RUNTIME, serve, until } from "./fixtures/serve.ts";
+import { type HttpProxy, startHttpProxy } from "./fixtures/http-proxy.ts";
+
+const contract = defineContract({
+  echo: procedure({ input: v.string(), output: v.string() }),
+  slow: procedure({ input: v.number(), output: v.string() }),
+  feed: topic({ message: v.number(), history: {} }),
+  room: topic({ params: v.object({ id: v.string() }), message: v.string(), presence: v.object({ name: v.string() }), clientPublish: true }),
+});
+
+let cancelled = 0;
+const makeService = (options: { heartbeat?: { interval: number; timeout: number } } = {}) =>
+  createService(contract, {
+    echo: (s) => s,
+    slow: (ms, ctx) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => resolve("done"), ms);
+        ctx.signal.addEventListener("abort", () => (clearTimeout(timer), cancelled++, reject(ctx.signal.reason)));
+      }),
+    room: { presence: (_params, ctx) => ({ key: ctx.connectionId, meta: { name: ctx.connectionId } }) },
+  }, options);
+
+describe(`HTTP fallback on ${RUNTIME}: WebSocket refused by a proxy`, () => {
+  let service: ReturnType<typeof makeService>;
+  let server: RunningServer;
+  let proxy: HttpProxy;
+  before(async () => {
+    service = makeService();
+    server = await serve(service);
+    proxy = await startHttpProxy([server.port]);
+  });
+  after(async () => {
+    await proxy.close();
+    await server.stop();
+  });
+
+  const connect = () => {
+    const fallback = httpFallback({ probeInterval: 200 });
+    const client = createClient<typeof contract>(proxy.via(server.url), { WebSocket: fallback.WebSocket, reconnect: { min: 20, max: 200 } });
+    return { fallback, client };
+  };
+
+  it("switches to HTTP without app code: calls, timeouts and cancel work", async () => {
+    const { fallback, client } = connect();
+    try {
+      const started = Date.now();
+      assert.equal(await client.api.echo("hi"), "hi");
+      assert.ok(Date.now() - started < 3000, "on HTTP within 3 s");
+      assert.equal(fallback.transport, "http");
+      const timedOut = await client.api.slow(5000, { timeout: 50 }).catch((e: RpcError) => e.code);
+      assert.equal(timedOut, "TIMEOUT");
+      const ac = new AbortController();
+      const call = client.api.slow(5000, { signal: ac.signal });
+      const before = cancelled;
+      setTimeout(() => ac.abort(), 30);
+      assert.equal(await call.catch((e: RpcError) => e.code), "CANCELLED");
+      await until(() => cancelled === before + 1, 5000, "the server's handler to see the cancel");
+      const many = await Promise.all(Array.from({ length: 50 }, (_, i) => client.api.echo(`m${i}`)));
+      assert.deepEqual(many, Array.from({ length: 50 }, (_, i) => `m${i}`));
+    } finally {
+      client.close();
+    }
+  });
+
+  it("subscriptions get every message in order, with presence and client publish", async () => {
+    const a = connect();
+    const b = connect();
+    try {
+      const got: number[] = [];
+      const sub = a.client.api.feed.subscribe(undefined, { onData: (n) => got.push(n) });
+      await sub.ready;
+      for (let i = 1; i <= 100; i++) service.publish("feed", undefined, i);
+      await until(() => got.length === 100, 5000, "100 events");
+      assert.deepEqual(got, Array.from({ length: 100 }, (_, i) => i + 1));
+
+      const heard: string[] = [];
+      const ra = a.client.api.room.subscribe({ id: "r" }, { onData: (m) => heard.push(m) });
+      await ra.ready;
+      const rb = b.client.api.room.subscribe({ id: "r" });
+      await rb.ready;
+      await until(() => ra.presence.count === 2, 5000, "presence of two");
+      await b.client.api.room.publish({ id: "r" }, "from b");
+      await until(() => heard.includes("from b"), 5000, "b's publish");
+      assert.equal(b.fallback.transport, "http");
+    } finally {
+      a.client.close();
+      b.client.close();
+    }
+  });
+
+  it("moves back to WebSocket when upgrades pass again, losing and repeating nothing", async () => {
+    const { fallback, client } = connect();
+    try {
+      const got: number[] = [];
+      const sub = client.api.feed.subscribe(undefined, { onData: (n) => got.push(n) });
+      await sub.ready;
+      assert.equal(fallback.transport, "http");
+      const base = got.length;
+      let sent = 0;
+      const publisher = setInterval(() => service.publish("feed", undefined, 1000 + sent++), 5);
+      proxy.blockUpgrades = false;
+      try {
+        await until(() => fallback.transport === "websocket", 10_000, "the move to WebSocket");
+        assert.equal(await client.api.echo("ws"), "ws");
+      } finally {
+        clearInterval(publisher);
+      }
+      await until(() => got.length - base === sent, 5000, "every message across the switch");
+      assert.deepEqual(got.slice(base), Array.from({ length: sent }, (_, i) => 1000 + i));
+    } finally {
+      proxy.blockUpgrades = true;
+      client.close();
+    }
+  });
+});
