@@ -101,16 +101,17 @@ async function openSession<C extends ContractTree, A>(service: Service<C, A>, se
   }
   await sessions.listening;
   const token = `${sessions.instance}.${randomToken()}`;
-  let conn: Connection<A> | undefined;
+  // The session's events need its connection, which needs the session: filled in right below.
+  const opened: { conn?: Connection<A> } = {};
   const session = new HttpSession(token, {
-    drain: () => conn !== undefined && service.drain(conn),
-    frame: (text) => conn !== undefined && service.receive(conn, text),
+    drain: () => opened.conn !== undefined && service.drain(opened.conn),
+    frame: (text) => opened.conn !== undefined && service.receive(opened.conn, text),
     ended: (code) => {
       sessions.live.delete(token);
-      if (conn !== undefined) service.closed(conn, code);
+      if (opened.conn !== undefined) service.closed(opened.conn, code);
     },
   });
-  conn = service.open(session, auth, ip);
+  const conn = (opened.conn = service.open(session, auth, ip));
   if (!session.closed) sessions.live.set(token, { session, conn });
   const headers = {
     "content-type": "application/x-ndjson; charset=utf-8",
