@@ -49,7 +49,10 @@ export class PresenceTracker {
       this.instances.set(channel, inst);
     }
     put(inst.members, member, connId, meta);
-    if (!take(inst.leaves, member, connId)) put(inst.joins, member, connId, meta);
+    const left = inst.leaves.get(member)?.get(connId);
+    // Back within one window: nothing to announce, unless it came back with other metadata (then a leave and a join).
+    if (left === undefined || JSON.stringify(left) !== JSON.stringify(meta)) put(inst.joins, member, connId, meta);
+    else take(inst.leaves, member, connId);
     this.markDirty(channel);
   }
 
@@ -59,16 +62,22 @@ export class PresenceTracker {
     const meta = inst?.members.get(member)?.get(connId);
     if (inst === undefined || meta === undefined) return;
     take(inst.members, member, connId);
-    if (!take(inst.joins, member, connId)) put(inst.leaves, member, connId, meta);
+    // A leave in the window of its own join cancels it; a second leave of one connection is kept with its first metadata.
+    if (!take(inst.joins, member, connId) && inst.leaves.get(member)?.has(connId) !== true) put(inst.leaves, member, connId, meta);
     this.markDirty(channel);
   }
 
-  /** The full presence frame of a channel, for a new subscriber. */
+  /**
+   * The full presence frame of a channel for a new subscriber: the presence as of the last diff sent,
+   * so the next diff (which the new subscriber receives too, its own join included) applies on top of
+   * it without repeating an entry.
+   */
   snapshot(channel: string): PresenceFrame | undefined {
     const inst = this.instances.get(channel);
     if (inst === undefined) return undefined;
-    const frame: PresenceFrame = { type: "presence", topic: inst.topic, key: inst.key, count: inst.members.size };
-    if (!inst.countsOnly) frame.state = toRecord(inst.members);
+    const announced = announcedMembers(inst);
+    const frame: PresenceFrame = { type: "presence", topic: inst.topic, key: inst.key, count: announced.size };
+    if (!inst.countsOnly) frame.state = toRecord(announced);
     return frame;
   }
 
@@ -132,6 +141,16 @@ function take(members: Members, member: string, connId: string): boolean {
   if (metas === undefined || !metas.delete(connId)) return false;
   if (metas.size === 0) members.delete(member);
   return true;
+}
+
+/** The members as the last diff left them: today's members without the pending joins, with the pending leaves. */
+function announcedMembers(inst: Instance): Members {
+  const announced: Members = new Map();
+  for (const [member, metas] of inst.members) {
+    for (const [connId, meta] of metas) if (inst.joins.get(member)?.has(connId) !== true) put(announced, member, connId, meta);
+  }
+  for (const [member, metas] of inst.leaves) for (const [connId, meta] of metas) put(announced, member, connId, meta);
+  return announced;
 }
 
 function toRecord(members: Members): Record<string, PresenceMetas> {

@@ -162,7 +162,7 @@ function removeSubscription<A>(core: Core<A>, conn: Connection<A>, channel: stri
   }
 }
 
-/** Handles a client publish: validated, authorized, sent to every other subscriber; answers with an empty result. */
+/** Handles a client publish: validated, authorized, sent to every other subscriber; answers with a result without output. */
 export async function clientPublish<A>(core: Core<A>, conn: Connection<A>, frame: v.InferOutput<typeof PublishFrame>): Promise<void> {
   const { id, topic } = frame;
   const entry = core.topics.get(topic);
@@ -180,7 +180,8 @@ export async function clientPublish<A>(core: Core<A>, conn: Connection<A>, frame
       entry.hooks.authorizePublish === undefined ? true : entry.hooks.authorizePublish(params.value, message.value, ctx));
     if (allowed !== true) throw new RpcError("FORBIDDEN", `Cannot publish to "${topic}": not allowed`);
     core.publishValid(topic, params.value, message.value, { except: conn.id });
-    conn.send(JSON.stringify({ type: "result", id, output: encode(undefined) }));
+    // A publish has no value to return: its result carries no output (PROTOCOL.md section 4).
+    conn.send(JSON.stringify({ type: "result", id }));
   } catch (error) {
     conn.send(errorFrame(id, error, core.options.dev));
   }

@@ -118,11 +118,12 @@ export interface HelloFrame {
   limits: Limits;
 }
 
-/** Server -> client: a call's output. */
+/** Server -> client: a call's output, or the acceptance of a publish. */
 export interface ResultFrame {
   type: "result";
   id: string | number;
-  output: Payload;
+  /** The call's return value; absent in the answer to a publish, which returns nothing. */
+  output?: Payload;
 }
 
 /** Server -> client: a call, subscription, publish or frame failed; `id` is null when unknown. */
