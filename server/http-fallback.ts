@@ -142,12 +142,13 @@ async function post<C extends ContractTree, A>(service: Service<C, A>, sessions:
   const instance = token.slice(0, token.indexOf("."));
   const relay = service.options.broker.sessions;
   if (instance === sessions.instance || relay === undefined) return json({ error: "Unknown session: open a new one" }, 404);
+  let delivered: boolean;
   try {
-    await relay.forward(instance, JSON.stringify({ t: token, s: seq, b: body }));
+    delivered = await relay.forward(instance, JSON.stringify({ t: token, s: seq, b: body }));
   } catch {
     return json({ error: "Session unreachable: the broker is down" }, 503, { "retry-after": "1" });
   }
-  return new Response(null, { status: 202 });
+  return delivered ? new Response(null, { status: 202 }) : json({ error: "Unknown session: open a new one" }, 404);
 }
 
 /** Reads a body as text, or undefined once it passes `max` bytes (declared or actual). */

@@ -78,8 +78,8 @@ export interface SessionRelay {
   readonly instance: string;
   /** Starts receiving what other instances forward to this one. */
   listen(receive: (message: string) => void): Promise<void>;
-  /** Sends a message to another instance's channel. */
-  forward(instance: string, message: string): Promise<void>;
+  /** Sends a message to another instance's channel; false when no instance listens there (it is gone). */
+  forward(instance: string, message: string): Promise<boolean>;
 }
 
 /** Moves messages between instances and keeps per-instance history; memory or Redis. */

@@ -15,6 +15,7 @@ import { type Broker, type BrokerMessage, DEFAULT_HISTORY, type Deliver, isStrea
 import { PUBLISH_SCRIPT, READ_SCRIPT } from "./redis-scripts.ts";
 import { redisOutcomes } from "./redis-outcomes.ts";
 import { RedisPresence } from "./redis-presence.ts";
+import { redisSessions } from "./redis-sessions.ts";
 import { StreamFollower } from "./stream-follower.ts";
 
 /** Settings of the Redis broker. */
@@ -170,6 +171,7 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
   return {
     presence,
     outcomes: redisOutcomes(cmd, prefix, presence.instance),
+    sessions: redisSessions(cmd, sub, prefix),
     start(fn, onReset, onPresence) {
       deliver = fn;
       if (onReset !== undefined) reset = onReset;
