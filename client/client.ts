@@ -16,18 +16,32 @@ import { advisedDelay, backoffDelay, DEFAULT_BACKOFF } from "./reconnect.ts";
 import { createRequests, type RequestOptions } from "./requests.ts";
 import { createSubscriptions } from "./subscriptions.ts";
 
-/** Where the client is in its life. */
-export type ConnectionState = "idle" | "connecting" | "open" | "reconnecting" | "closed";
+/**
+ * Where the client is in its life. "closed" and "unauthorized" are final: the first after `close()`,
+ * a server's 1000 close or the last reconnect attempt; the second when the server refused the
+ * credentials (close 4401 / 4403, or 4003 once `refreshAuth` gave up).
+ */
+export type ConnectionState = "idle" | "connecting" | "open" | "reconnecting" | "closed" | "unauthorized";
+
+/** Why the state changed: the close that caused it (code and reason), and the typed error of a refusal. */
+export interface StateChange {
+  /** The close frame's reason, or the client's own words ("connected", "client closed", "idle"…). */
+  reason: string;
+  /** The close code that caused the change (PROTOCOL.md, section 8; 1006 when the socket dropped). */
+  code?: number | undefined;
+  /** Set on "unauthorized": UNAUTHORIZED or FORBIDDEN, with the server's message. */
+  error?: RpcError | undefined;
+}
 
 /** A call's outcome without throwing (the `.safe` form). */
 export type Result<T> = { ok: true; data: T } | { ok: false; error: RpcError };
 
-/** Events a client emits. */
+/** Events a client emits, each with its listener's arguments. */
 export interface ClientEvents {
-  /** The connection state changed. */
-  state: ConnectionState;
+  /** The connection state changed, and why. */
+  state: [state: ConnectionState, change: StateChange];
   /** The socket came back after a drop; subscriptions are being resubscribed. */
-  reconnect: { attempt: number };
+  reconnect: [info: { attempt: number }];
 }
 
 /** A connected (or connecting) client. */
@@ -40,17 +54,17 @@ export interface Client<C extends ContractTree> {
   readonly latency: number | undefined;
   /** The server-assigned id of the current connection. */
   readonly connectionId: string | undefined;
-  /** Resolves once the connection is open (connecting first in lazy mode); rejects if closed. */
+  /** Resolves once the connection is open (connecting first in lazy mode); rejects if closed (UNAUTHORIZED / FORBIDDEN if refused). */
   ready(): Promise<void>;
-  /** Listens to an event; returns the function that stops listening. */
-  on<E extends keyof ClientEvents>(event: E, listener: (value: ClientEvents[E]) => void): () => void;
+  /** Listens to an event, e.g. `on("state", (state, { code, reason }) => …)`; returns the function that stops listening. */
+  on<E extends keyof ClientEvents>(event: E, listener: (...args: ClientEvents[E]) => void): () => void;
   /** Replaces the credentials of the live connection in-band; subscriptions are kept. */
   authenticate(token: string): Promise<void>;
   /** Closes for good: rejects pending calls with DISCONNECTED, ends subscriptions, stops every timer. */
   close(): void;
 }
 
-type Listener = (value: never) => void;
+type Listener = (...args: never) => void;
 type EventSource = Partial<Pick<EventTarget, "addEventListener" | "removeEventListener">>;
 
 /**
@@ -76,7 +90,11 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
   let helloTimer: ReturnType<typeof setTimeout> | undefined;
   let idleTimer: ReturnType<typeof setTimeout> | undefined;
   const listeners = new Map<keyof ClientEvents, Set<Listener>>();
-  let waiters: { resolve(): void; reject(e: RpcError): void }[] = [];
+  const waiters: { resolve(): void; reject(e: RpcError): void }[] = [];
+  /** Why the client ended (closed or refused); undefined while it lives. */
+  let failure: RpcError | undefined;
+  /** Whether `refreshAuth` already ran since the last open: one refresh per refusal, never a loop. */
+  let refreshed = false;
 
   const send = (text: string): boolean => {
     if (socket === undefined || state !== "open" || socket.readyState !== 1) return false;
@@ -87,39 +105,38 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
   const subscriptions = createSubscriptions(send, requests.nextId, wake, touchIdle);
   const liveness = createLiveness(send, (reason) => dropped(CloseCode.HEARTBEAT_TIMEOUT, reason));
 
-  function emit<E extends keyof ClientEvents>(event: E, value: ClientEvents[E]): void {
-    for (const fn of listeners.get(event) ?? []) (fn as (v: ClientEvents[E]) => void)(value);
+  function emit<E extends keyof ClientEvents>(event: E, ...args: ClientEvents[E]): void {
+    for (const fn of listeners.get(event) ?? []) (fn as (...a: ClientEvents[E]) => void)(...args);
   }
 
-  function setState(next: ConnectionState): void {
+  function setState(next: ConnectionState, change: StateChange): void {
     if (state === next) return;
     state = next;
     if (next === "open") for (const w of waiters.splice(0)) w.resolve();
-    if (next === "closed") for (const w of waiters.splice(0)) w.reject(closedError());
-    emit("state", next);
+    emit("state", next, change);
   }
 
   // ---- connection lifecycle ----
 
   async function connect(): Promise<void> {
     const seq = ++connectSeq;
-    setState(attempt === 0 && state !== "reconnecting" ? "connecting" : "reconnecting");
+    setState(attempt === 0 && state !== "reconnecting" ? "connecting" : "reconnecting", { reason: "connect" });
     let query: string;
     try {
       query = new URLSearchParams((await options.params?.()) ?? {}).toString();
     } catch {
       // A failing params function counts as a failed attempt.
-      if (seq === connectSeq) scheduleReconnect(undefined);
+      if (seq === connectSeq) scheduleReconnect(undefined, { reason: "dial failed" });
       return;
     }
-    if (seq !== connectSeq || state === "closed") return;
+    if (seq !== connectSeq || failure) return;
     // Never two sockets at once: whatever was there is detached before dialing again.
     detach(CloseCode.NORMAL, "replaced");
     let ws: WebSocket;
     try {
       ws = new WS(query === "" ? url : `${url}${url.includes("?") ? "&" : "?"}${query}`, SUBPROTOCOL);
     } catch {
-      return scheduleReconnect(undefined);
+      return scheduleReconnect(undefined, { reason: "dial failed" });
     }
     socket = ws;
     ws.onmessage = (event) => socket === ws && onFrame(event.data);
@@ -149,15 +166,36 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
     if (state === "open" && Date.now() - openedAt >= (backoff?.stableAfter ?? 0)) attempt = 0;
     requests.disconnected();
     subscriptions.disconnected();
-    if (state === "closed") return;
-    if (backoff === undefined || attempt >= backoff.maxAttempts) return close();
-    if (options.lazy && !busy()) return setState("idle");
-    scheduleReconnect(advisedDelay(code, reason, backoff.min));
+    if (failure) return;
+    const why = { code, reason };
+    // Refused credentials (4401 / 4403 at the handshake, 4003 later): refresh once, else stop; never a blind loop.
+    if (code === CloseCode.UNAUTHORIZED || code === CloseCode.FORBIDDEN || code === CloseCode.AUTH_EXPIRED) return void refuse(why);
+    // The server ended the session on purpose (`service.disconnect`): like Socket.IO, stay closed.
+    if (code === CloseCode.NORMAL || backoff === undefined || attempt >= backoff.maxAttempts) return end(why);
+    if (options.lazy && !busy()) return setState("idle", why);
+    scheduleReconnect(advisedDelay(code, reason, backoff.min), why);
   }
 
-  function scheduleReconnect(advised: number | undefined): void {
-    if (backoff === undefined) return close();
-    setState("reconnecting");
+  async function refuse(why: StateChange): Promise<void> {
+    const error = new RpcError(why.code === CloseCode.FORBIDDEN ? "FORBIDDEN" : "UNAUTHORIZED", why.reason);
+    let again = why.code === CloseCode.AUTH_EXPIRED && !options.refreshAuth;
+    if (!refreshed && options.refreshAuth) {
+      refreshed = true;
+      setState("reconnecting", why);
+      try {
+        again = (await options.refreshAuth(error)) === true;
+      } catch {
+        again = false;
+      }
+    }
+    if (failure) return;
+    if (again) return scheduleReconnect(0, why);
+    end({ ...why, error }, "unauthorized");
+  }
+
+  function scheduleReconnect(advised: number | undefined, why: StateChange): void {
+    if (backoff === undefined) return end(why);
+    setState("reconnecting", why);
     const delay = advised ?? backoffDelay(backoff, attempt);
     attempt++;
     clearTimeout(retryTimer);
@@ -180,7 +218,8 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
     const reconnected = connectionId !== undefined;
     connectionId = hello.connectionId;
     openedAt = Date.now();
-    setState("open");
+    refreshed = false;
+    setState("open", { reason: "connected" });
     liveness.start(hello.heartbeat);
     subscriptions.resubscribeAll();
     requests.flush();
@@ -242,7 +281,7 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
     idleTimer = setTimeout(() => {
       if (state !== "open" || busy()) return;
       detach(CloseCode.NORMAL, "idle");
-      setState("idle");
+      setState("idle", { code: CloseCode.NORMAL, reason: "idle" });
     }, options.lazy.idleMs);
   }
 
@@ -255,19 +294,20 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
   // The event is fired at the document (and bubbles to window); listen where it starts when we can.
   (doc?.addEventListener ? doc : win).addEventListener?.("visibilitychange", onVisibility);
 
-  function close(): void {
+  /** Ends the client for good ("closed", or "unauthorized" with the refusal's error): everything waiting fails with that error. */
+  function end(why: StateChange, next: ConnectionState = "closed"): void {
     if (state === "closed") return;
-    setState("closed");
+    const error = (failure = why.error ?? closedError());
+    setState(next, why);
     connectSeq++;
     clearTimeout(retryTimer);
     clearTimeout(idleTimer);
     win.removeEventListener?.("online", retryNow);
     (doc?.removeEventListener ? doc : win).removeEventListener?.("visibilitychange", onVisibility);
     detach(CloseCode.NORMAL, "client closed");
-    const closed = closedError();
-    requests.rejectAll(closed);
-    subscriptions.failAll(closed);
-    waiters = [];
+    requests.rejectAll(error);
+    subscriptions.failAll(error);
+    for (const w of waiters.splice(0)) w.reject(error);
   }
 
   if (!options.lazy) void connect();
@@ -280,7 +320,7 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
   return {
     api: createProxy<C>({
       call: (method, input, opts = {}) =>
-        state === "closed" ? Promise.reject(closedError()) : request(
+        failure ? Promise.reject(failure) : request(
           { type: "call", method, input: encode(input), ...(opts.retry ? { idempotencyKey: crypto.randomUUID() } : {}) },
           `Call "${method}"`,
           { timeout: opts.timeout ?? timeout, signal: opts.signal, retry: opts.retry ?? false },
@@ -300,7 +340,7 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
     },
     ready() {
       if (state === "open") return Promise.resolve();
-      if (state === "closed") return Promise.reject(closedError());
+      if (failure) return Promise.reject(failure);
       wake();
       return new Promise((resolve, reject) => waiters.push({ resolve, reject }));
     },
@@ -311,7 +351,7 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
       return () => set.delete(listener as Listener);
     },
     authenticate: (token) => request({ type: "auth", token }, "Re-authentication", { queue: false }) as Promise<void>,
-    close,
+    close: () => end({ code: CloseCode.NORMAL, reason: "client closed" }),
   };
 }
 

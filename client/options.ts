@@ -2,6 +2,7 @@
  * The options a client and each of its calls take.
  * @module
  */
+import type { RpcError } from "../shared/errors.ts";
 import type { BackoffOptions } from "./reconnect.ts";
 
 /** Per-call options. */
@@ -28,6 +29,13 @@ export interface ClientOptions {
   connectTimeout?: number;
   /** Calls kept while disconnected before new ones are refused. @default 100 */
   queueSize?: number;
+  /**
+   * Called when the server refuses the credentials (close 4401 / 4403 at the handshake, 4003 later)
+   * with that UNAUTHORIZED / FORBIDDEN error: refresh what `params` sends, then resolve true to
+   * reconnect at once, or false to give up (state "unauthorized"). Tried once per refusal; without
+   * it a refusal ends the client at once (a 4003 reconnects once). @default none
+   */
+  refreshAuth?: (error: RpcError) => boolean | Promise<boolean>;
   /** The WebSocket constructor. @default globalThis.WebSocket */
   WebSocket?: typeof WebSocket;
 }

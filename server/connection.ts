@@ -66,12 +66,15 @@ export class Connection<A = unknown> {
   dropped = 0;
   /** Frames held back while the socket is over its buffer limit; null while it keeps up (outbox.ts). */
   outbox: Outbox | null = null;
+  /**
+   * The code and reason the server closed this connection with (reported to `onDisconnect`); once
+   * set, nothing more is read from the socket or written to it. Undefined while open or when the peer closed.
+   */
+  closedWith: { code: number; reason: string } | undefined;
   /** The service's backpressure control; set when the service opens the connection. */
   flow: FlowControl | undefined;
   private tokens: number;
   private refilledAt = Date.now();
-  /** Set once the server closed the socket: nothing more is read from it or written to it. */
-  private closing = false;
 
   /**
    * @param socket the adapter's socket
@@ -91,7 +94,7 @@ export class Connection<A = unknown> {
 
   /** Whether the socket is still open from the core's point of view (false from the moment the server closes it). */
   get open(): boolean {
-    return !this.closing && !this.closed.aborted;
+    return this.closedWith === undefined && !this.closed.aborted;
   }
 
   /** Sends a frame (through the outbox while the socket is backed up); false when it was not sent and will not be. */
@@ -101,12 +104,12 @@ export class Connection<A = unknown> {
     return this.socket.send(frame) !== "dropped";
   }
 
-  /** Closes the socket; the adapter's close event then calls the service's cleanup. */
+  /** Closes the socket (the reason cut to what a close frame carries); the adapter's close event then calls the service's cleanup. */
   close(code: number = CloseCode.NORMAL, reason = ""): void {
     if (!this.open) return;
     // Frames sent after our close frame break the protocol, and frames read after it would start calls nobody hears.
-    this.closing = true;
-    this.socket.close(code, reason);
+    this.closedWith = { code, reason: fitReason(reason) };
+    this.socket.close(code, this.closedWith.reason);
   }
 
   /**
@@ -136,4 +139,11 @@ export class Connection<A = unknown> {
     this.tokens -= 1;
     return true;
   }
+}
+
+/** A close reason cut to the 123 bytes of UTF-8 a close frame can carry, never mid-character. */
+export function fitReason(reason: string): string {
+  const bytes = new TextEncoder().encode(reason);
+  if (bytes.length <= 123) return reason;
+  return new TextDecoder().decode(bytes.subarray(0, 123)).replace(/\uFFFD+$/, "");
 }

@@ -1,6 +1,7 @@
 /**
  * The HTTP side of a service, shared by both adapters: health, 426 for plain GETs, subprotocol,
- * Origin and authentication checks before any socket exists, and the HTTP fallback's endpoints.
+ * Origin and authentication checks before any socket exists (an authentication refusal is answered
+ * on the opened socket: a browser cannot read a handshake's status), and the HTTP fallback's endpoints.
  * @module
  */
 import type { ContractTree } from "../shared/contract.ts";
@@ -11,7 +12,7 @@ import type { Service } from "./service.ts";
 
 /** What an adapter does with a request. */
 export type Route<A> =
-  | { kind: "upgrade"; auth: A }
+  | { kind: "upgrade"; auth: A; refused?: RpcError }
   | { kind: "response"; response: Response; /** A long-lived stream (HTTP fallback): the adapter lifts its idle timeout. */ stream?: boolean }
   | { kind: "pass" };
 
@@ -43,6 +44,7 @@ export async function routeRequest<C extends ContractTree, A>(service: Service<C
   if (!service.options.paths.includes(url.pathname)) return { kind: "pass" };
   const route = await upgradeRoute(service, request, url);
   if (route.kind === "response") service.metrics.refuse(route.response.status);
+  else if (route.kind === "upgrade" && route.refused !== undefined) service.metrics.refuse(route.refused.code === "FORBIDDEN" ? 403 : 401);
   return route;
 }
 
@@ -65,9 +67,11 @@ async function upgradeRoute<C extends ContractTree, A>(service: Service<C, A>, r
   try {
     return { kind: "upgrade", auth: await service.options.authenticate(request) };
   } catch (error) {
+    // A browser cannot read the status of a refused handshake, only a close code: the socket opens
+    // (it offered tether.v1, checked above), gets the error frame and closes with 4401 / 4403.
     const forbidden = error instanceof RpcError && error.code === "FORBIDDEN";
     const message = error instanceof RpcError ? error.message : "Authentication failed";
-    return respond(json({ error: message }, forbidden ? 403 : 401));
+    return { kind: "upgrade", auth: undefined as A, refused: new RpcError(forbidden ? "FORBIDDEN" : "UNAUTHORIZED", message) };
   }
 }
 

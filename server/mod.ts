@@ -7,7 +7,7 @@ export { defineContract, type HistoryOptions, procedure, type SlowConsumerPolicy
 export { type ErrorCode, type Issue, RpcError } from "../shared/errors.ts";
 export { CloseCode, type Limits, PROTOCOL_VERSION, SUBPROTOCOL } from "../shared/protocol.ts";
 export { createService, type Service } from "./service.ts";
-export { DEFAULT_LIMITS, type ServiceOptions } from "./options.ts";
+export { type CloseInfo, DEFAULT_LIMITS, type ServiceOptions } from "./options.ts";
 export type { Context, Handlers, Middleware, MiddlewareCall, PresenceEntry, Target, TopicHooks } from "./handlers.ts";
 export type { Broker } from "./broker/broker.ts";
 export { createMemoryBroker } from "./broker/memory.ts";

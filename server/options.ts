@@ -5,7 +5,7 @@
 import type { Limits } from "../shared/protocol.ts";
 import type { Broker } from "./broker/broker.ts";
 import { createMemoryBroker } from "./broker/memory.ts";
-import type { Middleware } from "./handlers.ts";
+import type { Context, Middleware } from "./handlers.ts";
 import { DEFAULT_HEARTBEAT, type HeartbeatOptions } from "./heartbeat.ts";
 import { createLogger, type Logger } from "./log.ts";
 
@@ -26,6 +26,14 @@ export const DEFAULT_LIMITS: Limits = {
  */
 export const OVERSIZE_CLOSE_FACTOR = 4;
 
+/** How a connection closed, as `onDisconnect` hears it. */
+export interface CloseInfo {
+  /** The close code (PROTOCOL.md, section 8); 1005 when none was given, 1006 when the socket dropped. */
+  code: number;
+  /** The close reason; empty when none was given. */
+  reason: string;
+}
+
 /** How a service behaves; every field has a documented default. */
 export interface ServiceOptions<C, A> {
   /** Heartbeat timing announced to clients. @default { interval: 20000, timeout: 45000 } */
@@ -44,6 +52,17 @@ export interface ServiceOptions<C, A> {
   authenticate?: (request: Request) => A | Promise<A>;
   /** Re-authenticates in-band (the `auth` frame) with a fresh token; throw to refuse. */
   reauthenticate?: (token: string, current: A) => A | Promise<A>;
+  /**
+   * Runs when a connection opens, after its hello is sent (Socket.IO's `connection`): join rooms,
+   * log, count. An error it throws is logged and the connection stays open. @default none
+   */
+  onConnect?: (ctx: Context<C, A>) => void;
+  /**
+   * Runs once when a connection closes, however it closed, with the close code and reason (the
+   * server's own when it closed the socket, else the peer's; 1005 when none was given), before
+   * its rooms and subscriptions are released (Socket.IO's `disconnect`). @default none
+   */
+  onDisconnect?: (ctx: Context<C, A>, close: CloseInfo) => void;
   /** Socket paths this service answers on. @default ["/ws"] */
   paths?: string[];
   /** Origins allowed to open sockets besides the server's own; `["*"]` allows any. @default [] */
@@ -63,11 +82,13 @@ export interface ServiceOptions<C, A> {
 }
 
 /** The resolved options a running service uses. */
-export interface ResolvedOptions<C, A> extends Required<Omit<ServiceOptions<C, A>, "authenticate" | "reauthenticate" | "heartbeat" | "limits">> {
+export interface ResolvedOptions<C, A> extends Required<Omit<ServiceOptions<C, A>, "authenticate" | "reauthenticate" | "onConnect" | "onDisconnect" | "heartbeat" | "limits">> {
   heartbeat: HeartbeatOptions;
   limits: Limits;
   authenticate: ((request: Request) => A | Promise<A>) | undefined;
   reauthenticate: ((token: string, current: A) => A | Promise<A>) | undefined;
+  onConnect: ServiceOptions<C, A>["onConnect"];
+  onDisconnect: ServiceOptions<C, A>["onDisconnect"];
 }
 
 /** Fills every option the caller left out with its default. */
@@ -81,6 +102,8 @@ export function resolveOptions<C, A>(options: ServiceOptions<C, A>): ResolvedOpt
     broker: options.broker ?? createMemoryBroker(),
     authenticate: options.authenticate,
     reauthenticate: options.reauthenticate,
+    onConnect: options.onConnect,
+    onDisconnect: options.onDisconnect,
     paths: options.paths ?? ["/ws"],
     origins: options.origins ?? [],
     presenceWindow: options.presenceWindow ?? 50,

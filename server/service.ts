@@ -8,7 +8,9 @@ import { type AnyProcedure, type AnyTopic, type ContractTree, flattenContract, i
 import { RpcError } from "../shared/errors.ts";
 import { CloseCode, type HelloFrame, PROTOCOL_VERSION } from "../shared/protocol.ts";
 import { type Broker, type BrokerMessage, type PresenceChange, renderBrokerMetrics } from "./broker/broker.ts";
-import { Connection, type Socket } from "./connection.ts";
+import { Connection, fitReason, type Socket } from "./connection.ts";
+import { CallContext } from "./context.ts";
+import { simpleErrorFrame } from "./error-frame.ts";
 import { receive } from "./dispatch.ts";
 import type { Handlers, Middleware, Publisher, Target, TopicHooks } from "./handlers.ts";
 import { Heartbeat } from "./heartbeat.ts";
@@ -30,12 +32,15 @@ export interface Service<C extends ContractTree, A = unknown> extends Publisher<
   readonly options: ResolvedOptions<C, A>;
   /** Live connections by id. */
   readonly connections: ReadonlyMap<string, Connection<A>>;
-  /** Adapter entry: a socket opened; sends the hello frame. */
-  open(socket: Socket, auth: A, ip: string): Connection<A>;
+  /**
+   * Adapter entry: a socket opened; sends the hello frame. With `refused` (authentication failed on
+   * a tether.v1 upgrade) it sends that error instead and closes with 4401 / 4403.
+   */
+  open(socket: Socket, auth: A, ip: string, refused?: RpcError): Connection<A>;
   /** Adapter entry: a frame arrived. */
   receive(conn: Connection<A>, data: string | ArrayBuffer | Uint8Array): void;
-  /** Adapter entry: the socket closed (with `code`, when the runtime reports it); releases everything the connection held. */
-  closed(conn: Connection<A>, code?: number): void;
+  /** Adapter entry: the socket closed (with `code` and `reason`, when the runtime reports them); releases everything the connection held. */
+  closed(conn: Connection<A>, code?: number, reason?: string): void;
   /** Adapter entry: the runtime drained a socket's buffer (Bun's drain event); flushes its outbox. */
   drain(conn: Connection<A>): void;
   /** Counters for `GET /metrics`. */
@@ -44,6 +49,16 @@ export interface Service<C extends ContractTree, A = unknown> extends Publisher<
   readonly accepting: boolean;
   /** Adapter entry: Bun can publish natively to channels; untargeted events then take that path. */
   useNativePublish(publish: NativePublish): void;
+  /**
+   * Closes one connection of this instance (Socket.IO's `socket.disconnect()`); `onDisconnect` runs
+   * with this code and reason. With 1000 the client stays closed; 4401 / 4403 end in its
+   * "unauthorized" state; other codes follow PROTOCOL.md section 8 (most reconnect).
+   * @param code 1000, 1001, 1008, 1011, 1013 or 3000-4999 @default 1000
+   * @param reason at most 123 bytes of UTF-8 are sent @default "disconnected by the server"
+   * @returns false when no such connection is open here
+   * @throws {RangeError} for a code a server may not send
+   */
+  disconnect(connectionId: string, code?: number, reason?: string): boolean;
   /** The rooms a connection is in. */
   roomsOf(connectionId: string): ReadonlySet<string>;
   /** Connection ids in a room on this instance. */
@@ -106,7 +121,7 @@ export function createService<C extends ContractTree, A = undefined>(
     disconnected: (conn, reason) => {
       logger.info("slow consumer disconnected", { connection: conn.id, ip: conn.ip, reason });
       // Released at once: the close frame waits behind unread data, so the close event may come late or never.
-      service.closed(conn as Connection<A>, CloseCode.SLOW_CONSUMER);
+      service.closed(conn as Connection<A>, CloseCode.SLOW_CONSUMER, reason);
     },
     changed: (conn, slow) => {
       for (const [channel, sub] of conn.subscriptions) {
@@ -124,7 +139,7 @@ export function createService<C extends ContractTree, A = undefined>(
     for (const conn of registry.subscribers(channel)) conn.send(frame);
   });
   // A peer declared dead is released at once: a half-open socket may never fire its close event.
-  const heartbeat = new Heartbeat(resolved.heartbeat, connections, (conn) => service.closed(conn, CloseCode.HEARTBEAT_TIMEOUT));
+  const heartbeat = new Heartbeat(resolved.heartbeat, connections, (conn) => service.closed(conn, CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout"));
   const chains = new Map<string, Middleware<ContractTree, A>[]>();
 
   const publisher: Publisher<ContractTree> = {
@@ -195,6 +210,9 @@ export function createService<C extends ContractTree, A = undefined>(
       limits: resolved.limits,
     } satisfies HelloFrame);
 
+  /** The context lifecycle hooks get: the connection's id, auth, rooms and publishing; its signal is the connection's. */
+  const contextOf = (conn: Connection<A>) => new CallContext<C, A>(conn, rooms, publisher as Publisher<C>, conn.closed);
+
   let accepting = true;
   /** Open sockets per peer address, for `maxConnectionsPerIp`. */
   const perIp = new Map<string, number>();
@@ -205,9 +223,19 @@ export function createService<C extends ContractTree, A = undefined>(
     connections,
     publish: publisher.publish as Publisher<C>["publish"],
 
-    open(socket, auth, ip) {
+    open(socket, auth, ip, refused) {
       const conn = new Connection<A>(socket, auth, ip, rate);
       conn.flow = flow as FlowControl;
+      if (refused !== undefined) {
+        // Never registered and never dispatched to (receive ignores closed connections): only the error and the close go out.
+        const code = refused.code === "FORBIDDEN" ? CloseCode.FORBIDDEN : CloseCode.UNAUTHORIZED;
+        conn.closed.abort(refused);
+        socket.send(simpleErrorFrame(null, refused.code, refused.message));
+        socket.close(code, fitReason(refused.message));
+        metrics.close(code);
+        logger.debug("connection refused", { ip, code });
+        return conn;
+      }
       const fromIp = (perIp.get(ip) ?? 0) + 1;
       if (fromIp > resolved.maxConnectionsPerIp) {
         // Never registered: Bun may fire its close event before open() returns, so nothing waits for it.
@@ -222,27 +250,49 @@ export function createService<C extends ContractTree, A = undefined>(
       heartbeat.start();
       conn.send(helloFor(conn));
       logger.debug("connection opened", { connection: conn.id, ip });
+      try {
+        resolved.onConnect?.(contextOf(conn));
+      } catch (error) {
+        logger.warn("onConnect failed", { connection: conn.id, error: String(error) });
+      }
       return conn;
     },
 
     receive(conn, data) {
-      receive(core, conn, data);
+      if (conn.open) receive(core, conn, data);
     },
 
-    closed(conn, code) {
+    disconnect(connectionId, code = CloseCode.NORMAL, reason = "disconnected by the server") {
+      if (!(code === 1000 || code === 1001 || code === 1008 || code === 1011 || code === 1013 || (code >= 3000 && code <= 4999))) {
+        throw new RangeError(`Cannot disconnect with code ${code}: use 1000, 1001, 1008, 1011, 1013 or 3000-4999`);
+      }
+      const conn = connections.get(connectionId);
+      if (conn === undefined) return false;
+      conn.close(code, reason);
+      return true;
+    },
+
+    closed(conn, code, reason) {
       if (!connections.delete(conn.id)) return;
       const fromIp = (perIp.get(conn.ip) ?? 1) - 1;
       if (fromIp > 0) perIp.set(conn.ip, fromIp);
       else perIp.delete(conn.ip);
+      // The server's own code and reason when it closed the socket: the runtime may report the peer's echo, or nothing.
       // 1005 is the standard "no status received" code: the runtime did not say.
-      metrics.close(code ?? 1005);
+      const close = conn.closedWith ?? { code: code ?? 1005, reason: reason ?? "" };
+      metrics.close(close.code);
       if (conn.outbox !== null) flow.release(conn as Connection);
-      logger.debug("connection closed", { connection: conn.id, code: code ?? 1005 });
+      logger.debug("connection closed", { connection: conn.id, ...close });
       // One reason for the connection and its calls; reading `conn.closed.signal` would create the lazy controller.
-      const reason = new RpcError("DISCONNECTED", "Connection closed");
-      conn.closed.abort(reason);
-      for (const ac of conn.inflight.values()) ac.abort(reason);
+      const gone = new RpcError("DISCONNECTED", "Connection closed");
+      conn.closed.abort(gone);
+      for (const ac of conn.inflight.values()) ac.abort(gone);
       conn.inflight.clear();
+      try {
+        resolved.onDisconnect?.(contextOf(conn), close);
+      } catch (error) {
+        logger.warn("onDisconnect failed", { connection: conn.id, error: String(error) });
+      }
       unsubscribeAll(core, conn);
       rooms.leaveAll(conn);
       if (connections.size === 0) heartbeat.stop();

@@ -83,10 +83,16 @@ describe(`handshake, origin, metrics and logs on ${RUNTIME}`, () => {
     cookie.destroy();
   });
 
-  it("no token answers 401 and a refused one 403, before any socket exists", async () => {
+  it("no token gets an UNAUTHORIZED frame and close 4401, a refused one FORBIDDEN and 4403, and no connection is opened", async () => {
     const opened = service.metrics.connectionsOpened;
-    await assert.rejects(connectTcp(server.url), /Upgrade refused: HTTP\/1.1 401/);
-    await assert.rejects(connectTcp(`${server.url}?token=banned`), /Upgrade refused: HTTP\/1.1 403/);
+    for (const [url, code, status] of [[server.url, "UNAUTHORIZED", 4401], [`${server.url}?token=banned`, "FORBIDDEN", 4403]] as const) {
+      const tcp = await connectTcp(url);
+      const error = await tcp.next((f) => f.kind === "text");
+      assert.deepEqual(error.kind === "text" && JSON.parse(error.text), { type: "error", id: null, code, message: code === "FORBIDDEN" ? "Banned" : "No token" });
+      const close = await tcp.next((f) => f.kind === "close");
+      assert.equal(close.kind === "close" && close.code, status);
+      tcp.destroy();
+    }
     assert.equal(service.metrics.connectionsOpened, opened, "no connection was opened");
     assert.equal(service.metrics.refused.get(401), 1);
     assert.equal(service.metrics.refused.get(403), 1);

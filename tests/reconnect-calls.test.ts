@@ -113,12 +113,13 @@ describe(`Calls, auth and lazy mode across reconnects on a real ${RUNTIME} serve
     }
   });
 
-  it("a refused token on reconnect is retried with the next one from params", async () => {
+  it("a refused token on reconnect goes through refreshAuth, then the next one from params is used", async () => {
     const tokens = ["good", "expired", "renewed"];
     tokensSeen = [];
     const client = createClient<typeof contract>(server.url, {
       reconnect: { min: 5, max: 10 },
       params: () => ({ token: tokens.shift() ?? "renewed" }),
+      refreshAuth: (error) => error.code === "UNAUTHORIZED",
     });
     try {
       assert.equal(await client.api.whoami({}), "good");

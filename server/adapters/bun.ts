@@ -4,6 +4,7 @@
  * @module
  */
 import type { ContractTree } from "../../shared/contract.ts";
+import type { RpcError } from "../../shared/errors.ts";
 import { SUBPROTOCOL } from "../../shared/protocol.ts";
 import type { Connection, SendResult } from "../connection.ts";
 import { routeRequest } from "../http.ts";
@@ -16,6 +17,8 @@ interface SocketData {
   auth: unknown;
   ip: string;
   conn: Connection<unknown> | undefined;
+  /** Set only when authentication failed: the socket gets this error and a 4401 / 4403 close. */
+  refused?: RpcError;
 }
 
 /** The members of Bun's ServerWebSocket this adapter uses. */
@@ -72,7 +75,7 @@ interface BunRuntime {
     websocket: {
       open(ws: BunSocket): void;
       message(ws: BunSocket, message: string | Uint8Array): void;
-      close(ws: BunSocket, code: number): void;
+      close(ws: BunSocket, code: number, reason: string): void;
       drain(ws: BunSocket): void;
       idleTimeout: number;
       sendPings: boolean;
@@ -105,19 +108,20 @@ export function serveBun<C extends ContractTree, A>(service: Service<C, A>, opti
       }
       if (route.kind === "pass") return options.fetch?.(request) ?? new Response("Not found", { status: 404 });
       const data: SocketData = { auth: route.auth, ip: srv.requestIP(request)?.address ?? "", conn: undefined };
+      if (route.refused !== undefined) data.refused = route.refused;
       // Bun does not pick a subprotocol itself: echo ours or browsers fail the handshake.
       if (srv.upgrade(request, { data, headers: { "sec-websocket-protocol": SUBPROTOCOL } })) return undefined;
       return new Response("WebSocket upgrade failed", { status: 400 });
     },
     websocket: {
       open(ws) {
-        ws.data.conn = service.open(new BunSocketAdapter(ws), ws.data.auth as A, ws.data.ip) as Connection<unknown>;
+        ws.data.conn = service.open(new BunSocketAdapter(ws), ws.data.auth as A, ws.data.ip, ws.data.refused) as Connection<unknown>;
       },
       message(ws, message) {
         if (ws.data.conn !== undefined) service.receive(ws.data.conn as Connection<A>, message);
       },
-      close(ws, code) {
-        if (ws.data.conn !== undefined) service.closed(ws.data.conn as Connection<A>, code);
+      close(ws, code, reason) {
+        if (ws.data.conn !== undefined) service.closed(ws.data.conn as Connection<A>, code, reason);
       },
       drain(ws) {
         if (ws.data.conn !== undefined) service.drain(ws.data.conn as Connection<A>);

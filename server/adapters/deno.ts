@@ -17,7 +17,7 @@ interface DenoSocket {
   binaryType: "arraybuffer" | "blob";
   onopen: (() => void) | null;
   onmessage: ((event: { data: string | ArrayBuffer }) => void) | null;
-  onclose: ((event: { code: number }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
 }
 
 /** The members of the `Deno` namespace this adapter uses. */
@@ -57,7 +57,7 @@ export function serveDeno<C extends ContractTree, A>(service: Service<C, A>, opt
         // (a flood closed with 1008): close from the next task instead.
         close: (code, reason) => (receiving ? void setTimeout(() => socket.close(code, reason), 0) : socket.close(code, reason)),
         bufferedAmount: () => socket.bufferedAmount,
-      }, route.auth, ip);
+      }, route.auth, ip, route.refused);
     };
     socket.onmessage = (event) => {
       if (conn === undefined) return;
@@ -69,7 +69,7 @@ export function serveDeno<C extends ContractTree, A>(service: Service<C, A>, opt
       }
     };
     socket.onclose = (event) => {
-      if (conn !== undefined) service.closed(conn, event.code);
+      if (conn !== undefined) service.closed(conn, event.code, event.reason);
     };
     return response;
   });
