@@ -112,9 +112,10 @@ export class ClientSubscription<Message = unknown, Meta = unknown> implements Su
         known.size > 0 ? metas.set(member, known) : metas.delete(member);
       }
     };
+    // Leaves before joins (PROTOCOL.md section 5): a connection back with other metadata is in both.
     apply(frame.state, true);
-    apply(frame.joins, true);
     apply(frame.leaves, false);
+    apply(frame.joins, true);
     this.presence = { count: frame.count, members: Object.fromEntries([...metas].map(([m, known]) => [m, [...known.values()]])) };
     this.#handlers.onPresence?.(this.presence);
   }
