@@ -60,6 +60,12 @@ export function createConformanceService(
   }, {
     ...CONFORMANCE_OPTIONS,
     authenticate: (request) => ({ name: new URL(request.url).searchParams.get("name") || "anon" }),
+    // In-band auth: the token is the new name; "bad" and "banned" show the two refusals.
+    reauthenticate: (token) => {
+      if (token === "bad") throw new RpcError("UNAUTHORIZED", "Token rejected");
+      if (token === "banned") throw new RpcError("FORBIDDEN", "Not allowed");
+      return { name: token };
+    },
     ...options,
   });
   return service;

@@ -4,7 +4,7 @@
  * @module
  */
 import * as v from "valibot";
-import { encode, parseFrame } from "../shared/codec.ts";
+import { parseFrame } from "../shared/codec.ts";
 import { RpcError } from "../shared/errors.ts";
 import { ClientFrame, CloseCode, type Limits } from "../shared/protocol.ts";
 import { forbiddenKey, framePayloadProblem } from "../shared/safe-decode.ts";
@@ -108,7 +108,8 @@ async function reauthenticate<A>(core: Core<A>, conn: Connection<A>, id: string 
   try {
     if (core.options.reauthenticate === undefined) throw new RpcError("NOT_FOUND", "This server does not accept in-band authentication");
     conn.auth = await core.options.reauthenticate(token, conn.auth);
-    conn.send(JSON.stringify({ type: "result", id, output: encode(undefined) }));
+    // Like a publish's, the answer has no value: a result without output (PROTOCOL.md section 6).
+    conn.send(JSON.stringify({ type: "result", id }));
   } catch (error) {
     const e = error instanceof RpcError ? error : new RpcError("UNAUTHORIZED", "Authentication failed");
     conn.send(simpleErrorFrame(id, e.code, e.message));
