@@ -9,7 +9,7 @@ import { defineContract, procedure, topic } from "../shared/contract.ts";
 import { ERROR_CODES } from "../shared/errors.ts";
 
 /** Close codes the `close` procedure makes the server send (PROTOCOL.md section 8). */
-export const TRIGGERED_CLOSE_CODES = [1000, 1001, 1011, 1013, 4000, 4001, 4003, 4008] as const;
+export const TRIGGERED_CLOSE_CODES = [1000, 1001, 1011, 1013, 4000, 4001, 4003, 4008, 4401, 4403] as const;
 
 /** Topic params of both topics: an instance name. */
 const Params = v.object({ name: v.string() });

@@ -7,7 +7,10 @@ import { createService, type Service, type ServiceOptions } from "../server/mod.
 import { RpcError } from "../shared/errors.ts";
 import { type ConformanceContract, conformanceContract } from "./contract.ts";
 
-/** Who a connection is: the `name` query parameter of its upgrade (`"anon"` without one). */
+/**
+ * Who a connection is: the `name` query parameter of its upgrade (`"anon"` without one); the names
+ * `intruder` and `outcast` are refused (4401 and 4403 after an error frame).
+ */
 export interface ConformanceAuth {
   name: string;
 }
@@ -52,14 +55,19 @@ export function createConformanceService(
       return null;
     },
     close: ({ code, reason }, ctx) => {
-      service.connections.get(ctx.connectionId)?.close(code, reason);
+      service.disconnect(ctx.connectionId, code, reason);
       return null;
     },
     feed: { presence: (_params, ctx) => ({ key: ctx.auth.name, meta: { name: ctx.auth.name } }) },
     crowd: { presence: (_params, ctx) => ({ key: ctx.auth.name, meta: { name: ctx.auth.name } }) },
   }, {
     ...CONFORMANCE_OPTIONS,
-    authenticate: (request) => ({ name: new URL(request.url).searchParams.get("name") || "anon" }),
+    authenticate: (request) => {
+      const name = new URL(request.url).searchParams.get("name") || "anon";
+      if (name === "intruder") throw new RpcError("UNAUTHORIZED", "Unknown user");
+      if (name === "outcast") throw new RpcError("FORBIDDEN", "Banned user");
+      return { name };
+    },
     // In-band auth: the token is the new name; "bad" and "banned" show the two refusals.
     reauthenticate: (token) => {
       if (token === "bad") throw new RpcError("UNAUTHORIZED", "Token rejected");

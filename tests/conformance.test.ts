@@ -21,7 +21,7 @@ describe(`conformance scenarios on ${RUNTIME}`, () => {
 
   it("every scenario has a unique name and at least one expectation", () => {
     assert.equal(new Set(scenarios.map((s) => s.name)).size, scenarios.length);
-    for (const s of scenarios) assert.ok(s.steps.some((step) => step.expect !== undefined || step.expectClose !== undefined || step.hello !== undefined), s.name);
+    for (const s of scenarios) assert.ok(s.steps.some((step) => step.expect !== undefined || step.expectClose !== undefined || step.hello !== undefined || step.openRefused !== undefined), s.name);
   });
 
   it("the runner fails a scenario whose expectation the server does not meet", async () => {
