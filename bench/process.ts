@@ -19,6 +19,8 @@ const BUILD = join(BENCH_DIR, ".build");
 export interface RunningTarget {
   pid: number;
   port: number;
+  /** Everything the target printed so far (stdout and stderr). */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -66,7 +68,7 @@ export function startTarget(target: Target): Promise<RunningTarget> {
       if (match === null || child.pid === undefined) return;
       clearTimeout(timer);
       child.removeAllListeners("exit");
-      resolve({ pid: child.pid, port: Number(match[1]), stop: () => stopProcess(child) });
+      resolve({ pid: child.pid, port: Number(match[1]), output: () => output, stop: () => stopProcess(child) });
     });
   });
 }
