@@ -21,6 +21,9 @@ Options (each also read from the environment variable in brackets):
   --redis <url>    scale out on Redis: share topics, history, rooms' publishes
                    with every instance using the same Redis [REDIS_URL]
                    default: none (in-memory broker, one process)
+  --origins <list> comma-separated browser origins allowed to open sockets, e.g. the
+                   page's public origin https://chat.example.com [TETHER_ORIGINS]
+                   default: loopback only (localhost, 127.0.0.1, [::1], any port)
   --help           print this text
 
 Endpoints: WebSocket /ws (subprotocol tether.v1), GET /healthz, the demo chat page at /,
@@ -78,7 +81,9 @@ async function main(): Promise<void> {
       rt.exit(1);
     }
   }
-  const service = createChatService(broker === undefined ? { dev } : { dev, broker });
+  const originList = flag(rt.args, "origins") ?? rt.env("TETHER_ORIGINS");
+  const origins = originList?.split(",").map((o) => o.trim()).filter((o) => o !== "");
+  const service = createChatService({ dev, ...(broker === undefined ? {} : { broker }), ...(origins === undefined ? {} : { origins }) });
   const isBun = "Bun" in globalThis;
   const { serve } = isBun
     ? { serve: (await import("./server/adapters/bun.ts")).serveBun }

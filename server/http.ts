@@ -7,6 +7,7 @@
 import type { ContractTree } from "../shared/contract.ts";
 import { RpcError } from "../shared/errors.ts";
 import { SUBPROTOCOL } from "../shared/protocol.ts";
+import { handshakeProblem } from "./handshake.ts";
 import { answerFallback, isFallbackPath } from "./http-fallback.ts";
 import type { Service } from "./service.ts";
 
@@ -35,28 +36,30 @@ export async function routeRequest<C extends ContractTree, A>(service: Service<C
     return respond(new Response(service.renderMetrics(), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } }));
   }
   if (isFallbackPath(service.options.paths, url.pathname)) {
-    const answer = originAllowed(request, url, service.options.origins)
+    const answer = originAllowed(request, service.options.origins)
       ? await answerFallback(service, request, url, ip)
       : { response: json({ error: "Origin not allowed" }, 403), stream: false };
     if (answer.response.status >= 400) service.metrics.refuse(answer.response.status);
     return { kind: "response", ...answer };
   }
   if (!service.options.paths.includes(url.pathname)) return { kind: "pass" };
-  const route = await upgradeRoute(service, request, url);
+  const route = await upgradeRoute(service, request);
   if (route.kind === "response") service.metrics.refuse(route.response.status);
   else if (route.kind === "upgrade" && route.refused !== undefined) service.metrics.refuse(route.refused.code === "FORBIDDEN" ? 403 : 401);
   return route;
 }
 
-/** The checks a socket request passes before its upgrade, in order: upgrade header, shutdown, Origin, subprotocol, authentication. */
-async function upgradeRoute<C extends ContractTree, A>(service: Service<C, A>, request: Request, url: URL): Promise<Route<A>> {
+/** The checks a socket request passes before its upgrade, in order: upgrade header, handshake, shutdown, Origin, subprotocol, authentication. */
+async function upgradeRoute<C extends ContractTree, A>(service: Service<C, A>, request: Request): Promise<Route<A>> {
   if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
     return respond(json({ error: `Upgrade required: connect with a WebSocket offering "${SUBPROTOCOL}"` }, 426, { upgrade: "websocket" }));
   }
+  const malformed = handshakeProblem(request);
+  if (malformed !== undefined) return respond(malformed);
   if (!service.accepting) {
     return respond(json({ error: "Server is shutting down: reconnect to another instance" }, 503, { "retry-after": "1" }));
   }
-  if (!originAllowed(request, url, service.options.origins)) {
+  if (!originAllowed(request, service.options.origins)) {
     return respond(json({ error: "Origin not allowed" }, 403));
   }
   const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
@@ -76,14 +79,27 @@ async function upgradeRoute<C extends ContractTree, A>(service: Service<C, A>, r
 }
 
 /**
- * Whether a browser's Origin may open a socket: no Origin (not a browser), the server's own origin,
- * or one in the allow-list (`"*"` allows any). Guards against Cross-Site WebSocket Hijacking.
+ * Whether a browser's Origin may open a socket: no Origin (not a browser), `"*"`, or one in the
+ * allow-list; with no list configured, loopback origins only. Guards against Cross-Site WebSocket
+ * Hijacking. The server's own origin is never read from the request: a Host header is whatever the
+ * page's DNS name says, so trusting it lets a DNS-rebinding page (Host and Origin both
+ * `rebind.evil.example`) through.
  */
-function originAllowed(request: Request, url: URL, allowed: readonly string[]): boolean {
+function originAllowed(request: Request, allowed: readonly string[] | undefined): boolean {
   const origin = request.headers.get("origin");
-  if (origin === null || allowed.includes("*") || allowed.includes(origin)) return true;
-  const host = request.headers.get("host") ?? url.host;
-  return origin === `http://${host}` || origin === `https://${host}`;
+  if (origin === null) return true;
+  if (allowed === undefined) return isLoopback(origin);
+  return allowed.includes("*") || allowed.includes(origin);
+}
+
+/** Host names of the loopback origins allowed when no `origins` are configured: pages served by this machine. */
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+/** Whether an Origin is http(s) on a loopback host, any port. */
+function isLoopback(origin: string): boolean {
+  if (!URL.canParse(origin)) return false;
+  const { protocol, hostname } = new URL(origin);
+  return (protocol === "http:" || protocol === "https:") && LOOPBACK_HOSTS.has(hostname);
 }
 
 function respond(response: Response): Route<never> {

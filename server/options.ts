@@ -65,7 +65,12 @@ export interface ServiceOptions<C, A> {
   onDisconnect?: (ctx: Context<C, A>, close: CloseInfo) => void;
   /** Socket paths this service answers on. @default ["/ws"] */
   paths?: string[];
-  /** Origins allowed to open sockets besides the server's own; `["*"]` allows any. @default [] */
+  /**
+   * Browser origins allowed to open sockets, the service's own public origin included (it is never
+   * guessed from the request's Host header: DNS rebinding); `["*"]` allows any. Requests without an
+   * Origin (not a browser) always pass.
+   * @default loopback only: http(s)://localhost, 127.0.0.1 and [::1], any port
+   */
   origins?: string[];
   /** Milliseconds presence diffs are gathered before one frame per topic instance. @default 50 */
   presenceWindow?: number;
@@ -82,13 +87,15 @@ export interface ServiceOptions<C, A> {
 }
 
 /** The resolved options a running service uses. */
-export interface ResolvedOptions<C, A> extends Required<Omit<ServiceOptions<C, A>, "authenticate" | "reauthenticate" | "onConnect" | "onDisconnect" | "heartbeat" | "limits">> {
+export interface ResolvedOptions<C, A> extends Required<Omit<ServiceOptions<C, A>, "authenticate" | "reauthenticate" | "onConnect" | "onDisconnect" | "heartbeat" | "limits" | "origins">> {
   heartbeat: HeartbeatOptions;
   limits: Limits;
   authenticate: ((request: Request) => A | Promise<A>) | undefined;
   reauthenticate: ((token: string, current: A) => A | Promise<A>) | undefined;
   onConnect: ServiceOptions<C, A>["onConnect"];
   onDisconnect: ServiceOptions<C, A>["onDisconnect"];
+  /** The configured allow-list; undefined means loopback origins only. */
+  origins: readonly string[] | undefined;
 }
 
 /** Fills every option the caller left out with its default. */
@@ -105,7 +112,7 @@ export function resolveOptions<C, A>(options: ServiceOptions<C, A>): ResolvedOpt
     onConnect: options.onConnect,
     onDisconnect: options.onDisconnect,
     paths: options.paths ?? ["/ws"],
-    origins: options.origins ?? [],
+    origins: options.origins,
     presenceWindow: options.presenceWindow ?? 50,
     maxBufferedBytes: options.maxBufferedBytes ?? 1_048_576,
     logger: options.logger ?? createLogger("warn"),

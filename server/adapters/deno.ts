@@ -44,7 +44,14 @@ export function serveDeno<C extends ContractTree, A>(service: Service<C, A>, opt
     if (route.kind === "response") return route.response;
     if (route.kind === "pass") return options.fetch?.(request) ?? new Response("Not found", { status: 404 });
     const ip = info.remoteAddr.hostname; // read now: Deno refuses once the request is upgraded
-    const { socket, response } = deno.upgradeWebSocket(request, { protocol: SUBPROTOCOL, idleTimeout });
+    let upgraded: ReturnType<DenoRuntime["upgradeWebSocket"]>;
+    try {
+      upgraded = deno.upgradeWebSocket(request, { protocol: SUBPROTOCOL, idleTimeout });
+    } catch {
+      // The core checked the handshake (handshake.ts); anything Deno still refuses is the client's mistake, not a 500.
+      return new Response("WebSocket upgrade failed", { status: 400 });
+    }
+    const { socket, response } = upgraded;
     // Binary frames arrive as ArrayBuffers: the core needs their size (the rate limit and 1009 apply to them too).
     socket.binaryType = "arraybuffer";
     let conn: Connection<A> | undefined;
