@@ -1,6 +1,7 @@
 // The demo chat page: rooms, history, presence, typing, and a connection badge, all through the
 // generated client (tether-chat.js, built by `deno task codegen` from client/generated/chat.ts).
 import { createChatClient } from "./tether-chat.js";
+import { httpFallback } from "./tether-http.js";
 
 const DEFAULT_ROOMS = ["lobby", "random", "help"];
 const TYPING_SHOWN_MS = 4000;
@@ -29,7 +30,9 @@ function start() {
   $("app").hidden = false;
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
   // A short backoff cap: a chat should be back within seconds of its server.
-  const client = createChatClient(url, { params: () => ({ name }), reconnect: { max: 2000 } });
+  // Where WebSocket is blocked the chat continues over HTTP, and moves back once it passes again.
+  const fallback = httpFallback();
+  const client = createChatClient(url, { params: () => ({ name }), reconnect: { max: 2000 }, WebSocket: fallback.WebSocket });
   const view = { room: "", messages: new Map(), pending: [], typing: new Map(), rooms: new Map(), subs: [] };
   let latency;
 
@@ -40,9 +43,10 @@ function start() {
   const badge = () => {
     const state = client.state;
     $("status").dataset.state = state;
+    $("status").dataset.transport = fallback.transport ?? "";
     $("app").dataset.state = state;
     $("status-text").textContent = state === "open"
-      ? `Online${latency === undefined ? "" : ` · ${latency} ms`}`
+      ? `Online${fallback.transport === "http" ? " (HTTP)" : ""}${latency === undefined ? "" : ` · ${latency} ms`}`
       : state === "reconnecting" ? "Reconnecting…" : state === "connecting" ? "Connecting…" : "Offline";
   };
   const measure = async () => {

@@ -14,6 +14,12 @@ export const CLIENT_ENTRY = "client/generated/chat.ts";
 /** Where the demo page loads the bundle from. */
 export const CLIENT_BUNDLE = "public/tether-chat.js";
 
+/** The HTTP fallback, an opt-in second bundle (the page imports it beside the client). */
+export const FALLBACK_ENTRY = "client/http.ts";
+
+/** Where the demo page loads the fallback bundle from. */
+export const FALLBACK_BUNDLE = "public/tether-http.js";
+
 /** Size budget of the whole client, gzipped (socket.io-client is 13.5 KB, tRPC's client + superjson 13.4 KB). */
 export const GZIP_BUDGET = 8 * 1024;
 
@@ -50,11 +56,12 @@ export interface ClientBundle {
 /**
  * Bundles the generated client for browsers (platform browser, format esm, minified) without writing it.
  * @param source the client module's text, when it is not (yet) the file on disk (codegen --check)
+ * @param path the entry module @default CLIENT_ENTRY (FALLBACK_ENTRY builds the HTTP fallback)
  */
-export async function buildClient(source?: string): Promise<ClientBundle> {
+export async function buildClient(source?: string, path: string = CLIENT_ENTRY): Promise<ClientBundle> {
   const entry = source === undefined
-    ? { entryPoints: [CLIENT_ENTRY] }
-    : { stdin: { contents: source, resolveDir: resolve(dirname(CLIENT_ENTRY)), sourcefile: basename(CLIENT_ENTRY), loader: "ts" as const } };
+    ? { entryPoints: [path] }
+    : { stdin: { contents: source, resolveDir: resolve(dirname(path)), sourcefile: basename(path), loader: "ts" as const } };
   const result = await esbuild.build({
     ...entry,
     bundle: true,
@@ -68,7 +75,7 @@ export async function buildClient(source?: string): Promise<ClientBundle> {
     logLevel: "silent",
   });
   const file = result.outputFiles[0];
-  if (file === undefined) throw new Error(`Cannot bundle "${CLIENT_ENTRY}": esbuild produced no output`);
+  if (file === undefined) throw new Error(`Cannot bundle "${path}": esbuild produced no output`);
   const code = file.text;
   const output = Object.values(result.metafile.outputs)[0];
   const inputs = Object.entries(output?.inputs ?? {})

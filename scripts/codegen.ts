@@ -4,6 +4,7 @@
  * - client/generated/schemas.json the JSON Schema of every payload
  * - asyncapi.json                 the AsyncAPI 3.0 document (served at /asyncapi.json)
  * - public/tether-chat.js         the browser bundle the demo page loads
+ * - public/tether-http.js         the HTTP fallback's bundle (opt-in, loaded beside it)
  * With `--check` it writes nothing and exits 1 when any checked-in file differs from what it would write.
  * @module
  */
@@ -12,7 +13,7 @@ import { dirname } from "node:path";
 import * as contractModule from "../app/contract.ts";
 import { generateAsyncApi, payloadSchemas } from "./codegen/asyncapi.ts";
 import { generateClientModule } from "./codegen/client-module.ts";
-import { buildClient, CLIENT_BUNDLE, CLIENT_ENTRY, GZIP_BUDGET, kilobytes } from "./build-client.ts";
+import { buildClient, CLIENT_BUNDLE, CLIENT_ENTRY, FALLBACK_BUNDLE, FALLBACK_ENTRY, GZIP_BUDGET, kilobytes } from "./build-client.ts";
 
 /** One generated file: where it goes and its exact text. */
 export interface GeneratedFile {
@@ -58,6 +59,7 @@ export async function generateFiles(): Promise<GeneratedFile[]> {
   // (esbuild still needs its directory to resolve imports from).
   mkdirSync(dirname(CLIENT_ENTRY), { recursive: true });
   files.push({ path: CLIENT_BUNDLE, text: (await buildClient(client)).code });
+  files.push({ path: FALLBACK_BUNDLE, text: (await buildClient(undefined, FALLBACK_ENTRY)).code });
   return files;
 }
 

@@ -1,0 +1,117 @@
+/**
+ * The demo chat in a real Chromium with WebSocket blocked (playwright's `routeWebSocket` closes
+ * every socket before the server's hello, as a proxy that kills upgrades would): it chats over the
+ * HTTP fallback, its badge says so, it survives a server restart, and it returns to WebSocket once
+ * sockets pass again. Against `server.ts` on this test's runtime.
+ * @module
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync } from "node:fs";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { RUNTIME } from "./fixtures/serve.ts";
+import { freePort, type ServerProcess, startServerProcess } from "./fixtures/server-process.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const available = existsSync(CHROMIUM);
+if (!available && process.env.CI === "true") throw new Error(`Cannot run browser tests: ${CHROMIUM} is missing (apt-get install chromium)`);
+
+/** Every wait in this file is bounded by this; the move back waits up to two probe intervals (10 s each). */
+const WAIT = 15_000;
+const PROBE_WAIT = 25_000;
+const ROOM = `http-${RUNTIME}`;
+
+async function send(page: Page, text: string): Promise<void> {
+  await page.fill("#message-input", text);
+  await page.press("#message-input", "Enter");
+}
+
+async function waitForMessages(page: Page, texts: string[]): Promise<void> {
+  await page.waitForFunction(
+    (want) => {
+      const shown = [...document.querySelectorAll("#messages .message:not(.pending):not(.failed) .text")].map((e) => e.textContent);
+      return want.every((t) => shown.includes(t));
+    },
+    texts,
+    { timeout: WAIT },
+  );
+}
+
+/** Waits for the badge to show a state on a transport. */
+async function badge(page: Page, state: string, transport: string, timeout = WAIT): Promise<void> {
+  await page.waitForSelector(`#status[data-state="${state}"][data-transport="${transport}"]`, { timeout });
+}
+
+describe(`demo chat in Chromium with WebSocket blocked, against server.ts on ${RUNTIME}`, { skip: !available && "chromium is not installed" }, () => {
+  let browser: Browser;
+  let server: ServerProcess;
+  let port: number;
+  let alice: Page;
+  let bob: Page;
+  let blocked = true;
+  const sockets = { opened: 0 };
+
+  before(async () => {
+    port = await freePort();
+    server = await startServerProcess(port);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update"],
+      timeout: WAIT,
+    });
+    const open = async (name: string) => {
+      const page = await browser.newPage({ viewport: { width: 1180, height: 720 } });
+      page.setDefaultTimeout(WAIT);
+      // A blocked socket opens and is closed at once, before any hello: what a killing proxy looks like.
+      await page.routeWebSocket((url) => url.pathname === "/ws", (ws) => {
+        if (blocked) return ws.close({ code: 1008, reason: "blocked by the test" });
+        sockets.opened++;
+        ws.connectToServer();
+      });
+      await page.goto(`${server.base}/?name=${name}&room=${ROOM}`);
+      await badge(page, "open", "http");
+      return page;
+    };
+    alice = await open("alice");
+    bob = await open("bob");
+  });
+
+  after(async () => {
+    mkdirSync("artifacts", { recursive: true });
+    await alice?.screenshot({ path: `artifacts/browser-http-${RUNTIME}-alice.png` }).catch(() => {});
+    await browser?.close();
+    await server?.kill();
+  });
+
+  it("chats over HTTP, and the badge says HTTP", async () => {
+    assert.match(await alice.textContent("#status") ?? "", /Online \(HTTP\)/);
+    await send(alice, "Hi Bob, over HTTP");
+    await waitForMessages(bob, ["Hi Bob, over HTTP"]);
+    await send(bob, "Hello Alice, me too");
+    await waitForMessages(alice, ["Hi Bob, over HTTP", "Hello Alice, me too"]);
+    await bob.waitForFunction(() => ["alice", "bob"].every((n) => document.querySelector(`#member-list li[data-name="${n}"]`)), undefined, { timeout: WAIT });
+  });
+
+  it("survives a server restart on HTTP: messages sent during the outage arrive once each", async () => {
+    await server.kill();
+    await alice.waitForSelector(`#status[data-state="reconnecting"]`, { timeout: WAIT });
+    await send(bob, "Sent while the server was down");
+    server = await startServerProcess(port);
+    await badge(alice, "open", "http");
+    await badge(bob, "open", "http");
+    await waitForMessages(alice, ["Sent while the server was down"]);
+    const shown = await alice.$$eval("#messages .message:not(.pending):not(.failed) .text", (els) => els.map((e) => e.textContent));
+    assert.equal(shown.filter((t) => t === "Sent while the server was down").length, 1);
+  });
+
+  it("returns to WebSocket once sockets pass again, and keeps chatting", async () => {
+    blocked = false;
+    await badge(alice, "open", "websocket", PROBE_WAIT);
+    await badge(bob, "open", "websocket", PROBE_WAIT);
+    assert.ok(sockets.opened >= 2);
+    assert.doesNotMatch(await alice.textContent("#status") ?? "", /HTTP/);
+    await send(alice, "Back on WebSocket");
+    await waitForMessages(bob, ["Back on WebSocket"]);
+  });
+});
