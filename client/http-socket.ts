@@ -84,9 +84,15 @@ export class HttpSocket {
       return this.#end(1006, "stream failed");
     }
     if (!response.ok || response.body === null) {
+      const { status } = response;
+      // Refused credentials end like a refused WebSocket handshake (4401 / 4403, the server's words as reason).
+      if (status === 401 || status === 403) {
+        const refusal = await response.json().catch(() => ({})) as { error?: string };
+        return this.#end(status + 4000, refusal.error ?? `HTTP ${status}`);
+      }
       const retry = Number(response.headers.get("retry-after") ?? NaN) * 1000;
       void response.body?.cancel().catch(() => {});
-      return this.#end(response.status === 503 ? 1013 : 1006, Number.isFinite(retry) ? `retry=${retry}` : `HTTP ${response.status}`);
+      return this.#end(status === 503 ? 1013 : 1006, Number.isFinite(retry) ? `retry=${retry}` : `HTTP ${status}`);
     }
     this.#token = response.headers.get("tether-session") ?? "";
     if (this.readyState !== 0) return void response.body.cancel().catch(() => {});

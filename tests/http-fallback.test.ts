@@ -119,3 +119,31 @@ describe(`HTTP fallback on ${RUNTIME}: WebSocket refused by a proxy`, () => {
     }
   });
 });
+
+describe(`HTTP fallback on ${RUNTIME}: refused credentials`, () => {
+  it("a refused HTTP session ends the client in state unauthorized with the server's message, without looping", async () => {
+    const service = createService(contract, {
+      echo: (s) => s,
+      slow: () => "",
+      room: {},
+    }, { authenticate: () => { throw new RpcError("UNAUTHORIZED", "Token expired"); } });
+    const server = await serve(service);
+    const proxy = await startHttpProxy([server.port]);
+    const fallback = httpFallback();
+    const client = createClient<typeof contract>(proxy.via(server.url), { WebSocket: fallback.WebSocket, reconnect: { min: 20, max: 100 } });
+    try {
+      const seen: { code?: number | undefined; reason: string }[] = [];
+      client.on("state", (state, change) => state === "unauthorized" && seen.push(change));
+      await until(() => client.state === "unauthorized", 5000, "the unauthorized state");
+      assert.equal(seen[0]?.code, 4401);
+      assert.equal(seen[0]?.reason, "Token expired");
+      const refusals = proxy.counts[0];
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(proxy.counts[0], refusals, "no further attempts");
+    } finally {
+      client.close();
+      await proxy.close();
+      await server.stop();
+    }
+  });
+});
