@@ -55,6 +55,8 @@ describe(`HTTP fallback on ${RUNTIME}: WebSocket refused by a proxy`, () => {
       assert.equal(fallback.transport, "http");
       const timedOut = await client.api.slow(5000, { timeout: 50 }).catch((e: RpcError) => e.code);
       assert.equal(timedOut, "TIMEOUT");
+      // The timed-out call's cancel reaches the server too: let it land before counting this one.
+      await until(() => service.stats().inflight === 0, 5000, "the timed-out call's handler to stop");
       const ac = new AbortController();
       const call = client.api.slow(5000, { signal: ac.signal });
       const before = cancelled;
