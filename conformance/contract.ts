@@ -37,6 +37,7 @@ export const conformanceContract = defineContract({
     output: v.null(),
     description: "Fails with this code, message and data",
   }),
+  tick: procedure({ output: v.number(), description: "Counts its runs: 1, 2, 3… (idempotency keys make a retry return the first run's number)" }),
   crash: procedure({ output: v.null(), description: "Throws an unexpected error: INTERNAL" }),
   breakOutput: procedure({ output: v.string(), description: "Returns a number where its contract says string: INTERNAL" }),
   emit: procedure({

@@ -30,6 +30,7 @@ export const CONFORMANCE_OPTIONS = {
 export function createConformanceService(
   options: ServiceOptions<ConformanceContract, ConformanceAuth> = {},
 ): Service<ConformanceContract, ConformanceAuth> {
+  let ticks = 0;
   const service: Service<ConformanceContract, ConformanceAuth> = createService<ConformanceContract, ConformanceAuth>(conformanceContract, {
     echo: (input) => input,
     wait: ({ ms }, ctx) =>
@@ -40,6 +41,7 @@ export function createConformanceService(
     fail: ({ code, message, data }) => {
       throw new RpcError(code, message, data);
     },
+    tick: () => ++ticks,
     crash: () => {
       throw new Error("Conformance crash on purpose");
     },
