@@ -41,13 +41,15 @@ export function createChatService(options: ServiceOptions<Contract, ChatAuth> = 
       },
     },
     chat: {
-      send: ({ roomId, text }, ctx) => {
+      send: async ({ roomId, text }, ctx) => {
         const message = { id: `${Date.now().toString(36)}-${(++counter).toString(36)}`, roomId, author: ctx.auth.name, text, sentAt: new Date() };
+        // Published first: a message the broker did not take (Redis down) is neither kept nor
+        // acknowledged; the caller gets INTERNAL "the broker is unavailable" and may send it again.
+        await ctx.publish("rooms.messages", { roomId }, message);
         const kept = rooms.get(roomId) ?? [];
         kept.push(message);
         if (kept.length > KEPT_PER_ROOM) kept.splice(0, kept.length - KEPT_PER_ROOM);
         rooms.set(roomId, kept);
-        ctx.publish("rooms.messages", { roomId }, message);
         return message;
       },
       history: ({ roomId, limit }) => (rooms.get(roomId) ?? []).slice(-limit),

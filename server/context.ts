@@ -47,12 +47,12 @@ export class CallContext<C, A> implements Context<C, A> {
   }
 
   /** Publishes through the service (see {@link Publisher.publish}). */
-  publish(topic: never, params: never, message: never, target?: Target): void {
-    this.publisher.publish(topic, params, message, target);
+  publish(topic: never, params: never, message: never, target?: Target): Promise<void> {
+    return this.publisher.publish(topic, params, message, target);
   }
 
   /** Publishes to every subscriber but this connection. */
-  broadcast(topic: never, params: never, message: never): void {
-    this.publisher.publish(topic, params, message, { except: this.conn.id });
+  broadcast(topic: never, params: never, message: never): Promise<void> {
+    return this.publisher.publish(topic, params, message, { except: this.conn.id });
   }
 }

@@ -29,6 +29,10 @@ export interface Target {
 export interface Publisher<C> {
   /**
    * Validates `message` against the topic's schema and sends it to the topic instance named by `params`.
+   * The promise settles once the broker took the message (at once in memory) and rejects with an
+   * `INTERNAL` RpcError when it did not (Redis unreachable or stalled): nobody will receive it.
+   * Await it (or return it) where the caller must learn of that; a publish nobody awaits fails
+   * without an unhandled rejection, counted in `tether_broker_publish_failed_total` and logged.
    * @throws {TypeError} when the topic is unknown, or params or message fail validation (a server bug)
    */
   publish<P extends PathsOf<C, AnyTopic>>(
@@ -36,7 +40,7 @@ export interface Publisher<C> {
     params: TopicParamsIn<EntryAt<C, P>>,
     message: TopicMessageIn<EntryAt<C, P>>,
     target?: Target,
-  ): void;
+  ): Promise<void>;
 }
 
 /** What every handler and hook receives about the connection it serves. */
@@ -53,12 +57,12 @@ export interface Context<C, A> extends Publisher<C> {
   leave(room: string): void;
   /** The rooms this connection is in. */
   rooms(): ReadonlySet<string>;
-  /** Publishes to every subscriber of the instance but this connection (`socket.broadcast.emit`). */
+  /** Publishes to every subscriber of the instance but this connection (`socket.broadcast.emit`); settles like `publish`. */
   broadcast<P extends PathsOf<C, AnyTopic>>(
     topic: P,
     params: TopicParamsIn<EntryAt<C, P>>,
     message: TopicMessageIn<EntryAt<C, P>>,
-  ): void;
+  ): Promise<void>;
 }
 
 /** The function that answers one procedure. */

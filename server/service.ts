@@ -24,6 +24,9 @@ import { RoomRegistry } from "./rooms.ts";
 import { unsubscribeAll } from "./subscriptions.ts";
 import { channelOf, type NativePublish, TopicRegistry } from "./topics.ts";
 
+/** The settled promise every synchronous (in-memory) publish returns. */
+const PUBLISHED: Promise<void> = Promise.resolve();
+
 /** A running service: the publish API, queries, and the entry points adapters call. */
 export interface Service<C extends ContractTree, A = unknown> extends Publisher<C> {
   /** The contract served. */
@@ -88,7 +91,7 @@ export interface Core<A> {
   broker: Broker;
   publisher: Publisher<ContractTree>;
   /** Publishes params and a message already validated (a client publish), skipping the second validation. */
-  publishValid(topic: string, params: unknown, message: unknown, target: Target | undefined): void;
+  publishValid(topic: string, params: unknown, message: unknown, target: Target | undefined): Promise<void>;
   metrics: Metrics;
   logger: Logger;
   idempotency: IdempotencyCache;
@@ -150,18 +153,25 @@ export function createService<C extends ContractTree, A = undefined>(
       if (!p.success) throw new TypeError(`Cannot publish to "${topic}": params failed validation: ${p.issues[0].message}`);
       const m = v.safeParse(entry.def.message, message);
       if (!m.success) throw new TypeError(`Cannot publish to "${topic}": message failed validation: ${m.issues[0].message}`);
-      publishValid(topic, p.output, m.output, target);
+      return publishValid(topic, p.output, m.output, target);
     },
   } as Publisher<ContractTree>;
 
-  /** Sends params and a message already validated against the topic's schemas. */
-  const publishValid = (topic: string, params: unknown, message: unknown, target: Target | undefined) => {
+  /** Sends params and a message already validated against the topic's schemas; settles once the broker took it. */
+  const publishValid = (topic: string, params: unknown, message: unknown, target: Target | undefined): Promise<void> => {
     const key = topicKey(params);
     const msg: BrokerMessage = { topic, key, data: encode(message) };
     if (target !== undefined) msg.target = target;
     metrics.published++;
     const done = broker.publish(channelOf(topic, key), msg, topics.get(topic)?.def.history ?? false);
-    if (done instanceof Promise) done.catch(() => {});
+    // The memory broker publishes synchronously: one shared settled promise, nothing allocated.
+    if (!(done instanceof Promise)) return PUBLISHED;
+    const taken = done.catch(() => {
+      throw new RpcError("INTERNAL", `Cannot publish to "${topic}": the broker is unavailable`);
+    });
+    // A handler may ignore the promise: its failure is counted and logged by the broker, never an unhandled rejection.
+    taken.catch(() => {});
+    return taken;
   };
 
   const core: Core<A> = {
@@ -198,7 +208,7 @@ export function createService<C extends ContractTree, A = undefined>(
   // Presence changes made on other instances (Redis broker) enter the local tracker like local ones.
   const remotePresence = (change: PresenceChange) => presence.apply(change);
   // Counted here, not per send: Bun's native publish reaches subscribers without passing the core.
-  const started = broker.start((channel, message) => void (metrics.delivered += registry.deliver(channel, message)), reset, remotePresence);
+  const started = broker.start((channel, message) => void (metrics.delivered += registry.deliver(channel, message)), reset, remotePresence, logger);
   if (started instanceof Promise) started.catch(() => {});
 
   const helloFor = (conn: Connection<A>): string =>

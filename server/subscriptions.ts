@@ -179,7 +179,7 @@ export async function clientPublish<A>(core: Core<A>, conn: Connection<A>, frame
     const allowed = await through(core.chain(topic), { kind: "publish", path: topic, input: message.value, ctx }, () =>
       entry.hooks.authorizePublish === undefined ? true : entry.hooks.authorizePublish(params.value, message.value, ctx));
     if (allowed !== true) throw new RpcError("FORBIDDEN", `Cannot publish to "${topic}": not allowed`);
-    core.publishValid(topic, params.value, message.value, { except: conn.id });
+    await core.publishValid(topic, params.value, message.value, { except: conn.id });
     // A publish has no value to return: its result carries no output (PROTOCOL.md section 4).
     conn.send(JSON.stringify({ type: "result", id }));
   } catch (error) {

@@ -7,6 +7,7 @@ import type { Payload } from "../../shared/codec.ts";
 import type { HistoryOptions } from "../../shared/contract.ts";
 import type { Target } from "../handlers.ts";
 import type { SharedOutcomes } from "../idempotency.ts";
+import type { Logger } from "../log.ts";
 
 /** One topic message as brokers carry it. */
 export interface BrokerMessage {
@@ -86,16 +87,20 @@ export interface SessionRelay {
 export interface Broker {
   /**
    * Starts the broker; `deliver` receives every message for channels this instance listens to, in
-   * offset order; `reset` is called when a channel lost messages (the memory broker never does).
+   * offset order; `reset` is called when a channel lost messages (the memory broker never does);
+   * `logger` receives changes of the backend link's state (the service's logger).
    */
-  start(deliver: Deliver, reset?: Reset, remotePresence?: RemotePresence): Promise<void> | void;
+  start(deliver: Deliver, reset?: Reset, remotePresence?: RemotePresence, logger?: Logger): Promise<void> | void;
   /** Presence sharing; absent when presence is per instance (the memory broker). */
   readonly presence?: SharedPresence;
   /** Idempotency outcomes shared between instances; absent in memory (the service keeps its own). */
   readonly outcomes?: SharedOutcomes;
   /** Routes HTTP fallback POSTs between instances; absent with one instance (the memory broker). */
   readonly sessions?: SessionRelay;
-  /** Publishes to a channel; untargeted messages get an offset and, if `history`, are kept. */
+  /**
+   * Publishes to a channel; untargeted messages get an offset and, if `history`, are kept. A
+   * returned promise rejects when the backend did not take the message (nobody will receive it).
+   */
   publish(channel: string, message: BrokerMessage, history: HistoryOptions | false): void | Promise<void>;
   /** Starts listening to a channel (first local subscriber). */
   listen(channel: string): void | Promise<void>;
@@ -105,7 +110,7 @@ export interface Broker {
   position(channel: string): StreamPosition | Promise<StreamPosition>;
   /** Messages after `since`, if the history still reaches back that far in the same epoch. */
   recover(channel: string, since: StreamPosition): Recovery | Promise<Recovery>;
-  /** Whether the broker can currently reach its backend (always true in memory). */
+  /** Whether the broker's link to its backend works now: connected and answering (always true in memory). */
   healthy(): boolean;
   /** Counters since start (camelCase names), exported on `/metrics` as `tether_broker_<name>_total`. */
   metrics?(): Readonly<Record<string, number>>;

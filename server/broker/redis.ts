@@ -13,13 +13,14 @@
 import { createClient } from "redis";
 import { type Broker, type BrokerMessage, DEFAULT_HISTORY, type Deliver, isStreamed, type Recovery, type StreamPosition } from "./broker.ts";
 import { PUBLISH_SCRIPT, READ_SCRIPT } from "./redis-scripts.ts";
+import { type LinkTiming, RedisLink } from "./redis-link.ts";
 import { redisOutcomes } from "./redis-outcomes.ts";
 import { RedisPresence } from "./redis-presence.ts";
 import { redisSessions } from "./redis-sessions.ts";
 import { StreamFollower } from "./stream-follower.ts";
 
-/** Settings of the Redis broker. */
-export interface RedisBrokerOptions {
+/** Settings of the Redis broker; `pingInterval` and `stallTimeout` time the watchdog of a stalled link. */
+export interface RedisBrokerOptions extends LinkTiming {
   /** Prefix of every key and channel, so several services can share one Redis. @default "tether:" */
   prefix?: string;
   /** Milliseconds an idle topic instance keeps its epoch and offset (at least its history maxAge). @default 86400000 */
@@ -34,13 +35,13 @@ export interface RedisBrokerOptions {
 export type RedisBrokerMetrics = {
   /** Messages published to Redis. */
   published: number;
-  /** Publishes that failed (Redis unreachable): those messages are lost. */
+  /** Publishes Redis did not take (unreachable or stalled): their callers got an error. */
   publishFailed: number;
   /** History reads to fill a gap in a channel's offsets or to catch up after a reconnect. */
   gapReads: number;
   /** Channels reset because history could not fill a gap or the epoch changed. */
   resets: number;
-  /** Times the broker lost its Redis connection. */
+  /** Times the broker's link to Redis went down or stalled. */
   outages: number;
 };
 
@@ -66,17 +67,11 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
   // Commands fail at once while Redis is down instead of piling up in an unbounded offline queue.
   const cmd: Client = createClient({ url, socket, disableOfflineQueue: true });
   const sub: Client = createClient({ url, socket });
-  let wasReady = false;
   for (const client of [cmd, sub]) {
     // Without an error listener node-redis would throw the error and end the process.
     client.on("error", () => {});
     client.on("end", () => {});
   }
-  cmd.on("reconnecting", () => {
-    if (wasReady) metrics.outages++;
-    wasReady = false;
-  });
-  cmd.on("ready", () => (wasReady = true));
   const waitLimit = options.connectTimeout ?? 5000;
   /** Waits, at most `connectTimeout`, for Redis: a subscribe during a short outage waits instead of failing. */
   const reachable = async () => {
@@ -120,8 +115,9 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
   let reset: (channel: string) => void = () => {};
   const follower = new StreamFollower({
     deliver: (channel, message) => deliver(channel, message),
-    reset: (channel) => {
+    reset: (channel, reason) => {
       metrics.resets++;
+      link.reset(channel, reason);
       reset(channel);
     },
     read: (channel, after) => {
@@ -159,6 +155,8 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
   } finally {
     clearTimeout(timer);
   }
+  // Watched from here on: both connections are up.
+  const link = new RedisLink({ cmd, sub }, url, options, () => metrics.outages++);
 
   // A position read before this instance's SUBSCRIBE took effect could miss the messages in
   // between: a second local subscriber waits until the first one's listen has finished.
@@ -172,10 +170,12 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
     presence,
     outcomes: redisOutcomes(cmd, prefix, presence.instance),
     sessions: redisSessions(cmd, sub, prefix),
-    start(fn, onReset, onPresence) {
+    start(fn, onReset, onPresence, logger) {
       deliver = fn;
       if (onReset !== undefined) reset = onReset;
       if (onPresence !== undefined) presence.onRemote = onPresence;
+      link.logger = logger;
+      link.start();
       presence.start();
     },
     async publish(channel, message, history) {
@@ -189,6 +189,7 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
         metrics.published++;
       } catch (error) {
         metrics.publishFailed++;
+        link.publishFailed(channel, error);
         throw error;
       }
     },
@@ -225,9 +226,10 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
       const complete = kept.length === missed && (missed === 0 || kept[0]!.offset === since.offset + 1);
       return complete ? { recovered: true, position, messages: kept } : { recovered: false, position, messages: [] };
     },
-    healthy: () => cmd.isReady && sub.isReady,
+    healthy: () => link.state === "up",
     metrics: () => ({ ...metrics }),
     async close() {
+      link.close();
       follower.clear();
       await presence.close();
       await Promise.allSettled([cmd.close(), sub.close()]);

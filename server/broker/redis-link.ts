@@ -1,0 +1,162 @@
+/**
+ * The state of the Redis broker's link (its command and pub/sub connections): up, down or stalled.
+ *
+ * node-redis sees a closed or refused connection, but not a stalled one (a dead NAT entry, a
+ * partition: the socket stays open and nothing comes back). A watchdog PINGs each connection in
+ * turn; a PING unanswered for `stallTimeout` marks the link stalled, which fails readiness, and the
+ * stalled connection is torn down and opened again, so that commands waiting on it fail at once and
+ * its subscriptions come back through the normal reconnect and catch-up. Each change of state is
+ * logged once (not per message), with what failed meanwhile.
+ * @module
+ */
+import type { createClient } from "redis";
+import type { Logger } from "../log.ts";
+
+type Client = ReturnType<typeof createClient>;
+
+/** How a link is doing. */
+export type LinkState = "up" | "down" | "stalled";
+
+/** Timing of the watchdog. */
+export interface LinkTiming {
+  /** Milliseconds between two PINGs on a connection. @default 1000 */
+  pingInterval?: number;
+  /** Milliseconds a PING may stay unanswered before the link counts as stalled. @default 3000 */
+  stallTimeout?: number;
+}
+
+/** One watched connection. */
+interface Watched {
+  name: "command" | "pub/sub";
+  client: Client;
+  /** When the PING now waiting for its answer was sent. */
+  pingSince: number | undefined;
+  stalled: boolean;
+}
+
+/** Watches both connections of the Redis broker and reports changes of their joint state. */
+export class RedisLink {
+  /** Where changes of state are logged; the service hands its logger over in `start`. */
+  logger: Logger | undefined;
+  private readonly watched: Watched[];
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private current: LinkState;
+  private since = Date.now();
+  /** What failed since the last change of state, for the next log line. */
+  private publishesFailed = 0;
+  private readonly pingInterval: number;
+  private readonly stallTimeout: number;
+
+  /**
+   * @param clients the command and the pub/sub connection, both ready
+   * @param url the Redis URL (logged without its password)
+   * @param timing watchdog timing
+   * @param onOutage called when the link leaves "up" (for the outage counter)
+   */
+  constructor(
+    clients: { cmd: Client; sub: Client },
+    private readonly url: string,
+    timing: LinkTiming,
+    private readonly onOutage: () => void,
+  ) {
+    this.pingInterval = timing.pingInterval ?? 1000;
+    this.stallTimeout = timing.stallTimeout ?? 3000;
+    this.watched = [
+      { name: "command", client: clients.cmd, pingSince: undefined, stalled: false },
+      { name: "pub/sub", client: clients.sub, pingSince: undefined, stalled: false },
+    ];
+    for (const w of this.watched) {
+      w.client.on("ready", () => {
+        w.stalled = false;
+        w.pingSince = undefined;
+        this.update(`the ${w.name} connection is ready`);
+      });
+      w.client.on("reconnecting", () => this.update(`the ${w.name} connection was lost; reconnecting`));
+    }
+    this.current = this.state;
+  }
+
+  /** The joint state: up only when both connections are ready and answer PINGs. */
+  get state(): LinkState {
+    if (this.watched.some((w) => w.stalled)) return "stalled";
+    return this.watched.every((w) => w.client.isReady) ? "up" : "down";
+  }
+
+  /** Starts the watchdog (one timer for both connections). */
+  start(): void {
+    this.timer ??= setInterval(() => this.tick(), Math.max(50, Math.min(this.pingInterval, this.stallTimeout / 2)));
+  }
+
+  /** Counts a publish Redis did not take; the first one since the last change of state is logged. */
+  publishFailed(channel: string, error: unknown): void {
+    if (this.publishesFailed++ === 0) {
+      this.logger?.warn("broker publish failed; callers get an error until the link is back", {
+        channel,
+        link: this.state,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+
+  /** Logs a stream reset: a channel lost messages and its local subscribers must resubscribe. */
+  reset(channel: string, reason: string): void {
+    this.logger?.warn("broker stream reset; its subscribers are told to resubscribe", { channel, reason });
+  }
+
+  /** Stops the watchdog. */
+  close(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const w of this.watched) {
+      if (!w.client.isReady || w.stalled) continue;
+      if (w.pingSince === undefined) {
+        const sent = (w.pingSince = now);
+        w.client.ping().then(() => {
+          if (w.pingSince === sent) w.pingSince = undefined;
+        }, () => {
+          if (w.pingSince === sent) w.pingSince = undefined;
+        });
+      } else if (now - w.pingSince >= this.stallTimeout) {
+        w.stalled = true;
+        this.update(`the ${w.name} connection answered no PING for ${now - w.pingSince} ms`);
+        this.reopen(w);
+      }
+    }
+  }
+
+  /** Tears a stalled connection down and opens it again; what waited on it fails now. */
+  private reopen(w: Watched): void {
+    w.pingSince = undefined;
+    w.client.destroy();
+    // connect() retries by the reconnect strategy until Redis answers or the broker closes.
+    w.client.connect().catch(() => {});
+  }
+
+  private update(reason: string): void {
+    const next = this.state;
+    if (next === this.current) return;
+    const now = Date.now();
+    const fields = { redis: redact(this.url), reason, previous: this.current, forMs: now - this.since, publishesFailed: this.publishesFailed };
+    if (this.current === "up") this.onOutage();
+    if (next === "up") this.logger?.warn("broker link is up again", fields);
+    else this.logger?.warn(`broker link is ${next}; publishes fail and readiness is off until it is back`, fields);
+    this.current = next;
+    this.since = now;
+    this.publishesFailed = 0;
+  }
+}
+
+/** A Redis URL without its password, for logs. */
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== "") u.password = "***";
+    return u.toString();
+  } catch {
+    return "(unparsable URL)";
+  }
+}
