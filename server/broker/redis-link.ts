@@ -5,8 +5,9 @@
  * partition: the socket stays open and nothing comes back). A watchdog PINGs each connection in
  * turn; a PING unanswered for `stallTimeout` marks the link stalled, which fails readiness, and the
  * stalled connection is torn down and opened again, so that commands waiting on it fail at once and
- * its subscriptions come back through the normal reconnect and catch-up. Each change of state is
- * logged once (not per message), with what failed meanwhile.
+ * its subscriptions come back through the normal reconnect and catch-up. A connection attempt that
+ * hangs as long (connected, but its handshake or resubscribe gets no answer) is started over too.
+ * Each change of state is logged once (not per message), with what failed meanwhile.
  * @module
  */
 import type { createClient } from "redis";
@@ -32,6 +33,8 @@ interface Watched {
   /** When the PING now waiting for its answer was sent. */
   pingSince: number | undefined;
   stalled: boolean;
+  /** When the current connection attempt began (or last made progress), while not ready. */
+  attemptSince: number;
 }
 
 /** Watches both connections of the Redis broker and reports changes of their joint state. */
@@ -61,17 +64,23 @@ export class RedisLink {
   ) {
     this.pingInterval = timing.pingInterval ?? 1000;
     this.stallTimeout = timing.stallTimeout ?? 3000;
+    const now = Date.now();
     this.watched = [
-      { name: "command", client: clients.cmd, pingSince: undefined, stalled: false },
-      { name: "pub/sub", client: clients.sub, pingSince: undefined, stalled: false },
+      { name: "command", client: clients.cmd, pingSince: undefined, stalled: false, attemptSince: now },
+      { name: "pub/sub", client: clients.sub, pingSince: undefined, stalled: false, attemptSince: now },
     ];
     for (const w of this.watched) {
+      const attempt = () => (w.attemptSince = Date.now());
+      w.client.on("connect", attempt);
       w.client.on("ready", () => {
         w.stalled = false;
         w.pingSince = undefined;
         this.update(`the ${w.name} connection is ready`);
       });
-      w.client.on("reconnecting", () => this.update(`the ${w.name} connection was lost; reconnecting`));
+      w.client.on("reconnecting", () => {
+        attempt();
+        this.update(`the ${w.name} connection was lost; reconnecting`);
+      });
     }
     this.current = this.state;
   }
@@ -112,7 +121,14 @@ export class RedisLink {
   private tick(): void {
     const now = Date.now();
     for (const w of this.watched) {
-      if (!w.client.isReady || w.stalled) continue;
+      if (!w.client.isReady) {
+        if (now - w.attemptSince < this.stallTimeout) continue;
+        // Connected but never ready (a silent peer never answers the handshake): start over.
+        w.stalled = true;
+        this.update(`the ${w.name} connection got no answer to its handshake for ${now - w.attemptSince} ms`);
+        this.reopen(w);
+        continue;
+      }
       if (w.pingSince === undefined) {
         const sent = (w.pingSince = now);
         w.client.ping().then(() => {
@@ -131,6 +147,7 @@ export class RedisLink {
   /** Tears a stalled connection down and opens it again; what waited on it fails now. */
   private reopen(w: Watched): void {
     w.pingSince = undefined;
+    w.attemptSince = Date.now();
     w.client.destroy();
     // connect() retries by the reconnect strategy until Redis answers or the broker closes.
     w.client.connect().catch(() => {});
