@@ -206,7 +206,7 @@ function start() {
     if (!view.pending.includes(entry)) view.pending.push(entry);
     renderMessages();
     try {
-      const message = await client.api.chat.send({ roomId: entry.room, text: entry.text }, { timeout: 60_000 });
+      const message = await client.api.chat.send({ roomId: entry.room, text: entry.text }, { timeout: 60_000, retry: true });
       view.pending = view.pending.filter((p) => p !== entry);
       addMessages([message]);
     } catch {
