@@ -122,7 +122,7 @@ describe(`recovery across instances and Redis restarts, tested from ${RUNTIME}`,
 
   it("Redis killed and restarted mid-stream: instances recover; the guarantee is stated below", async () => {
     // The guarantee, as the README states it: messages delivered before the outage arrive once, in
-    // order; messages published while Redis is down are lost (publish fails, counted in metrics);
+    // order; messages published while Redis is down are refused (the call answers INTERNAL, counted in metrics);
     // Redis restarted without persistence has a new epoch, so every subscriber is told
     // `recovered: false` (refetch); everything published after that arrives once, in order.
     const [, subInstance, pubInstance] = instances as [InstanceProcess, InstanceProcess, InstanceProcess];
@@ -142,7 +142,9 @@ describe(`recovery across instances and Redis restarts, tested from ${RUNTIME}`,
     await redis.kill();
     await eventually(async () => (await health(subInstance)) === "degraded", 5000, "/healthz to report degraded");
     assert.equal(await metric(subInstance, "tether_broker_up"), 0);
-    for (let n = 101; n <= 110; n++) await publisher.api.emit({ name: "outage", n });
+    for (let n = 101; n <= 110; n++) {
+      await assert.rejects(publisher.api.emit({ name: "outage", n }), { code: "INTERNAL", message: 'Cannot publish to "feed": the broker is unavailable' });
+    }
     await eventually(async () => (await metric(pubInstance, "tether_broker_publish_failed_total")) >= 10, 5000, "10 failed publishes in /metrics");
 
     await redis.restart();

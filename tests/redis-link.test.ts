@@ -52,11 +52,14 @@ describe(`Redis link failures (deno and bun instances behind TCP proxies), teste
     redis = await startRedis();
     proxies.push(await startTcpProxy(redis.port), await startTcpProxy(redis.port));
     const via = (p: TcpProxy) => `redis://127.0.0.1:${p.port}`;
+    // A quick watchdog: a stall is noticed after 1.5 s. On a busy machine it may also take a slow
+    // instance for a stalled one; the count below allows for that (an error or a gap signal, never silence).
+    const env = { STALL_TIMEOUT: "1500" };
     // deno and bun each reach Redis through a proxy of the test's; a third instance reaches it directly.
     instances = await Promise.all([
-      startInstance("deno", via(proxies[0]!)),
-      startInstance("bun", via(proxies[1]!)),
-      startInstance(RUNTIME, redis.url),
+      startInstance("deno", via(proxies[0]!), env),
+      startInstance("bun", via(proxies[1]!), env),
+      startInstance(RUNTIME, redis.url, env),
     ]);
   });
   after(async () => {
