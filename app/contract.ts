@@ -17,12 +17,21 @@ export const Message = v.object({
   sentAt: v.pipe(v.date(), v.description("When the server accepted the message")),
 });
 
+/** A room in the directory: its id and how many members (distinct names, as its online list counts them) are in it. */
+const RoomCount = v.object({ id: RoomId, members: v.pipe(v.number(), v.description("Distinct members online, as the room's presence counts them")) });
+
 /** The demo service's contract. */
 export const contract = defineContract({
   rooms: {
     list: procedure({
-      output: v.array(v.object({ id: RoomId, members: v.number() })),
+      output: v.array(RoomCount),
       description: "Rooms with someone in them, and how many members each has",
+    }),
+    directory: topic({
+      message: v.array(RoomCount),
+      history: false,
+      slowConsumer: "keep-latest",
+      description: "Rooms with someone in them and their member counts: the whole list on every change, the current one at once on subscribe",
     }),
     messages: topic({
       params: v.object({ roomId: RoomId }),

@@ -47,7 +47,7 @@ function start() {
     $("app").dataset.state = state;
     $("status-text").textContent = state === "open"
       ? `Online${fallback.transport === "http" ? " (HTTP)" : ""}${latency === undefined ? "" : ` · ${latency} ms`}`
-      : state === "reconnecting" ? "Reconnecting…" : state === "connecting" ? "Connecting…" : "Offline";
+      : state === "reconnecting" ? "Reconnecting…" : state === "connecting" ? "Connecting…" : state === "unauthorized" ? "Refused" : "Offline";
   };
   const measure = async () => {
     if (client.state !== "open") return;
@@ -68,25 +68,18 @@ function start() {
       renderTyping();
     }
     badge();
-    if (state === "open") {
-      void measure();
-      void refreshRooms();
-    }
+    if (state === "open") void measure();
   });
   setInterval(measure, 10_000);
   badge();
 
-  // ---- rooms ----
-  async function refreshRooms() {
-    try {
-      const listed = await client.api.rooms.list();
+  // ---- rooms: the directory topic sends the whole list at once, then again on every join or leave ----
+  client.api.rooms.directory.subscribe(undefined, {
+    onData: (listed) => {
       view.rooms = new Map(listed.map((r) => [r.id, r.members]));
-    } catch {
-      // The list is decoration; the next refresh will try again.
-    }
-    renderRooms();
-  }
-  setInterval(() => client.state === "open" && refreshRooms(), 10_000);
+      renderRooms();
+    },
+  });
 
   function renderRooms() {
     const ids = [...new Set([...DEFAULT_ROOMS, ...view.rooms.keys(), view.room])].filter(Boolean).sort((a, b) =>

@@ -103,6 +103,39 @@ describe(`demo chat in Chromium against server.ts on ${RUNTIME}`, { skip: !avail
     await alice.fill("#message-input", "");
   });
 
+  it("the sidebar's room counts are live and agree with the online list; a room nobody is in leaves the sidebar", async () => {
+    /** The sidebar's count for a room ("" when it shows none) and the online list's count, on one page. */
+    const counts = (page: Page, room: string) =>
+      page.evaluate((id) => [document.querySelector(`#room-list li[data-room="${id}"] .badge`)?.textContent ?? "", document.querySelector("#member-count")?.textContent ?? ""], room);
+    const agree = (page: Page, room: string, n: string, ms = WAIT) =>
+      page.waitForFunction(([id, want]) => {
+        const sidebar = document.querySelector(`#room-list li[data-room="${id}"] .badge`)?.textContent;
+        return sidebar === want && document.querySelector("#member-count")?.textContent === want;
+      }, [room, n] as const, { timeout: ms });
+    for (const page of [alice, bob]) await agree(page, ROOM, "2");
+
+    // Bob moves to a new room: both sidebars follow at once, Alice's counts agree with her online list.
+    const side = `side-${RUNTIME}`;
+    const movedAt = Date.now();
+    await bob.fill("#new-room-name", side);
+    await bob.press("#new-room-name", "Enter");
+    await alice.waitForFunction(() => document.querySelector("#member-count")?.textContent === "1", undefined, { timeout: WAIT });
+    const presenceMs = Date.now() - movedAt;
+    // Live, not polled: the sidebar agrees within a few times what the online list took (the old poll ran every 10 s).
+    await agree(alice, ROOM, "1", Math.max(4 * presenceMs, 1000));
+    await alice.waitForSelector(`#room-list li[data-room="${side}"] .badge >> text="1"`, { timeout: WAIT });
+    await agree(bob, side, "1");
+    assert.deepEqual(await counts(alice, ROOM), ["1", "1"]);
+
+    // Back to the first room: the side room has nobody left and is forgotten by both sidebars.
+    await bob.click(`#room-list li[data-room="${ROOM}"] button`);
+    for (const page of [alice, bob]) {
+      await agree(page, ROOM, "2");
+      await page.waitForSelector(`#room-list li[data-room="${side}"]`, { state: "detached", timeout: WAIT });
+    }
+    await waitForMessages(bob, ["Hi Bob, this is Alice", "Hello Alice!"]);
+  });
+
   it("after a server crash the badge shows reconnecting then online, and messages sent meanwhile arrive once each, in order", async () => {
     await server.kill();
     await badge(alice, "reconnecting");

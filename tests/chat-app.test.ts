@@ -61,6 +61,36 @@ describe(`the demo chat app on ${RUNTIME}`, () => {
     await until(() => adaRoom.presence.count === 1, 3000, "bob leaves");
   });
 
+  it("rooms.directory sends the room list at once, then every join and leave; members count names like the online list; an empty room leaves the list", async () => {
+    const cy = await join("cy");
+    const lists: { id: string; members: number }[][] = [];
+    const directory = cy.api.rooms.directory.subscribe(undefined, { onData: (rooms) => lists.push(rooms) });
+    await directory.ready;
+    await until(() => lists.length === 1, 3000, "the current list");
+    const before = lists[0]!.find((r) => r.id === "den");
+    assert.equal(before, undefined, "nobody is in den yet");
+    const latest = () => lists.at(-1)!.find((r) => r.id === "den")?.members;
+
+    const dee = await join("dee");
+    const deeTab2 = await join("dee");
+    const rooms = [dee, deeTab2].map((c) => c.api.rooms.messages.subscribe({ roomId: "den" }, {}));
+    await Promise.all(rooms.map((r) => r.ready));
+    await until(() => latest() === 1, 3000, "den with one member (two tabs of dee)");
+    await until(() => rooms[0]!.presence.count === 1, 3000, "the online list to agree: one member");
+
+    const cyRoom = cy.api.rooms.messages.subscribe({ roomId: "den" }, {});
+    await cyRoom.ready;
+    await until(() => latest() === 2, 3000, "den with two members");
+    assert.deepEqual((await cy.api.rooms.list()).find((r) => r.id === "den"), { id: "den", members: 2 });
+    await cy.api.chat.send({ roomId: "den", text: "anyone?" });
+
+    for (const r of [...rooms, cyRoom]) r.unsubscribe();
+    await until(() => lists.length > 0 && latest() === undefined, 3000, "den forgotten once empty");
+    assert.equal((await cy.api.rooms.list()).find((r) => r.id === "den"), undefined);
+    assert.deepEqual((await cy.api.chat.history({ roomId: "den" })).map((m) => m.text), ["anyone?"], "its messages are kept for whoever comes back");
+    directory.unsubscribe();
+  });
+
   it("an empty message or a bad room id is refused with the reason", async () => {
     const eve = await join("eve");
     const empty = await eve.api.chat.send.safe({ roomId: "lobby", text: "   " });

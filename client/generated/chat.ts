@@ -31,6 +31,15 @@ export interface Message {
 export type RoomsListOutput = {
   /** Room id */
   id: string;
+  /** Distinct members online, as the room's presence counts them */
+  members: number;
+}[];
+
+/** One message of `rooms.directory` as received */
+export type RoomsDirectoryMessage = {
+  /** Room id */
+  id: string;
+  /** Distinct members online, as the room's presence counts them */
   members: number;
 }[];
 
@@ -92,6 +101,8 @@ export type ChatContract = {
   rooms: {
     /** Rooms with someone in them, and how many members each has */
     list: Procedure<Schema<undefined>, Schema<RoomsListOutput>>;
+    /** Rooms with someone in them and their member counts: the whole list on every change, the current one at once on subscribe */
+    directory: Topic<Schema<undefined>, Schema<RoomsDirectoryMessage, RoomsDirectoryMessage>, Schema<never>>;
     /** Messages of one room; subscribing also joins its presence */
     messages: Topic<Schema<RoomsMessagesParams>, Schema<RoomsMessagesMessage, RoomsMessagesMessage>, Schema<RoomsMessagesPresence>>;
     /** Who is typing in a room; clients publish, everyone else receives */
