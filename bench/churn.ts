@@ -5,7 +5,9 @@
  * targets/collect-on-signal.ts) and its RSS (/proc) and JS heap in use (its own `HEAP` line) are read.
  * Memory that a runtime keeps after its sockets closed shows up as RSS that does not come back while
  * the heap does. Flags: `--conns=N` (default 1000), `--rounds=R` (default 3), `--settle=MS` (default
- * 1000, the wait before each reading), `--only=a,b` (target ids), `--smoke` (100 connections, 2 rounds).
+ * 1000, the wait before each reading), `--rest=MS` (default 10000: one more reading after the last round
+ * and that long idle, for whatever the runtime gives back late), `--only=a,b` (target ids), `--smoke`
+ * (100 connections, 2 rounds, 1 s rest).
  * Prints a markdown table and one JSON line per reading.
  * @module
  */
@@ -20,6 +22,7 @@ const smoke = flags.has("smoke");
 const conns = Number(flags.get("conns") ?? (smoke ? 100 : 1000));
 const rounds = Number(flags.get("rounds") ?? (smoke ? 2 : 3));
 const settleMs = Number(flags.get("settle") ?? (smoke ? 300 : 1000));
+const restMs = Number(flags.get("rest") ?? (smoke ? 1000 : 10_000));
 const only = flags.get("only")?.split(",") ?? ["tether-deno", "raw-deno", "tether-bun", "raw-bun"];
 
 /** One reading after a phase. */
@@ -71,6 +74,8 @@ for (const id of only) {
       while (links.some((l) => !l.closed) && Date.now() < deadline) await pause(20);
       await record(`round ${round}: all closed`, 0);
     }
+    await pause(restMs);
+    await record(`${restMs / 1000} s later`, 0);
   } finally {
     await target.stop();
   }
