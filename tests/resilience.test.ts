@@ -131,7 +131,8 @@ describe(`Resilience on ${RUNTIME} with real sockets`, () => {
   });
 
   it("close() leaves no client timer behind, whatever state it is called in", async () => {
-    const service = createService(contract, { echo: (s) => s }, { heartbeat: { interval: 50, timeout: 200 } });
+    // Pings every 50 ms, so a round trip comes soon; a long timeout, so that a busy machine's stalls do not drop the link mid-test.
+    const service = createService(contract, { echo: (s) => s }, { heartbeat: { interval: 50, timeout: 10_000 } });
     const server = await serve(service);
     cleanups.push(() => server.stop());
     const blackHole = await startTcpProxy(server.port);
