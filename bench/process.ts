@@ -88,6 +88,8 @@ export function runGenerator(job: object, timeoutMs: number): Promise<Record<str
   const child = spawn(join(BIN, "bun"), [join(BENCH_DIR, "load", "generator.ts"), JSON.stringify(job)], {
     cwd: BENCH_DIR,
     stdio: ["ignore", "pipe", "pipe"],
+    // Bun's fetch allows 256 requests at once by default: the HTTP transports hold one per session.
+    env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: "65000" },
   });
   let out = "";
   let err = "";

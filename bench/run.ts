@@ -5,7 +5,8 @@
  *
  * Flags: `--smoke` (tiny sizes, one repeat: proves it runs, says nothing about speed),
  * `--repeats=N` (default 3), `--seconds=S` measured per scenario (default 2),
- * `--only=id,id` (see targets.ts), `--out=FILE` (also write the report there).
+ * `--only=id,id` (see targets.ts), `--http` (add the HTTP transports: Tether's fallback, Socket.IO
+ * polling), `--out=FILE` (also write the report there).
  * Exits 1 when a scenario failed or lost anything.
  * @module
  */
@@ -24,7 +25,7 @@ const smoke = flags.has("smoke");
 const repeats = Number(flags.get("repeats") ?? (smoke ? 1 : 3));
 const measureMs = Math.round(Number(flags.get("seconds") ?? (smoke ? 0.3 : 2)) * 1000);
 const only = flags.get("only")?.split(",");
-const targets = TARGETS.filter((t) => only === undefined || only.includes(t.id));
+const targets = TARGETS.filter((t) => only === undefined ? !t.optIn || flags.has("http") : only.includes(t.id));
 if (targets.length === 0) throw new RangeError(`No target matches --only=${flags.get("only")}; ids: ${TARGETS.map((t) => t.id).join(", ")}`);
 
 /** Scenario sizes: the issue's in a full run, small ones in a smoke run. */

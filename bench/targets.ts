@@ -22,6 +22,8 @@ export interface Target {
   limit: string;
   /** The source file in bench/targets/. */
   file: string;
+  /** Left out of a default run, measured when named (`--only=`) or with `--http` (the HTTP transports). */
+  optIn?: boolean;
 }
 
 /** Every target, in table order. */
@@ -33,5 +35,9 @@ export const TARGETS: Target[] = [
   { id: "socketio-bun", label: "Socket.IO 4.8 on Bun", kind: "peer", runtime: "bun", driver: "socketio", limit: "raw-bun", file: "socketio.ts" },
   { id: "trpc-bun", label: "tRPC 11 on Bun", kind: "peer", runtime: "bun", driver: "trpc", limit: "raw-bun", file: "trpc.ts" },
   { id: "socketio-node", label: "Socket.IO 4.8 on Node", kind: "peer", runtime: "node", driver: "socketio", limit: "raw-bun", file: "socketio.ts" },
+  { id: "tether-http-bun", label: "Tether HTTP fallback on Bun", kind: "tether", runtime: "bun", driver: "tether-http", limit: "raw-bun", file: "tether.ts", optIn: true },
+  { id: "tether-http-deno", label: "Tether HTTP fallback on Deno", kind: "tether", runtime: "deno", driver: "tether-http", limit: "raw-deno", file: "tether.ts", optIn: true },
+  { id: "socketio-polling-node", label: "Socket.IO 4.8 polling on Node", kind: "peer", runtime: "node", driver: "socketio-polling", limit: "raw-bun", file: "socketio-polling.ts", optIn: true },
+  { id: "socketio-polling-bun", label: "Socket.IO 4.8 polling on Bun", kind: "peer", runtime: "bun", driver: "socketio-polling", limit: "raw-bun", file: "socketio-polling.ts", optIn: true },
   { id: "trpc-node", label: "tRPC 11 on Node", kind: "peer", runtime: "node", driver: "trpc", limit: "raw-bun", file: "trpc.ts" },
 ];

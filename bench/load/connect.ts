@@ -15,7 +15,8 @@ export interface Link {
 
 /** Opens one socket and resolves once the driver's handshake is done (10 s at most). */
 export function connect(driver: Driver, port: number): Promise<Link> {
-  const ws = driver.protocol === undefined ? new WebSocket(driver.url(port)) : new WebSocket(driver.url(port), driver.protocol);
+  const ws = driver.open?.(driver.url(port), driver.protocol) ??
+    (driver.protocol === undefined ? new WebSocket(driver.url(port)) : new WebSocket(driver.url(port), driver.protocol));
   const send = (frame: string) => ws.send(frame);
   const link: Link = { ws, send, onFrame: () => {}, closed: false };
   return new Promise<Link>((resolve, reject) => {

@@ -4,9 +4,11 @@
  * frame whatever the target). Socket.IO and tRPC are spoken as raw frames of their wire protocols.
  * @module
  */
+import { HttpSocket } from "../../client/http-socket.ts";
+import { PollingSocket } from "./polling-socket.ts";
 
 /** The wire protocol a target speaks. */
-export type DriverName = "tether" | "raw" | "socketio" | "trpc";
+export type DriverName = "tether" | "tether-http" | "raw" | "socketio" | "socketio-polling" | "trpc";
 
 /** The call payload every target echoes. */
 export const PAYLOAD = { text: "hello, benchmark", n: 42, ok: true };
@@ -19,6 +21,8 @@ export interface Driver {
   url(port: number): string;
   /** The subprotocol to offer, if any. */
   protocol: string | undefined;
+  /** Opens the connection when it is not a WebSocket (the HTTP transports); a WebSocket otherwise. */
+  open?: (url: string, protocol: string | undefined) => WebSocket;
   /** Whether this frame ends the handshake (the connection is usable after it). */
   ready(frame: string, open: boolean): boolean;
   /** A call of the echo procedure with this request id. */
@@ -82,6 +86,16 @@ const socketio: Driver = {
   },
 };
 
+// Tether's HTTP fallback: the same frames over the client's own HttpSocket (stream + POSTs).
+const tetherHttp: Driver = { ...tether, open: (url, protocol) => new HttpSocket(url, protocol!) as unknown as WebSocket };
+
+// Socket.IO's long-polling transport: the same packets over Engine.IO polling requests.
+const socketioPolling: Driver = {
+  ...socketio,
+  url: (port) => `http://127.0.0.1:${port}/socket.io/?EIO=4&transport=polling`,
+  open: (url) => new PollingSocket(url) as unknown as WebSocket,
+};
+
 const trpc: Driver = {
   url: (port) => `ws://127.0.0.1:${port}/`,
   protocol: undefined,
@@ -95,7 +109,7 @@ const trpc: Driver = {
 };
 
 /** Every driver by name. */
-export const DRIVERS: Record<DriverName, Driver> = { tether, raw, socketio, trpc };
+export const DRIVERS: Record<DriverName, Driver> = { tether, "tether-http": tetherHttp, raw, socketio, "socketio-polling": socketioPolling, trpc };
 
 /** The `seq` of a fan-out message frame, or -1 when the frame carries none. */
 export function seqOf(frame: string): number {
