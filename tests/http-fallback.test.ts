@@ -96,6 +96,35 @@ describe(`HTTP fallback on ${RUNTIME}: WebSocket refused by a proxy`, () => {
     }
   });
 
+  it("a dropped HTTP session reconnects over HTTP and recovers with since: every message once, in order", async () => {
+    const { fallback, client } = connect();
+    try {
+      const got: number[] = [];
+      const confirms: { recovered: boolean; resubscribed: boolean }[] = [];
+      const sub = client.api.feed.subscribe(undefined, { onData: (n) => got.push(n), onSubscribed: (i) => confirms.push(i) });
+      await sub.ready;
+      const base = got.length;
+      let sent = 0;
+      const publisher = setInterval(() => service.publish("feed", undefined, 5000 + sent++), 5);
+      try {
+        await until(() => got.length - base >= 5, 5000, "the first messages");
+        const first = client.connectionId;
+        service.connections.get(first!)!.close(4000, "dropped by the test");
+        await until(() => client.state === "open" && client.connectionId !== first, 5000, "the new HTTP session");
+        const mark = got.length;
+        await until(() => got.length >= mark + 5, 5000, "messages after the drop");
+      } finally {
+        clearInterval(publisher);
+      }
+      await until(() => got.length - base === sent, 5000, "every message");
+      assert.deepEqual(got.slice(base), Array.from({ length: sent }, (_, i) => 5000 + i));
+      assert.deepEqual(confirms.at(-1), { recovered: true, resubscribed: true });
+      assert.equal(fallback.transport, "http");
+    } finally {
+      client.close();
+    }
+  });
+
   it("moves back to WebSocket when upgrades pass again, losing and repeating nothing", async () => {
     const { fallback, client } = connect();
     try {
