@@ -12,7 +12,10 @@ const POST_RETRIES = 3;
 /** Characters batched into one POST (a single bigger frame goes alone). */
 const BATCH_CHARS = 64 * 1024;
 
-/** A close as a WebSocket reports it. */
+/**
+ * A close as a WebSocket reports it.
+ * @internal
+ */
 interface Closing {
   code: number;
   reason: string;
@@ -30,9 +33,13 @@ export function fallbackUrl(url: string): URL {
 export class HttpSocket {
   /** 0 connecting, 1 open (stream answered), 3 closed; as WebSocket's. */
   readyState = 0;
+  /** Called once the stream is answered (as WebSocket's `onopen`). */
   onopen: (() => void) | null = null;
+  /** Called with each frame the server sent (as WebSocket's `onmessage`). */
   onmessage: ((event: { data: string }) => void) | null = null;
+  /** Called once when the session ends, with its close code and reason (as WebSocket's `onclose`). */
   onclose: ((event: Closing) => void) | null = null;
+  /** Called when the transport fails (as WebSocket's `onerror`). */
   onerror: (() => void) | null = null;
   readonly #abort = new AbortController();
   readonly #endpoint: string;

@@ -18,6 +18,10 @@ import type { Result } from "./client.ts";
 import type { CallOptions } from "./options.ts";
 import type { SubscriptionHandle, SubscriptionHandlers } from "./subscription.ts";
 
+/**
+ * A call's arguments: the input (optional when the schema accepts undefined), then options.
+ * @internal
+ */
 type Args<In, Rest> = undefined extends In ? [input?: In, ...rest: Rest[]] : [input: In, ...rest: Rest[]];
 
 /** A procedure on the client: call it, or call `.safe` for a result union instead of a throw. */

@@ -13,7 +13,10 @@ import type { FlowControl, Outbox } from "./outbox.ts";
  */
 export type SendResult = "written" | "queued" | "dropped";
 
-/** The few socket operations the core needs; each runtime adapter provides them. */
+/**
+ * The few socket operations the core needs; each runtime adapter provides them.
+ * @internal
+ */
 export interface Socket {
   /** Sends a text frame and says what became of it. */
   send(frame: string): SendResult;
@@ -44,20 +47,23 @@ export interface Subscription {
   presenceKey: string | undefined;
 }
 
-/** A connection's state; created by the service when an adapter opens a socket. */
+/**
+ * A connection's state; created by the service when an adapter opens a socket.
+ * @internal
+ */
 export class Connection<A = unknown> {
   /** Random id announced in the hello frame. */
   readonly id: string;
   /** Calls running now, by request id. */
-  readonly inflight = new Map<string | number, AbortController>();
+  readonly inflight: Map<string | number, AbortController> = new Map();
   /** Live subscriptions by channel (`topic:key`). */
-  readonly subscriptions = new Map<string, Subscription>();
+  readonly subscriptions: Map<string, Subscription> = new Map();
   /** Rooms this connection is in. */
-  readonly rooms = new Set<string>();
+  readonly rooms: Set<string> = new Set();
   /** Aborted when the connection closes; every call's signal follows it. */
-  readonly closed = new LazyAbort();
+  readonly closed: LazyAbort = new LazyAbort();
   /** Timestamp (ms) of the last frame received; the heartbeat sweep reads it. */
-  lastSeen = Date.now();
+  lastSeen: number = Date.now();
   /** Frames refused by the rate limit in the current refusal window (see {@link Connection.admit}). */
   refused = 0;
   /** When the current refusal window started (ms). */

@@ -96,7 +96,10 @@ export interface TopicHooks<T extends AnyTopic, C, A> {
   authorizePublish?(params: TopicParamsOut<T>, message: TopicMessageIn<T>, ctx: Context<C, A>): boolean | Promise<boolean>;
 }
 
-/** Keys that must have handlers: procedures, and namespaces holding at least one procedure. */
+/**
+ * Keys that must have handlers: procedures, and namespaces holding at least one procedure.
+ * @internal
+ */
 type RequiredKeys<T> = {
   [K in keyof T]: T[K] extends AnyProcedure ? K
     : T[K] extends AnyTopic ? never

@@ -9,6 +9,7 @@ import { RpcError } from "../shared/errors.ts";
 import { SUBPROTOCOL } from "../shared/protocol.ts";
 import { handshakeProblem } from "./handshake.ts";
 import { answerFallback, isFallbackPath } from "./http-fallback.ts";
+import { serviceDocuments } from "./documents.ts";
 import type { Service } from "./service.ts";
 
 /** What an adapter does with a request. */
@@ -41,6 +42,12 @@ export async function routeRequest<C extends ContractTree, A>(service: Service<C
       : { response: json({ error: "Origin not allowed" }, 403), stream: false };
     if (answer.response.status >= 400) service.metrics.refuse(answer.response.status);
     return { kind: "response", ...answer };
+  }
+  const { documents } = service.options;
+  if (documents !== false) {
+    const route = serviceDocuments(service, service.contract, documents === true ? {} : documents, service.options.paths[0] ?? "/ws");
+    const response = route(url.pathname, url.host);
+    if (response !== undefined) return respond(response);
   }
   if (!service.options.paths.includes(url.pathname)) return { kind: "pass" };
   const route = await upgradeRoute(service, request);

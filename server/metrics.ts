@@ -26,26 +26,29 @@ interface Histogram {
   count: number;
 }
 
-/** Counters of one service; every field is cheap to bump on a hot path. */
+/**
+ * Counters of one service; every field is cheap to bump on a hot path.
+ * @internal
+ */
 export class Metrics {
   /** Connections opened since start. */
   connectionsOpened = 0;
   /** Upgrades refused before a socket existed, by HTTP status. */
-  readonly refused = new Map<number, number>();
+  readonly refused: Map<number, number> = new Map();
   /** Calls answered, by procedure and outcome (`ok` or an error code). */
-  readonly calls = new Map<string, Map<string, number>>();
+  readonly calls: Map<string, Map<string, number>> = new Map();
   /** Call latency by procedure. */
-  readonly latency = new Map<string, Histogram>();
+  readonly latency: Map<string, Histogram> = new Map();
   /** Messages published through the service (each counts once, however many receive it). */
   published = 0;
   /** Event frames handed to sockets (one per subscriber reached). */
   delivered = 0;
   /** Event frames dropped by a slow-consumer policy, by topic. */
-  readonly dropped = new Map<string, number>();
+  readonly dropped: Map<string, number> = new Map();
   /** Socket closes by close code. */
-  readonly closes = new Map<number, number>();
+  readonly closes: Map<number, number> = new Map();
   /** Frames answered with an error before dispatch (malformed, too large, rate limited…), by code. */
-  readonly rejectedFrames = new Map<string, number>();
+  readonly rejectedFrames: Map<string, number> = new Map();
 
   /** Records one answered call; `seconds` is omitted for calls refused before their handler ran. */
   call(method: string, outcome: string, seconds?: number): void {

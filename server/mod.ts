@@ -8,8 +8,23 @@ export { type ErrorCode, type Issue, RpcError } from "../shared/errors.ts";
 export { CloseCode, type Limits, PROTOCOL_VERSION, SUBPROTOCOL } from "../shared/protocol.ts";
 export { createService, type Service } from "./service.ts";
 export { type CloseInfo, DEFAULT_LIMITS, type ServiceOptions } from "./options.ts";
-export type { Context, Handlers, Middleware, MiddlewareCall, PresenceEntry, Target, TopicHooks } from "./handlers.ts";
-export type { Broker } from "./broker/broker.ts";
+export type { Context, Handlers, Middleware, MiddlewareCall, PresenceEntry, ProcedureHandler, Publisher, Target, TopicHooks } from "./handlers.ts";
+export type {
+  Broker,
+  BrokerMessage,
+  Deliver,
+  PresenceChange,
+  Recovery,
+  RemotePresence,
+  Reset,
+  SessionRelay,
+  SharedPresence,
+  StreamPosition,
+} from "./broker/broker.ts";
+export type { SharedOutcomes, StoredOutcome } from "./idempotency.ts";
+export type { Payload } from "../shared/codec.ts";
+export type { HeartbeatOptions } from "./heartbeat.ts";
 export { createMemoryBroker } from "./broker/memory.ts";
 export type { RunningServer, ServeOptions } from "./adapters/serve-options.ts";
-export { createLogger, type Logger } from "./log.ts";
+export { createLogger, type LogFields, type Logger, type LogLevel } from "./log.ts";
+export type { DocumentsOptions } from "./documents.ts";

@@ -6,6 +6,7 @@ import type { Limits } from "../shared/protocol.ts";
 import type { Broker } from "./broker/broker.ts";
 import { createMemoryBroker } from "./broker/memory.ts";
 import type { Context, Middleware } from "./handlers.ts";
+import type { DocumentsOptions } from "./documents.ts";
 import { DEFAULT_HEARTBEAT, type HeartbeatOptions } from "./heartbeat.ts";
 import { createLogger, type Logger } from "./log.ts";
 
@@ -84,9 +85,18 @@ export interface ServiceOptions<C, A> {
   maxConnectionsPerIp?: number;
   /** Milliseconds a retry-safe call's outcome is kept for a repeat of its idempotency key. @default 60000 */
   idempotencyWindow?: number;
+  /**
+   * Serve the contract's AsyncAPI 3.0 document at `GET /asyncapi.json` and the JSON Schema of its
+   * payloads at `GET /schemas.json` (generated on first request; `true` uses default titles).
+   * @default false
+   */
+  documents?: boolean | DocumentsOptions;
 }
 
-/** The resolved options a running service uses. */
+/**
+ * The resolved options a running service uses.
+ * @internal
+ */
 export interface ResolvedOptions<C, A> extends Required<Omit<ServiceOptions<C, A>, "authenticate" | "reauthenticate" | "onConnect" | "onDisconnect" | "heartbeat" | "limits" | "origins">> {
   heartbeat: HeartbeatOptions;
   limits: Limits;
@@ -119,5 +129,6 @@ export function resolveOptions<C, A>(options: ServiceOptions<C, A>): ResolvedOpt
     shutdownGrace: options.shutdownGrace ?? 10_000,
     maxConnectionsPerIp: options.maxConnectionsPerIp ?? Infinity,
     idempotencyWindow: options.idempotencyWindow ?? 60_000,
+    documents: options.documents ?? false,
   };
 }

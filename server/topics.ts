@@ -11,6 +11,7 @@ import type { RoomRegistry } from "./rooms.ts";
 /**
  * Sends a frame to many connections at once by a runtime-native channel (Bun's `server.publish`);
  * false when some subscriber was backed up, so the core looks at each one.
+ * @internal
  */
 export type NativePublish = (channel: string, frame: string) => boolean;
 

@@ -3,13 +3,32 @@
  * The server implements it; the client imports only its type.
  * @module
  */
-import type { GenericSchema, InferInput, InferOutput } from "valibot";
+import type * as valibot from "valibot";
+
+/**
+ * Any valibot schema from `In` to `Out` (valibot's `GenericSchema`): what contract entries take.
+ * @internal
+ */
+type GenericSchema<In = unknown, Out = In> = valibot.GenericSchema<In, Out>;
+
+/**
+ * What a schema accepts (valibot's `InferInput`).
+ * @internal
+ */
+type InferInput<S extends GenericSchema> = valibot.InferInput<S>;
+
+/**
+ * What a schema produces (valibot's `InferOutput`).
+ * @internal
+ */
+type InferOutput<S extends GenericSchema> = valibot.InferOutput<S>;
 
 /** How a topic treats a subscriber that reads too slowly (see README, "Limits"). */
 export type SlowConsumerPolicy = "drop-oldest" | "keep-latest" | "disconnect";
 
 /** A procedure: a call with an input schema and an output schema. */
 export interface Procedure<I extends GenericSchema = GenericSchema, O extends GenericSchema = GenericSchema> {
+  /** Marks the entry as a procedure. */
   readonly "~kind": "procedure";
   /** Validates what the client sends; the handler receives its output type. */
   readonly input: I | undefined;
@@ -18,6 +37,12 @@ export interface Procedure<I extends GenericSchema = GenericSchema, O extends Ge
   /** Shown in generated docs and the AsyncAPI document. */
   readonly description: string | undefined;
 }
+
+/**
+ * A schema slot known only by its types: what a sender passes (`In`) and what a receiver gets
+ * (`Out`). Generated clients describe a contract with it, so they need no schema library.
+ */
+export type TypedSchema<In, Out = In> = GenericSchema<In, Out>;
 
 /** Retention of a topic instance's recent messages, for clients that reconnect. */
 export interface HistoryOptions {
@@ -33,6 +58,7 @@ export interface Topic<
   M extends GenericSchema = GenericSchema,
   R extends GenericSchema = GenericSchema,
 > {
+  /** Marks the entry as a topic. */
   readonly "~kind": "topic";
   /** Validates subscription params; equal params name the same topic instance. */
   readonly params: P | undefined;
@@ -59,13 +85,18 @@ export type AnyProcedure = Procedure<any, any>;
 // deno-lint-ignore no-explicit-any
 export type AnyTopic = Topic<any, any, any>;
 
-/** What every contract entry has; deliberately not generic, so it never steers schema inference. */
+/**
+ * What every contract entry has; deliberately not generic, so it never steers schema inference.
+ * @internal
+ */
 interface ContractEntry {
+  /** Whether the entry is a procedure or a topic. */
   readonly "~kind": "procedure" | "topic";
 }
 
 /** A namespace: names mapped to procedures, topics or nested namespaces. */
 export interface ContractTree {
+  /** A procedure, a topic or a nested namespace, by name. */
   readonly [name: string]: ContractEntry | ContractTree;
 }
 
@@ -174,6 +205,10 @@ export type TopicMessageOut<T> = T extends Topic<GenericSchema, infer M, Generic
 /** Presence metadata of one connection of a member. */
 export type TopicPresence<T> = T extends Topic<GenericSchema, GenericSchema, infer R> ? InferOutput<R> : never;
 
+/**
+ * Two path segments joined by a dot.
+ * @internal
+ */
 type Join<A extends string, B extends string> = A extends "" ? B : `${A}.${B}`;
 
 /** Every dotted path of a contract whose entry extends `Kind`. */

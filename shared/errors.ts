@@ -40,6 +40,7 @@ export class RpcError<Data = unknown> extends Error {
   readonly data: Data | undefined;
 
   /**
+   * Creates an error to throw from a handler (or that a call rejects with on the client).
    * @param code one of {@link ERROR_CODES}
    * @param message sentence case, no trailing period, safe to show to the end user
    * @param data optional detail sent to the client (must be superjson-serializable)

@@ -2,7 +2,7 @@
  * The benchmark smoke run (bench/run.ts --smoke), one target at a time: every scenario starts, runs
  * and loses nothing. It never asserts speed. Under `bun test` it covers the Bun and Node targets and
  * the client bundles; under `deno test` the Deno targets, so each runner drives its own runtime's share.
- * Needs the peers installed: `(cd bench && npm install)` (CI does it).
+ * Needs the peers, which the root `npm install` installs (bench/ is an npm workspace).
  * @module
  */
 import { describe, it } from "node:test";

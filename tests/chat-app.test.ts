@@ -1,6 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type Client, createClient, RpcError } from "../client/mod.ts";
+import { type Client, createClient, type RpcError } from "../client/mod.ts";
 import { createChatService } from "../app/chat.ts";
 import type { Contract } from "../app/contract.ts";
 import type { RunningServer } from "../server/mod.ts";

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import * as v from "valibot";
 import { type Client, createClient } from "../client/mod.ts";
 import { createService, defineContract, procedure, type RunningServer, topic } from "../server/mod.ts";
-import { childContract, type ChildServer, startChildServer } from "./fixtures/child-server.ts";
+import { type childContract, type ChildServer, startChildServer } from "./fixtures/child-server.ts";
 import { RUNTIME, serve, until } from "./fixtures/serve.ts";
 import { dialRecorder, watchLoop } from "./fixtures/loop-stalls.ts";
 import { startTcpProxy } from "./fixtures/tcp-proxy.ts";

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import { type Client, createClient, RpcError } from "../client/mod.ts";
+import { type Client, createClient, type RpcError } from "../client/mod.ts";
 import {
   createService,
   defineContract,

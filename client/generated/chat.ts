@@ -1,18 +1,13 @@
-// Generated from app/contract.ts by scripts/codegen.ts. Do not edit: run `deno task codegen` or `bun run codegen`.
+// Generated from app/contract.ts by `tether codegen`. Do not edit: run `deno task codegen` or `bun run codegen`.
 /**
  * The typed client of the chat service: every procedure's input and output and every
  * topic's params, message and presence as TypeScript types, and `createChatClient()`.
- * Self-contained: it imports the client runtime (`../mod.ts`) and types only, never the server.
+ * Self-contained: it imports the Tether client and nothing else (no server code, no schema library).
  * @module
  */
-import type { GenericSchema } from "valibot";
-import type { Procedure, Topic } from "../../shared/contract.ts";
-import { type Client, type ClientOptions, createClient } from "../mod.ts";
+import { type Client, type ClientOptions, createClient, type Procedure, type Topic, type TypedSchema as Schema } from "../mod.ts";
 
 export { type CallOptions, type ClientOptions, type ConnectionState, type PresenceView, RpcError, type SubscriptionHandle } from "../mod.ts";
-
-/** A schema slot carrying only types: what a sender passes (`In`) and what a receiver gets (`Out`). */
-type Schema<In, Out = In> = GenericSchema<In, Out>;
 
 export interface Message {
   /** Server-assigned message id */
@@ -124,9 +119,9 @@ export type ChatClient = Client<ChatContract>;
 /**
  * Connects to the chat service.
  * @param url the service's WebSocket URL, e.g. `ws://localhost:8080/ws`
+ * @param options the client's options (reconnect, timeouts, query params); see `ClientOptions`
  * @example
- * const client = createChatClient("ws://localhost:8080/ws", { params: () => ({ name: "ada" }) });
- * const history = await client.api.chat.history({ roomId: "lobby" });
+ * const client = createChatClient("ws://localhost:8080/ws");
  */
 export function createChatClient(url: string, options: ClientOptions = {}): ChatClient {
   return createClient<ChatContract>(url, options);

@@ -49,15 +49,21 @@ export type Reset = (channel: string) => void;
 
 /** One connection joining or leaving a topic instance's presence. */
 export interface PresenceChange {
+  /** The broker channel of the topic instance. */
   channel: string;
+  /** The topic's contract path. */
   topic: string;
+  /** The topic instance's key (canonical JSON of its params). */
   key: string;
   /** The topic's presence mode is "counts". */
   countsOnly: boolean;
+  /** The member's key, as the topic's `presence` hook returned it. */
   member: string;
+  /** The connection that joined or left. */
   connectionId: string;
   /** Encoded metadata (joins only). */
   meta?: Payload;
+  /** A join (true) or a leave (false). */
   join: boolean;
 }
 

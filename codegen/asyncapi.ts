@@ -6,7 +6,8 @@
  */
 import { toJsonSchema } from "@valibot/to-json-schema";
 import type { GenericSchema } from "valibot";
-import { type AnyProcedure, type AnyTopic, type ContractTree, flattenContract, isProcedure } from "../../shared/contract.ts";
+import { type AnyProcedure, type AnyTopic, type ContractTree, flattenContract, isProcedure } from "../shared/contract.ts";
+import { SUBPROTOCOL } from "../shared/version.ts";
 import { typeName } from "./client-module.ts";
 
 /** A JSON value as written to the document. */
@@ -20,6 +21,10 @@ export interface AsyncApiSpec {
   description: string;
   /** `host:port` of the default server. @default "localhost:8080" */
   host?: string;
+  /** The socket path clients connect to. @default "/ws" */
+  path?: string;
+  /** The default server's description. @default how a client connects (one socket, subprotocol `tether.v1`) */
+  serverDescription?: string;
 }
 
 /**
@@ -154,8 +159,8 @@ export function generateAsyncApi(spec: AsyncApiSpec): Json {
       local: {
         host: spec.host ?? "localhost:8080",
         protocol: "ws",
-        pathname: "/ws",
-        description: "One WebSocket per client, subprotocol `tether.v1`; the display name comes from the `name` query parameter",
+        pathname: spec.path ?? "/ws",
+        description: spec.serverDescription ?? `One WebSocket per client, subprotocol \`${SUBPROTOCOL}\``,
       },
     },
     channels,

@@ -1,10 +1,10 @@
 /**
- * Contract -> the source of a self-contained typed client module (`client/generated/chat.ts`):
- * one named type per procedure input/output and topic params/message/presence, a types-only
- * contract, and `createChatClient()` wrapping the client runtime.
+ * Contract -> the source of a self-contained typed client module (e.g. `chat.ts`): one named type
+ * per procedure input/output and topic params/message/presence, a types-only contract, and
+ * `createChatClient()` wrapping the client runtime. It imports the Tether client and nothing else.
  * @module
  */
-import { type AnyProcedure, type AnyTopic, type ContractTree, flattenContract, isProcedure } from "../../shared/contract.ts";
+import { type AnyProcedure, type AnyTopic, type ContractTree, flattenContract, isProcedure } from "../shared/contract.ts";
 import { describe, docComment, type SchemaNames, type SchemaNode, typeText, type TypeMode } from "./typescript.ts";
 
 /** What to generate and from where. */
@@ -17,6 +17,10 @@ export interface ClientModuleSpec {
   source: string;
   /** The service's name in type and function names, e.g. `Chat` gives `ChatContract`, `createChatClient`. */
   serviceName: string;
+  /** The module the client runtime is imported from. @default "@tether/rpc/client" */
+  clientImport?: string;
+  /** The command that regenerates the file, shown in its header. */
+  regenerate: string;
 }
 
 /** A PascalCase type name from a dotted path and a suffix: `chat.send` + `Input` gives `ChatSendInput`. */
@@ -56,8 +60,8 @@ export function generateClientModule(spec: ClientModuleSpec): string {
     `/** A connected client of the ${svc.toLowerCase()} service. */\n`,
     `export type ${svc}Client = Client<${svc}Contract>;\n\n`,
     `/**\n * Connects to the ${svc.toLowerCase()} service.\n * @param url the service's WebSocket URL, e.g. \`ws://localhost:8080/ws\`\n`,
-    ` * @example\n * const client = create${svc}Client("ws://localhost:8080/ws", { params: () => ({ name: "ada" }) });\n`,
-    ` * const history = await client.api.chat.history({ roomId: "lobby" });\n */\n`,
+    ` * @param options the client's options (reconnect, timeouts, query params); see \`ClientOptions\`\n`,
+    ` * @example\n * const client = create${svc}Client("ws://localhost:8080/ws");\n */\n`,
     `export function create${svc}Client(url: string, options: ClientOptions = {}): ${svc}Client {\n`,
     `  return createClient<${svc}Contract>(url, options);\n}\n`,
   ].join("");
@@ -95,21 +99,17 @@ function contractType(tree: ContractTree, prefix: string, slots: Map<string, str
 }
 
 function header(spec: ClientModuleSpec): string {
-  return `// Generated from ${spec.source} by scripts/codegen.ts. Do not edit: run \`deno task codegen\` or \`bun run codegen\`.
+  const from = JSON.stringify(spec.clientImport ?? "@tether/rpc/client");
+  return `// Generated from ${spec.source} by \`tether codegen\`. Do not edit: run \`${spec.regenerate}\`.
 /**
  * The typed client of the ${spec.serviceName.toLowerCase()} service: every procedure's input and output and every
  * topic's params, message and presence as TypeScript types, and \`create${spec.serviceName}Client()\`.
- * Self-contained: it imports the client runtime (\`../mod.ts\`) and types only, never the server.
+ * Self-contained: it imports the Tether client and nothing else (no server code, no schema library).
  * @module
  */
-import type { GenericSchema } from "valibot";
-import type { Procedure, Topic } from "../../shared/contract.ts";
-import { type Client, type ClientOptions, createClient } from "../mod.ts";
+import { type Client, type ClientOptions, createClient, type Procedure, type Topic, type TypedSchema as Schema } from ${from};
 
-export { type CallOptions, type ClientOptions, type ConnectionState, type PresenceView, RpcError, type SubscriptionHandle } from "../mod.ts";
-
-/** A schema slot carrying only types: what a sender passes (\`In\`) and what a receiver gets (\`Out\`). */
-type Schema<In, Out = In> = GenericSchema<In, Out>;
+export { type CallOptions, type ClientOptions, type ConnectionState, type PresenceView, RpcError, type SubscriptionHandle } from ${from};
 
 `;
 }
