@@ -43,6 +43,9 @@ export class RedisLink {
   logger: Logger | undefined;
   private readonly watched: Watched[];
   private timer: ReturnType<typeof setInterval> | undefined;
+  private readonly tickEvery: number;
+  /** When the watchdog last ran, to tell a stalled link from a blocked event loop. */
+  private lastTick = Date.now();
   private current: LinkState;
   private since = Date.now();
   /** What failed since the last change of state, for the next log line. */
@@ -64,6 +67,7 @@ export class RedisLink {
   ) {
     this.pingInterval = timing.pingInterval ?? 1000;
     this.stallTimeout = timing.stallTimeout ?? 3000;
+    this.tickEvery = Math.max(50, Math.min(this.pingInterval, this.stallTimeout / 2));
     const now = Date.now();
     this.watched = [
       { name: "command", client: clients.cmd, pingSince: undefined, stalled: false, attemptSince: now },
@@ -93,7 +97,8 @@ export class RedisLink {
 
   /** Starts the watchdog (one timer for both connections). */
   start(): void {
-    this.timer ??= setInterval(() => this.tick(), Math.max(50, Math.min(this.pingInterval, this.stallTimeout / 2)));
+    this.lastTick = Date.now();
+    this.timer ??= setInterval(() => this.tick(), this.tickEvery);
   }
 
   /** Counts a publish Redis did not take; the first one since the last change of state is logged. */
@@ -120,6 +125,11 @@ export class RedisLink {
 
   private tick(): void {
     const now = Date.now();
+    // A tick far behind its time means this process did not run (a busy machine, a long GC): the
+    // answers may be waiting unread in the socket. No verdict now; they are read before the next tick.
+    const late = now - this.lastTick > 2 * this.tickEvery + 100;
+    this.lastTick = now;
+    if (late) return;
     for (const w of this.watched) {
       if (!w.client.isReady) {
         if (now - w.attemptSince < this.stallTimeout) continue;
@@ -160,7 +170,7 @@ export class RedisLink {
     const fields = { redis: redact(this.url), reason, previous: this.current, forMs: now - this.since, publishesFailed: this.publishesFailed };
     if (this.current === "up") this.onOutage();
     if (next === "up") this.logger?.warn("broker link is up again", fields);
-    else this.logger?.warn(`broker link is ${next}; publishes fail and readiness is off until it is back`, fields);
+    else this.logger?.warn(`broker link is ${next}; readiness is off until it is back`, fields);
     this.current = next;
     this.since = now;
     this.publishesFailed = 0;
