@@ -81,6 +81,8 @@ export class Connection<A = unknown> {
   flow: FlowControl | undefined;
   private tokens: number;
   private refilledAt = Date.now();
+  /** Set while the server lets the socket's buffer drain before its close frame (shutdown): nothing more is read or written. */
+  private quiet = false;
 
   /**
    * @param socket the adapter's socket
@@ -100,7 +102,12 @@ export class Connection<A = unknown> {
 
   /** Whether the socket is still open from the core's point of view (false from the moment the server closes it). */
   get open(): boolean {
-    return this.closedWith === undefined && !this.closed.aborted;
+    return !this.quiet && this.closedWith === undefined && !this.closed.aborted;
+  }
+
+  /** Stops reading from and writing to the socket, so that what it has buffered can drain before {@link close} (shutdown). */
+  quiesce(): void {
+    this.quiet = true;
   }
 
   /** Sends a frame (through the outbox while the socket is backed up); false when it was not sent and will not be. */
@@ -112,7 +119,7 @@ export class Connection<A = unknown> {
 
   /** Closes the socket (the reason cut to what a close frame carries); the adapter's close event then calls the service's cleanup. */
   close(code: number = CloseCode.NORMAL, reason = ""): void {
-    if (!this.open) return;
+    if (this.closedWith !== undefined || this.closed.aborted) return;
     // Frames sent after our close frame break the protocol, and frames read after it would start calls nobody hears.
     this.closedWith = { code, reason: fitReason(reason) };
     this.socket.close(code, this.closedWith.reason);

@@ -74,10 +74,14 @@ export interface Service<C extends ContractTree, A = unknown> extends Publisher<
   renderMetrics(): string;
   /**
    * Stops accepting, waits up to `shutdownGrace` for in-flight calls, then closes every socket with
-   * 1001 and a retry hint and stops timers and the broker.
+   * 1001 and a retry hint, waits for the clients' close frames (until the grace period ends, at least
+   * `min(shutdownGrace, 1000)` ms), and stops timers and the broker.
    */
   close(retryAfterMs?: number): Promise<void>;
 }
+
+/** Milliseconds `close()` waits for close handshakes at least, even when in-flight calls used the whole grace period (never more than `shutdownGrace`). */
+export const CLOSE_HANDSHAKE_WAIT = 1000;
 
 /** Internal state shared by the service's parts (calls, subscriptions). */
 export interface Core<A> {
@@ -361,10 +365,20 @@ export function createService<C extends ContractTree, A = undefined>(
       while (service.stats().inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       heartbeat.stop();
       presence.flush();
-      for (const conn of connections.values()) {
+      // Each socket first stops reading and writing, so that what it has buffered drains; then its close
+      // frame goes out behind nothing. Bun closes TCP right after the close frame and the process exits
+      // soon after: a close frame still in the runtime's buffer then is lost (the client sees TCP end).
+      const closeDeadline = Math.max(deadline, Date.now() + Math.min(resolved.shutdownGrace, CLOSE_HANDSHAKE_WAIT));
+      const closing = [...connections.values()];
+      for (const conn of closing) {
         flow.flush(conn as Connection);
-        conn.close(CloseCode.GOING_AWAY, `retry=${retryAfterMs}`);
+        conn.quiesce();
       }
+      while (closing.some((c) => connections.has(c.id) && c.socket.bufferedAmount() > 0) && Date.now() < closeDeadline) await new Promise((r) => setTimeout(r, 5));
+      for (const conn of closing) conn.close(CloseCode.GOING_AWAY, `retry=${retryAfterMs}`);
+      // Then wait for each client's answering close frame (Deno's close event; Bun reports it at once):
+      // stopping the runtime sooner resets sockets still receiving.
+      while (connections.size > 0 && Date.now() < closeDeadline) await new Promise((r) => setTimeout(r, 5));
       flow.stop();
       presence.stop();
       await broker.close();

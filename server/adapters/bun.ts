@@ -87,6 +87,9 @@ interface BunRuntime {
   }): BunServer;
 }
 
+/** Milliseconds `stop()` lets close frames go out before it resets the sockets still open. */
+const CLOSE_LINGER = 50;
+
 /**
  * Serves a service on Bun.
  * @example const server = serveBun(service, { port: 0 }); console.log(server.url)
@@ -145,6 +148,10 @@ export function serveBun<C extends ContractTree, A>(service: Service<C, A>, opti
     url: `ws://${hostname}:${server.port}${service.options.paths[0]}`,
     async stop(retryAfterMs) {
       await service.close(retryAfterMs);
+      // Bun reports a socket closed inside ws.close(), before its close frame is written: it flushes
+      // writes when the event loop turns. stop(true) in the same turn reset sockets with their close
+      // frames unsent (clients saw TCP end without one): let the loop turn, and linger a little.
+      await new Promise((r) => setTimeout(r, CLOSE_LINGER));
       await server.stop(true);
     },
   };

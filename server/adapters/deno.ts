@@ -85,11 +85,9 @@ export function serveDeno<C extends ContractTree, A>(service: Service<C, A>, opt
     port,
     url: `ws://${hostname}:${port}${service.options.paths[0]}`,
     async stop(retryAfterMs) {
+      // close() waits (bounded) for the clients' answering close frames: shutdown() would otherwise close
+      // sockets still open with its own 1001 "Server shutting down", without our retry advice.
       await service.close(retryAfterMs);
-      // shutdown() closes sockets still open with its own 1001 "Server shutting down", which drops our
-      // retry advice: give clients a moment (bounded) to answer the close frames first.
-      const deadline = Date.now() + 1000;
-      while (service.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
       await server.shutdown();
     },
   };
