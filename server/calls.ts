@@ -12,6 +12,7 @@ import { LazyAbort } from "./lazy-abort.ts";
 import { CallContext } from "./context.ts";
 import { errorFrame, simpleErrorFrame, toIssues } from "./error-frame.ts";
 import type { Middleware, MiddlewareCall } from "./handlers.ts";
+import { duplicateIdFrame, idInUse } from "./requests.ts";
 import type { Core } from "./service.ts";
 
 /** Runs one call frame; exactly one result or error frame answers it. */
@@ -24,7 +25,10 @@ export function runCall<A>(core: Core<A>, conn: Connection<A>, frame: v.InferOut
     core.metrics.call(label, code);
     conn.send(simpleErrorFrame(id, code, message, issues));
   };
-  if (conn.inflight.has(id)) return refuse("DUPLICATE_ID", `Call id ${JSON.stringify(id)} is already in flight`);
+  if (idInUse(conn as Connection, id)) {
+    core.metrics.call(label, "DUPLICATE_ID");
+    return void conn.send(duplicateIdFrame(id));
+  }
   if (conn.inflight.size >= core.options.limits.maxInFlight) {
     return refuse("TOO_MANY_REQUESTS", `Too many calls in flight (at most ${core.options.limits.maxInFlight})`);
   }

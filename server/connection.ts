@@ -45,6 +45,10 @@ export interface Subscription {
   held: { offset: number | undefined; frame: string }[] | null;
   /** Presence member key, when this subscription is tracked. */
   presenceKey: string | undefined;
+  /** Epoch announced in `subscribed`. */
+  epoch: string;
+  /** Last offset this subscription covers: announced in `subscribed`, or replayed or sent after it. */
+  offset: number;
 }
 
 /**
@@ -56,6 +60,10 @@ export class Connection<A = unknown> {
   readonly id: string;
   /** Calls running now, by request id. */
   readonly inflight: Map<string | number, AbortController> = new Map();
+  /** Ids of subscribe, unsubscribe, publish and auth frames not answered yet (requests.ts). */
+  readonly awaiting: Set<string | number> = new Set();
+  /** Per channel, the subscribe or unsubscribe still running there: the next one waits for it (requests.ts). */
+  readonly channelWork: Map<string, Promise<void>> = new Map();
   /** Live subscriptions by channel (`topic:key`). */
   readonly subscriptions: Map<string, Subscription> = new Map();
   /** Rooms this connection is in. */

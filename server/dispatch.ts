@@ -13,7 +13,9 @@ import { type Connection, REFUSAL_WINDOW } from "./connection.ts";
 import { simpleErrorFrame, toIssues } from "./error-frame.ts";
 import { OVERSIZE_CLOSE_FACTOR } from "./options.ts";
 import type { Core } from "./service.ts";
-import { clientPublish, subscribe, unsubscribe } from "./subscriptions.ts";
+import { PendingRequest } from "./requests.ts";
+import { subscribe } from "./subscribe.ts";
+import { clientPublish, unsubscribe } from "./subscriptions.ts";
 
 const PONG = JSON.stringify({ type: "pong" });
 
@@ -60,9 +62,10 @@ export function receive<A>(core: Core<A>, conn: Connection<A>, data: string | Ar
     case "call":
       return runCall(core, conn, frame);
     case "cancel":
+      // No answer of its own: the call is answered CANCELLED (or already was); a cancel naming no call in flight is ignored.
       return conn.inflight.get(frame.id)?.abort(new RpcError("CANCELLED", "Call cancelled by the client"));
     case "subscribe":
-      return void subscribe(core, conn, frame);
+      return subscribe(core, conn, frame);
     case "unsubscribe":
       return unsubscribe(core, conn, frame);
     case "publish":
@@ -105,14 +108,16 @@ function frameSchemaOf(value: unknown): v.GenericSchema<unknown, ClientFrame> {
 
 /** Replaces a connection's auth in-band; subscriptions stay. */
 async function reauthenticate<A>(core: Core<A>, conn: Connection<A>, id: string | number, token: string): Promise<void> {
+  const request = PendingRequest.claim(conn as Connection, id);
+  if (request === undefined) return;
   try {
     if (core.options.reauthenticate === undefined) throw new RpcError("NOT_FOUND", "This server does not accept in-band authentication");
     conn.auth = await core.options.reauthenticate(token, conn.auth);
     // Like a publish's, the answer has no value: a result without output (PROTOCOL.md section 6).
-    conn.send(JSON.stringify({ type: "result", id }));
+    request.answer(JSON.stringify({ type: "result", id }));
   } catch (error) {
     const e = error instanceof RpcError ? error : new RpcError("UNAUTHORIZED", "Authentication failed");
-    conn.send(simpleErrorFrame(id, e.code, e.message));
+    request.answer(simpleErrorFrame(id, e.code, e.message));
   }
 }
 

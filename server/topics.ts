@@ -32,6 +32,8 @@ export class TopicRegistry {
   private readonly recovering = new Map<string, Set<Connection>>();
   /** Live subscribers whose socket has no native channel, by channel (served one by one under native publish). */
   private readonly direct = new Map<string, Set<Connection>>();
+  /** Offset of the last message delivered per channel, while it has subscribers here. */
+  private readonly offsets = new Map<string, number>();
   /** Set by adapters that publish natively; only untargeted frames take that path. */
   nativePublish: NativePublish | undefined;
   /** Backed-up connections (outbox.ts): left out of native channels, served one by one meanwhile. */
@@ -64,6 +66,11 @@ export class TopicRegistry {
     return this.live.has(channel) || this.recovering.has(channel);
   }
 
+  /** Offset of the last message delivered on a channel since it gained subscribers here; undefined before any. */
+  lastOffset(channel: string): number | undefined {
+    return this.offsets.get(channel);
+  }
+
   /** Registers a subscription that first replays history; frames published meanwhile are held. */
   addRecovering(conn: Connection, channel: string): void {
     add(this.recovering, channel, conn);
@@ -83,6 +90,7 @@ export class TopicRegistry {
     remove(this.recovering, channel, conn);
     remove(this.direct, channel, conn);
     if (remove(this.live, channel, conn)) conn.socket.unsubscribe?.(channel);
+    if (!this.has(channel)) this.offsets.delete(channel);
   }
 
   /** Serializes a broker message once and sends it to every local subscriber the target selects. */
@@ -90,6 +98,7 @@ export class TopicRegistry {
     const live = this.live.get(channel);
     const recovering = this.recovering.get(channel);
     if (live === undefined && recovering === undefined) return 0;
+    if (message.offset !== undefined) this.offsets.set(channel, message.offset);
     const frame = eventFrame(message);
     const target = message.target;
     if (recovering !== undefined) {

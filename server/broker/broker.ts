@@ -116,6 +116,12 @@ export interface Broker {
   position(channel: string): StreamPosition | Promise<StreamPosition>;
   /** Messages after `since`, if the history still reaches back that far in the same epoch. */
   recover(channel: string, since: StreamPosition): Recovery | Promise<Recovery>;
+  /**
+   * The position this instance's delivery has reached on a channel it listens to: every later
+   * message still reaches `deliver`. Brokers whose `position` can run ahead of their own delivery
+   * (Redis: pub/sub arrives after the offset is counted) implement it; absent, `position` is that.
+   */
+  delivered?(channel: string): StreamPosition | undefined;
   /** Whether the broker's link to its backend works now: connected and answering (always true in memory). */
   healthy(): boolean;
   /** Counters since start (camelCase names), exported on `/metrics` as `tether_broker_<name>_total`. */

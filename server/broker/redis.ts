@@ -211,7 +211,9 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
     async unlisten(channel) {
       follower.forget(channel);
       presence.forget(channel);
-      await sub.unsubscribe(channelName(channel));
+      // With its listener: node-redis then marks the channel as unsubscribing, so a listen right after sends SUBSCRIBE again
+      // (without one, that listen would only add a listener that this UNSUBSCRIBE's reply then deletes).
+      await sub.unsubscribe(channelName(channel), onMessage);
     },
     async position(channel) {
       await settled(channel);
@@ -226,6 +228,7 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
       const complete = kept.length === missed && (missed === 0 || kept[0]!.offset === since.offset + 1);
       return complete ? { recovered: true, position, messages: kept } : { recovered: false, position, messages: [] };
     },
+    delivered: (channel) => follower.position(channel),
     healthy: () => link.state === "up",
     metrics: () => ({ ...metrics }),
     async close() {

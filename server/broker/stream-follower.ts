@@ -65,6 +65,12 @@ export class StreamFollower {
     void this.drain(channel, state);
   }
 
+  /** The last position delivered on a channel (where it started, before any); undefined until it started. */
+  position(channel: string): StreamPosition | undefined {
+    const state = this.channels.get(channel);
+    return state === undefined || state.epoch === "" ? undefined : { epoch: state.epoch, offset: state.offset };
+  }
+
   /** Stops following a channel. */
   forget(channel: string): void {
     clearTimeout(this.channels.get(channel)?.retry);
