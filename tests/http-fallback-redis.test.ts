@@ -65,4 +65,14 @@ describe(`HTTP fallback without sticky sessions: a Deno and a Bun instance behin
     await until(() => sa.presence.count === 2 && sb.presence.count === 2, 10_000, "both members seen by both");
     assert.deepEqual(Object.keys(sa.presence.members).sort(), ["ann", "bob"]);
   });
+
+  it("a POST for a session of an instance that is gone gets 404, and a malformed one 400", async () => {
+    const gone = `${crypto.randomUUID()}.${"A".repeat(43)}`;
+    const post = (token: string) =>
+      fetch(`${instances[0]!.base}/ws/http`, { method: "POST", body: '{"type":"ping"}', headers: { "content-type": "application/json", "tether-session": token, "tether-seq": "0" } });
+    const answer = await post(gone);
+    assert.equal(answer.status, 404);
+    assert.deepEqual(await answer.json(), { error: "Unknown session: open a new one" });
+    assert.equal((await post("not-a-token")).status, 400);
+  });
 });
