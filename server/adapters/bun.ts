@@ -7,6 +7,7 @@ import type { ContractTree } from "../../shared/contract.ts";
 import type { RpcError } from "../../shared/errors.ts";
 import { SUBPROTOCOL } from "../../shared/protocol.ts";
 import type { Connection, SendResult } from "../connection.ts";
+import { runtimeIdleTimeout } from "../heartbeat.ts";
 import { routeRequest } from "../http.ts";
 import { OVERSIZE_CLOSE_FACTOR } from "../options.ts";
 import type { Service } from "../service.ts";
@@ -129,8 +130,8 @@ export function serveBun<C extends ContractTree, A>(service: Service<C, A>, opti
       drain(ws) {
         if (ws.data.conn !== undefined) service.drain(ws.data.conn as Connection<A>);
       },
-      // Bun's own idle check (protocol pings) agrees with the announced heartbeat timeout.
-      idleTimeout: Math.ceil(heartbeat.timeout / 1000),
+      // Bun's own idle check (protocol pings) is only a safety net behind the heartbeat (heartbeat.ts).
+      idleTimeout: runtimeIdleTimeout(heartbeat),
       sendPings: true,
       // Frames a bit over our limit still reach the core, which answers PAYLOAD_TOO_LARGE; far over, Bun closes 1009.
       maxPayloadLength: limits.maxFrameBytes * OVERSIZE_CLOSE_FACTOR,

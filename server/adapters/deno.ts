@@ -5,6 +5,7 @@
 import type { ContractTree } from "../../shared/contract.ts";
 import { SUBPROTOCOL } from "../../shared/protocol.ts";
 import type { Connection } from "../connection.ts";
+import { runtimeIdleTimeout } from "../heartbeat.ts";
 import { routeRequest } from "../http.ts";
 import type { Service } from "../service.ts";
 import type { RunningServer, ServeOptions } from "./serve-options.ts";
@@ -36,8 +37,8 @@ interface DenoRuntime {
 export function serveDeno<C extends ContractTree, A>(service: Service<C, A>, options: ServeOptions = {}): RunningServer {
   // This file only runs on Deno; the cast keeps its types free of Deno's global declarations.
   const deno = (globalThis as unknown as { Deno: DenoRuntime }).Deno;
-  // Deno's own idle check (a protocol ping) agrees with the announced heartbeat timeout.
-  const idleTimeout = Math.ceil(service.options.heartbeat.timeout / 1000);
+  // Deno's own idle check (a protocol ping) is only a safety net behind the heartbeat (heartbeat.ts).
+  const idleTimeout = runtimeIdleTimeout(service.options.heartbeat);
   const hostname = options.hostname ?? "127.0.0.1";
   const server = deno.serve({ port: options.port ?? 8080, hostname, onListen: () => {} }, async (request, info) => {
     const route = await routeRequest(service, request, info.remoteAddr.hostname);
