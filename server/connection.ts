@@ -28,6 +28,11 @@ export interface Socket {
   subscribe?(channel: string): void;
   /** Leaves a runtime-native publish channel. */
   unsubscribe?(channel: string): void;
+  /**
+   * Sends a frame to every member of a native channel but this socket (Bun's `ws.publish`); false when
+   * some member was backed up or none was reached. Absent where there is none.
+   */
+  publish?(channel: string, frame: string): boolean;
 }
 
 /** Milliseconds of a rate-limit refusal window: more than `rateBurst` refusals within one closes the socket with 1008. */

@@ -50,7 +50,7 @@ export interface Service<C extends ContractTree, A = unknown> extends Publisher<
   readonly metrics: Metrics;
   /** False once `close()` started: new upgrades get 503 and `/readyz` fails. */
   readonly accepting: boolean;
-  /** Adapter entry: Bun can publish natively to channels; untargeted events then take that path. */
+  /** Adapter entry: Bun can publish natively to channels; untargeted and all-but-sender events then take that path. */
   useNativePublish(publish: NativePublish): void;
   /**
    * Closes one connection of this instance (Socket.IO's `socket.disconnect()`); `onDisconnect` runs
@@ -141,6 +141,7 @@ export function createService<C extends ContractTree, A = undefined>(
   const registry = new TopicRegistry(rooms, (conn, frame, topic, channel) => void flow.send(conn, frame, topic, channel));
   registry.slow = flow.slow;
   registry.onBackpressure = (conn) => flow.check(conn);
+  registry.connectionOf = (id) => connections.get(id) as Connection | undefined;
   const broker = resolved.broker;
   const presence = new PresenceTracker(resolved.presenceWindow, (channel, frame) => {
     for (const conn of registry.subscribers(channel)) conn.send(frame);

@@ -34,12 +34,14 @@ export class TopicRegistry {
   private readonly direct = new Map<string, Set<Connection>>();
   /** Offset of the last message delivered per channel, while it has subscribers here. */
   private readonly offsets = new Map<string, number>();
-  /** Set by adapters that publish natively; only untargeted frames take that path. */
+  /** Set by adapters that publish natively; untargeted and all-but-one publishes take that path. */
   nativePublish: NativePublish | undefined;
   /** Backed-up connections (outbox.ts): left out of native channels, served one by one meanwhile. */
   slow: ReadonlySet<Connection> = EMPTY;
   /** Told when native publish reported backpressure, to look at that channel's subscribers. */
   onBackpressure: (conn: Connection) => void = () => {};
+  /** This instance's connection of an id (an all-but-sender publish is sent from the sender's socket). */
+  connectionOf: (id: string) => Connection | undefined = () => undefined;
 
   constructor(
     private readonly rooms: RoomRegistry,
@@ -107,16 +109,12 @@ export class TopicRegistry {
       }
     }
     if (live === undefined) return 0;
+    if (this.nativePublish !== undefined) {
+      const route = this.nativeRoute(live, target);
+      if (route !== undefined) return this.deliverNatively(channel, message.topic, frame, live, target, route);
+    }
     if (target === undefined) {
-      if (this.nativePublish === undefined) {
-        for (const conn of live) this.send(conn, frame, message.topic, channel);
-        return live.size;
-      }
-      // Slow connections left the native channel: they are served first, before any more can turn slow.
-      for (const conn of this.slow) if (live.has(conn) && conn.socket.subscribe !== undefined) this.send(conn, frame, message.topic, channel);
-      for (const conn of this.direct.get(channel) ?? EMPTY) this.send(conn, frame, message.topic, channel);
-      // Only when some subscriber was backed up are they looked at one by one.
-      if (!this.nativePublish(channel, frame)) for (const conn of live) this.onBackpressure(conn);
+      for (const conn of live) this.send(conn, frame, message.topic, channel);
       return live.size;
     }
     let sent = 0;
@@ -124,6 +122,63 @@ export class TopicRegistry {
       if (selects(target, conn)) (this.send(conn, frame, message.topic, channel), sent++);
     }
     return sent;
+  }
+
+  /**
+   * How a publish can take the native channel: `SERVER` (the server's publish reaches every member),
+   * a connection whose socket publishes for it (Bun's `ws.publish` skips the publishing socket: the one
+   * member an all-but-sender publish leaves out), or undefined when the channel cannot express the
+   * target (rooms, one connection, several excluded members) and subscribers are served one by one.
+   */
+  private nativeRoute(live: ReadonlySet<Connection>, target: Target | undefined): Connection | typeof SERVER | undefined {
+    if (target === undefined) return SERVER;
+    if (target.room !== undefined || target.connection !== undefined || target.except === undefined) return undefined;
+    let from: Connection | undefined;
+    for (const id of typeof target.except === "string" ? [target.except] : target.except) {
+      const conn = this.connectionOf(id);
+      // An excluded connection outside the native channel (not subscribed here, slow, HTTP fallback) needs no skipping there.
+      if (conn === undefined || !live.has(conn) || !inNativeChannel(conn)) continue;
+      if (from !== undefined || conn.socket.publish === undefined) return undefined;
+      from = conn;
+    }
+    return from ?? SERVER;
+  }
+
+  /** Sends one frame through the native channel, and one by one to the selected subscribers outside it. */
+  private deliverNatively(
+    channel: string,
+    topic: string,
+    frame: string,
+    live: ReadonlySet<Connection>,
+    target: Target | undefined,
+    route: Connection | typeof SERVER,
+  ): number {
+    // Slow connections left the native channel. Taken before the native publish (which may turn more slow:
+    // those got it natively) and served after it: one that catches up while served rejoins the channel,
+    // and must not get this frame from it a second time.
+    let slow: Connection[] | undefined;
+    for (const conn of this.slow) {
+      if (live.has(conn) && conn.socket.subscribe !== undefined && (target === undefined || selects(target, conn))) (slow ??= []).push(conn);
+    }
+    for (const conn of this.direct.get(channel) ?? EMPTY) {
+      if (target === undefined || selects(target, conn)) this.send(conn, frame, topic, channel);
+    }
+    const published = route === SERVER ? this.nativePublish!(channel, frame) : route.socket.publish!(channel, frame);
+    // Only when some subscriber was backed up are they looked at one by one.
+    if (!published) for (const conn of live) this.onBackpressure(conn);
+    if (slow !== undefined) for (const conn of slow) this.send(conn, frame, topic, channel);
+    return live.size - this.excludedOf(live, target);
+  }
+
+  /** How many subscribers an all-but-these target leaves out. */
+  private excludedOf(live: ReadonlySet<Connection>, target: Target | undefined): number {
+    if (target?.except === undefined) return 0;
+    let excluded = 0;
+    for (const id of typeof target.except === "string" ? [target.except] : target.except) {
+      const conn = this.connectionOf(id);
+      if (conn !== undefined && live.has(conn)) excluded++;
+    }
+    return excluded;
   }
 
   /** The smaller of "subscribers" and "members of the target room" to iterate over. */
@@ -147,6 +202,14 @@ function selects(target: Target, conn: Connection): boolean {
   }
   return true;
 }
+
+/** Whether a connection is a member of the native channels of its live subscriptions: not slow, not HTTP fallback. */
+function inNativeChannel(conn: Connection): boolean {
+  return conn.socket.subscribe !== undefined && conn.outbox === null;
+}
+
+/** The native route of the server's own publish, which skips nobody. */
+const SERVER = "server";
 
 function add(map: Map<string, Set<Connection>>, channel: string, conn: Connection): void {
   let set = map.get(channel);

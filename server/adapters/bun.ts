@@ -1,6 +1,7 @@
 /**
  * The Bun adapter: `Bun.serve` websocket handlers, translated to the core's socket API.
- * Untargeted topic events go through Bun's native `server.publish`.
+ * Untargeted topic events go through Bun's native `server.publish`, all-but-sender ones through the
+ * sender's `ws.publish`.
  * @module
  */
 import type { ContractTree } from "../../shared/contract.ts";
@@ -30,6 +31,7 @@ interface BunSocket {
   getBufferedAmount(): number;
   subscribe(channel: string): void;
   unsubscribe(channel: string): void;
+  publish(channel: string, data: string): number;
 }
 
 /**
@@ -54,6 +56,10 @@ class BunSocketAdapter {
   }
   unsubscribe(channel: string): void {
     this.ws.unsubscribe(channel);
+  }
+  publish(channel: string, frame: string): boolean {
+    // Bun's publish from a socket skips that socket (publishToSelf is off); it answers like server.publish.
+    return this.ws.publish(channel, frame) > 0;
   }
 }
 
