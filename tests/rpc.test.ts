@@ -4,6 +4,7 @@ import * as v from "valibot";
 import { createClient, RpcError } from "../client/mod.ts";
 import { createService, defineContract, procedure, type RunningServer } from "../server/mod.ts";
 import { openRaw } from "./fixtures/raw-socket.ts";
+import { connectTcp } from "./fixtures/tcp-client.ts";
 import { RUNTIME, serve, until } from "./fixtures/serve.ts";
 
 const contract = defineContract({
@@ -204,14 +205,20 @@ describe(`RPC over a real ${RUNTIME} server`, () => {
   });
 
   it("raw: calls over the in-flight limit get TOO_MANY_REQUESTS while the others finish", async () => {
-    const raw = await openRaw(server.url);
+    const tcp = await connectTcp(server.url);
     try {
-      assert.equal(raw.hello.limits.maxInFlight, 4);
-      for (let id = 1; id <= 5; id++) raw.send({ type: "call", id, method: "sleep", input: { json: { ms: 80, label: `f${id}` } } });
-      assert.equal((await raw.next((f) => f.id === 5)).code, "TOO_MANY_REQUESTS");
-      for (let id = 1; id <= 4; id++) assert.equal((await raw.next((f) => f.id === id)).output.json, `f${id}`);
+      const answer = async (id: number | undefined) => {
+        const frame = await tcp.next((f) => f.kind === "text" && JSON.parse(f.text).id === id);
+        return JSON.parse((frame as { text: string }).text);
+      };
+      // The hello frame is the one without an id.
+      assert.equal((await answer(undefined)).limits.maxInFlight, 4);
+      // One TCP write: the server reads the five calls together, so none of the first four can end before the fifth arrives.
+      tcp.sendAll(Array.from({ length: 5 }, (_, i) => ({ type: "call", id: i + 1, method: "sleep", input: { json: { ms: 80, label: `f${i + 1}` } } })));
+      assert.equal((await answer(5)).code, "TOO_MANY_REQUESTS");
+      for (let id = 1; id <= 4; id++) assert.equal((await answer(id)).output.json, `f${id}`);
     } finally {
-      await raw.close();
+      tcp.destroy();
     }
   });
 
