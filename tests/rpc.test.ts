@@ -50,7 +50,7 @@ describe(`RPC over a real ${RUNTIME} server`, () => {
   let server: RunningServer;
   let devServer: RunningServer;
   before(async () => {
-    server = await serve(createService(contract, handlers(), { callTimeout: 300, limits: { maxInFlight: 4 } }));
+    server = await serve(createService(contract, handlers(), { callTimeout: 2000, limits: { maxInFlight: 4 } }));
     devServer = await serve(createService(contract, handlers(), { dev: true }));
   });
   after(async () => {
@@ -157,7 +157,8 @@ describe(`RPC over a real ${RUNTIME} server`, () => {
   it("aborting the caller's AbortSignal cancels the call and aborts the handler's signal", () =>
     withClient(async (api) => {
       const ac = new AbortController();
-      const call = api.sleep({ ms: 250, label: "cancel-me" }, { signal: ac.signal }).catch((e: unknown) => e);
+      // Longer than the call timeout: only the cancel (or, 2 s later, the timeout) can end this handler, never its own timer.
+      const call = api.sleep({ ms: 5000, label: "cancel-me" }, { signal: ac.signal }).catch((e: unknown) => e);
       setTimeout(() => ac.abort(), 20);
       const err = await call;
       assert.ok(err instanceof RpcError);
@@ -168,7 +169,7 @@ describe(`RPC over a real ${RUNTIME} server`, () => {
   it("raw: a cancel frame aborts the handler and answers CANCELLED", async () => {
     const raw = await openRaw(server.url);
     try {
-      raw.send({ type: "call", id: 41, method: "sleep", input: { json: { ms: 250, label: "raw-cancel" } } });
+      raw.send({ type: "call", id: 41, method: "sleep", input: { json: { ms: 5000, label: "raw-cancel" } } });
       raw.send({ type: "cancel", id: 41 });
       const answer = await raw.next((f) => f.id === 41);
       assert.equal(answer.code, "CANCELLED");
@@ -192,7 +193,8 @@ describe(`RPC over a real ${RUNTIME} server`, () => {
       assert.equal((await raw.next()).code, "BAD_REQUEST");
       raw.send({ type: "call", id: 3, method: "no.such.thing" });
       assert.deepEqual(await raw.next(), { type: "error", id: 3, code: "NOT_FOUND", message: 'Unknown procedure "no.such.thing"' });
-      raw.send({ type: "call", id: 4, method: "sleep", input: { json: { ms: 100, label: "dup" } } });
+      // 1 s: the duplicate must arrive while the first call still runs, on a busy machine too.
+      raw.send({ type: "call", id: 4, method: "sleep", input: { json: { ms: 1000, label: "dup" } } });
       raw.send({ type: "call", id: 4, method: "math.add", input: { json: { a: 1, b: 1 } } });
       const dup = await raw.next((f) => f.id === 4);
       assert.equal(dup.code, "DUPLICATE_ID");
