@@ -51,8 +51,9 @@ export class CallContext<C, A> implements Context<C, A> {
     return this.publisher.publish(topic, params, message, target);
   }
 
-  /** Publishes to every subscriber but this connection. */
-  broadcast(topic: never, params: never, message: never): Promise<void> {
-    return this.publisher.publish(topic, params, message, { except: this.conn.id });
+  /** Publishes to every subscriber but this connection; `volatile` drops rather than queues. */
+  broadcast(topic: never, params: never, message: never, options?: { volatile?: boolean }): Promise<void> {
+    const target = options?.volatile === true ? { except: this.conn.id, volatile: true } : { except: this.conn.id };
+    return this.publisher.publish(topic, params, message, target);
   }
 }

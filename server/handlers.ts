@@ -23,6 +23,13 @@ export interface Target {
   except?: string | readonly string[];
   /** Only this connection, if it is subscribed: `io.to(socketId)`. */
   connection?: string;
+  /**
+   * Drop rather than queue (Socket.IO's `volatile.emit`): a subscriber whose socket is backed up
+   * (an outbox, or more than `maxBufferedBytes` buffered) or still replaying history does not get
+   * it; it gets no offset, is never kept in history nor replayed. Drops are counted in
+   * `tether_messages_volatile_dropped_total`. @default false
+   */
+  volatile?: boolean;
 }
 
 /** The publish API, typed by the contract; on the service and on every handler context. */
@@ -57,11 +64,15 @@ export interface Context<C, A> extends Publisher<C> {
   leave(room: string): void;
   /** The rooms this connection is in. */
   rooms(): ReadonlySet<string>;
-  /** Publishes to every subscriber of the instance but this connection (`socket.broadcast.emit`); settles like `publish`. */
+  /**
+   * Publishes to every subscriber of the instance but this connection (`socket.broadcast.emit`);
+   * settles like `publish`. `options.volatile` drops rather than queues (see {@link Target.volatile}).
+   */
   broadcast<P extends PathsOf<C, AnyTopic>>(
     topic: P,
     params: TopicParamsIn<EntryAt<C, P>>,
     message: TopicMessageIn<EntryAt<C, P>>,
+    options?: { volatile?: boolean },
   ): Promise<void>;
 }
 

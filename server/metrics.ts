@@ -45,6 +45,8 @@ export class Metrics {
   delivered = 0;
   /** Event frames dropped by a slow-consumer policy, by topic. */
   readonly dropped: Map<string, number> = new Map();
+  /** Volatile event frames not sent to a backed-up subscriber, by topic. */
+  readonly volatileDropped: Map<string, number> = new Map();
   /** Socket closes by close code. */
   readonly closes: Map<number, number> = new Map();
   /** Frames answered with an error before dispatch (malformed, too large, rate limited…), by code. */
@@ -66,6 +68,11 @@ export class Metrics {
   /** Records an event frame a slow-consumer policy dropped. */
   drop(topic: string, count = 1): void {
     bump(this.dropped, topic, count);
+  }
+
+  /** Records a volatile event frame a backed-up subscriber did not get. */
+  dropVolatile(topic: string): void {
+    bump(this.volatileDropped, topic);
   }
 
   /** Records a socket close. */
@@ -110,6 +117,7 @@ export class Metrics {
     metric("tether_messages_published_total", "counter", "Messages published", [`tether_messages_published_total ${this.published}`]);
     metric("tether_messages_delivered_total", "counter", "Event frames sent to subscribers", [`tether_messages_delivered_total ${this.delivered}`]);
     metric("tether_messages_dropped_total", "counter", "Event frames dropped by a slow-consumer policy", labelled("tether_messages_dropped_total", "topic", this.dropped));
+    metric("tether_messages_volatile_dropped_total", "counter", "Volatile event frames not sent to a backed-up subscriber", labelled("tether_messages_volatile_dropped_total", "topic", this.volatileDropped));
     metric("tether_outbox_frames", "gauge", "Frames queued for slow consumers", [`tether_outbox_frames ${gauges.queued}`]);
     metric("tether_closes_total", "counter", "Socket closes by close code", labelled("tether_closes_total", "code", this.closes));
     metric("tether_frames_rejected_total", "counter", "Frames refused before dispatch, by error code", labelled("tether_frames_rejected_total", "code", this.rejectedFrames));

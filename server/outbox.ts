@@ -90,6 +90,17 @@ export class FlowControl {
     return this.enqueue(conn, { frame, topic, channel });
   }
 
+  /**
+   * Sends a volatile frame only if the socket is ready: no outbox and at most `limit` buffered.
+   * @returns false when the frame was dropped (never queued)
+   */
+  offer(conn: Connection, frame: string): boolean {
+    if (!conn.open || conn.outbox !== null || conn.socket.bufferedAmount() > this.limit) return false;
+    const sent = conn.socket.send(frame);
+    if (sent === "queued" && conn.socket.bufferedAmount() > this.limit) this.goSlow(conn);
+    return sent !== "dropped";
+  }
+
   /** Checks a connection that native publish may have backed up (Bun reported backpressure). */
   check(conn: Connection): void {
     if (conn.outbox === null && conn.open && conn.socket.bufferedAmount() > this.limit) this.goSlow(conn);

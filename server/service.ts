@@ -138,7 +138,10 @@ export function createService<C extends ContractTree, A = undefined>(
       }
     },
   });
-  const registry = new TopicRegistry(rooms, (conn, frame, topic, channel) => void flow.send(conn, frame, topic, channel));
+  const registry = new TopicRegistry(rooms, (conn, frame, topic, channel, volatile) => {
+    if (volatile !== true) flow.send(conn, frame, topic, channel);
+    else if (!flow.offer(conn, frame)) (metrics.dropVolatile(topic), metrics.delivered--); // counted as delivered by the caller
+  });
   registry.slow = flow.slow;
   registry.onBackpressure = (conn) => flow.check(conn);
   registry.connectionOf = (id) => connections.get(id) as Connection | undefined;

@@ -45,7 +45,8 @@ export class TopicRegistry {
 
   constructor(
     private readonly rooms: RoomRegistry,
-    private readonly send: (conn: Connection, frame: string, topic: string, channel: string) => void,
+    // `volatile`: drop rather than queue when the socket is backed up (Target.volatile).
+    private readonly send: (conn: Connection, frame: string, topic: string, channel: string, volatile?: boolean) => void,
   ) {}
 
   /** Subscribers of a channel that receive live frames. */
@@ -103,7 +104,7 @@ export class TopicRegistry {
     if (message.offset !== undefined) this.offsets.set(channel, message.offset);
     const frame = eventFrame(message);
     const target = message.target;
-    if (recovering !== undefined) {
+    if (recovering !== undefined && target?.volatile !== true) {
       for (const conn of recovering) {
         if (target === undefined || selects(target, conn)) conn.subscriptions.get(channel)?.held?.push({ offset: message.offset, frame });
       }
@@ -119,7 +120,7 @@ export class TopicRegistry {
     }
     let sent = 0;
     for (const conn of this.candidates(live, target)) {
-      if (selects(target, conn)) (this.send(conn, frame, message.topic, channel), sent++);
+      if (selects(target, conn)) (this.send(conn, frame, message.topic, channel, target.volatile), sent++);
     }
     return sent;
   }

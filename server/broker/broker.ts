@@ -19,7 +19,7 @@ export interface BrokerMessage {
   data: Payload;
   /** Position in the instance's history; set by the broker for untargeted publishes. */
   offset?: number;
-  /** Restricts delivery; room- or connection-targeted messages get no offset and no history. */
+  /** Restricts delivery; room- or connection-targeted and volatile messages get no offset and no history. */
   target?: Target;
 }
 
@@ -144,7 +144,7 @@ export function renderBrokerMetrics(broker: Broker): string {
   return `${out.join("\n")}\n`;
 }
 
-/** Whether a message with this target gets an offset and history: untargeted, or only `except`. */
+/** Whether a message with this target gets an offset and history: untargeted, or only `except`, and not volatile. */
 export function isStreamed(target: Target | undefined): boolean {
-  return target === undefined || (target.room === undefined && target.connection === undefined);
+  return target === undefined || (target.room === undefined && target.connection === undefined && target.volatile !== true);
 }
