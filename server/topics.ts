@@ -129,11 +129,11 @@ export class TopicRegistry {
    * How a publish can take the native channel: `SERVER` (the server's publish reaches every member),
    * a connection whose socket publishes for it (Bun's `ws.publish` skips the publishing socket: the one
    * member an all-but-sender publish leaves out), or undefined when the channel cannot express the
-   * target (rooms, one connection, several excluded members) and subscribers are served one by one.
+   * target (rooms, one connection, several excluded members, volatile) and subscribers are served one by one.
    */
   private nativeRoute(live: ReadonlySet<Connection>, target: Target | undefined): Connection | typeof SERVER | undefined {
     if (target === undefined) return SERVER;
-    if (target.room !== undefined || target.connection !== undefined || target.except === undefined) return undefined;
+    if (target.room !== undefined || target.connection !== undefined || target.except === undefined || target.volatile === true) return undefined;
     let from: Connection | undefined;
     for (const id of typeof target.except === "string" ? [target.except] : target.except) {
       const conn = this.connectionOf(id);
