@@ -107,6 +107,13 @@ async function subscribeInOrder<A>(
     conn.send(eventFrame(message));
     last = message.offset!;
   }
+  // The presence state comes before any live event (PROTOCOL.md section 4, "After subscribed"); a failing
+  // presence hook must not leave a subscription the client was told about without its events.
+  try {
+    if (entry.def.presence !== undefined) trackPresence(core, conn, entry.def, entry.hooks.presence?.(params, ctx), sub, channel);
+  } catch (error) {
+    core.logger.warn("presence hook failed", { connection: conn.id, topic, error: error instanceof Error ? error.message : String(error) });
+  }
   // Frames delivered here since the subscription was registered: those past what was announced or replayed, then live.
   for (const held of sub.held ?? []) {
     if (held.offset !== undefined && held.offset <= last) continue;
@@ -116,8 +123,6 @@ async function subscribeInOrder<A>(
   sub.held = null;
   sub.offset = Math.max(sub.offset, last);
   core.registry.goLive(conn as Connection, channel);
-
-  if (entry.def.presence !== undefined) trackPresence(core, conn, entry.def, entry.hooks.presence?.(params, ctx), sub, channel);
   try {
     await entry.hooks.onSubscribe?.(params, ctx);
   } catch {

@@ -25,15 +25,17 @@ const contract = defineContract({
   long: topic({ params: Room, message: v.number(), history: { size: 1000 } }),
   // History shorter than some gaps: recovery answers `recovered: false` and the rule still holds.
   short: topic({ params: Room, message: v.number(), history: { size: 3 } }),
-  send: procedure({ input: v.object({ topic: v.picklist(["long", "short"]), room: v.string(), count: v.number() }) }),
+  // With presence: its state comes after `subscribed` and before any live event.
+  lobby: topic({ params: Room, message: v.number(), presence: v.object({}) }),
+  send: procedure({ input: v.object({ topic: v.picklist(["long", "short", "lobby"]), room: v.string(), count: v.number() }) }),
 });
 type TopicName = "long" | "short";
 
 function makeService(broker?: Broker): Service<typeof contract, undefined> {
   return createService(contract, {
-    send: ({ topic, room, count }, ctx) => {
-      for (let i = 0; i < count; i++) ctx.publish(topic, { room }, i);
-    },
+    lobby: { presence: (_params, ctx) => ({ key: ctx.connectionId, meta: {} }) },
+    // Answered once the broker took every message: the test reads the last offset after the answers.
+    send: ({ topic, room, count }, ctx) => Promise.all(Array.from({ length: count }, (_, i) => ctx.publish(topic, { room }, i))).then(() => {}),
   }, { limits: { ratePerSecond: Infinity }, ...(broker === undefined ? {} : { broker }) });
 }
 
@@ -185,6 +187,9 @@ async function property(urls: string[], position: (channel: string) => Promise<n
   );
 }
 
+/** The frames of a raw client, parsed. */
+const parsed = (tcp: TcpClient): Frame[] => tcp.frames.flatMap((f) => (f.kind === "text" ? [JSON.parse(f.text) as Frame] : []));
+
 const seed = Number(process.env.POSITION_SEED ?? Date.now() % 2 ** 31);
 
 describe(`the position announced in subscribed, on ${RUNTIME} and the memory broker`, () => {
@@ -208,10 +213,25 @@ describe(`the position announced in subscribed, on ${RUNTIME} and the memory bro
       await tcp.next((f) => f.kind === "text" && JSON.parse(f.text).id === 100);
       tcp.sendAll([{ type: "subscribe", id: "s", topic: "long", params: { json: { room: "one-write" } } }, send(1), send(2)]);
       await tcp.next((f) => f.kind === "text" && JSON.parse(f.text).offset === 3);
-      const frames = tcp.frames.flatMap((f) => (f.kind === "text" ? [JSON.parse(f.text) as Frame] : []));
+      const frames = parsed(tcp);
       const subscribed = frames.find((f) => f.type === "subscribed")!;
       const events = frames.filter((f) => f.type === "event").map((f) => f.offset);
       assert.deepEqual(events, Array.from({ length: 3 - subscribed.offset }, (_, i) => subscribed.offset + 1 + i));
+    } finally {
+      tcp.destroy();
+    }
+  });
+
+  it("with presence, in one write with publishes: subscribed, then the presence state, then the events that follow the announced offset", async () => {
+    const tcp = await connectTcp(server.url);
+    try {
+      const send = (id: number) => ({ type: "call", id, method: "send", input: { json: { topic: "lobby", room: "order", count: 2 } } });
+      tcp.sendAll([send(1), { type: "subscribe", id: "s", topic: "lobby", params: { json: { room: "order" } } }, send(2), send(3)]);
+      await tcp.next((f) => f.kind === "text" && JSON.parse(f.text).offset === 6);
+      const order = parsed(tcp).filter((f) => f.type !== "result" && f.type !== "hello").map((f) => f.type === "event" ? `event ${f.offset}` : f.type);
+      const announced = parsed(tcp).find((f) => f.type === "subscribed")!.offset as number;
+      const events = Array.from({ length: 6 - announced }, (_, i) => `event ${announced + 1 + i}`);
+      assert.deepEqual(order.slice(0, 2 + events.length), ["subscribed", "presence", ...events]);
     } finally {
       tcp.destroy();
     }
