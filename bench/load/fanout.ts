@@ -7,7 +7,7 @@
  */
 import { closeAll, connect, connectMany, subscribeAll } from "./connect.ts";
 import { type Driver, seqOf } from "./drivers.ts";
-import { pause, startWindow } from "./meter.ts";
+import { measureWindow, pause, startWindow } from "./meter.ts";
 
 /** What the fan-out scenario takes. */
 export interface FanoutOptions {
@@ -51,7 +51,7 @@ export async function fanout(driver: Driver, o: FanoutOptions) {
   await pause(o.warmupMs);
   const before = delivered;
   const window = startWindow(o.pid);
-  await pause(o.measureMs);
+  await measureWindow(o.measureMs, () => delivered);
   const measured = delivered - before;
   const usage = window.stop();
   running = false;

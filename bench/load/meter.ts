@@ -51,3 +51,14 @@ export function startWindow(targetPid: number): Window {
 export function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/**
+ * Waits out a measured window of `ms`, and longer (5 s at most) while `count` has not moved: on a
+ * starved machine a window in which nothing happened says nothing about the target's rate.
+ */
+export async function measureWindow(ms: number, count: () => number): Promise<void> {
+  const from = count();
+  await pause(ms);
+  const deadline = Date.now() + 5000;
+  while (count() === from && Date.now() < deadline) await pause(10);
+}

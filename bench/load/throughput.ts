@@ -5,7 +5,7 @@
  */
 import { closeAll, connectMany } from "./connect.ts";
 import type { Driver } from "./drivers.ts";
-import { pause, startWindow } from "./meter.ts";
+import { measureWindow, pause, startWindow } from "./meter.ts";
 
 /** What the throughput scenario takes. */
 export interface ThroughputOptions {
@@ -36,7 +36,7 @@ export async function throughput(driver: Driver, o: ThroughputOptions) {
   await pause(o.warmupMs);
   const before = done;
   const window = startWindow(o.pid);
-  await pause(o.measureMs);
+  await measureWindow(o.measureMs, () => done);
   const measured = done - before;
   const usage = window.stop();
   running = false;
