@@ -1,25 +1,9 @@
 /**
- * Socket.IO v4 under test with its HTTP long-polling transport only (`transports: ["polling"]`), acks, on Node or Bun: `echo` answers with an
- * ack, `sub` joins the `feed` room, `pub` broadcasts to it. Prints `READY <port>`.
+ * Socket.IO v4 under test with its HTTP long-polling transport only (`transports: ["polling"]`,
+ * `socketio-server.ts`), on Node or Bun: the peer of Tether's HTTP fallback.
  * run.ts compiles this file to JavaScript first, because Node 20 does not run TypeScript.
  * @module
  */
-import { collectOnSignal } from "./collect-on-signal.ts";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import { Server } from "socket.io";
+import { serveSocketIo } from "./socketio-server.ts";
 
-const http = createServer();
-const io = new Server(http, { transports: ["polling"], serveClient: false });
-
-io.on("connection", (socket) => {
-  socket.on("echo", (input: unknown, ack: (output: unknown) => void) => ack(input));
-  socket.on("sub", (ack: (ok: boolean) => void) => {
-    socket.join("feed");
-    ack(true);
-  });
-  socket.on("pub", (message: unknown) => io.to("feed").emit("feed", message));
-});
-
-http.listen(0, "127.0.0.1", () => console.log(`READY ${(http.address() as AddressInfo).port}`));
-collectOnSignal();
+serveSocketIo("polling");
