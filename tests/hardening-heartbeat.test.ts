@@ -1,17 +1,14 @@
 /**
  * Heartbeat timing over raw TCP: a fully silent peer (it answers neither Tether's pings nor the
  * runtime's protocol pings) is closed with Tether's 4000, never the runtime's own idle close, within
- * the timeout plus 10%, each peer on its own deadline; a peer that answers Tether's pings stays open;
- * and the client notices a silent server within the same bound.
+ * the timeout plus 10%, each peer on its own deadline; a peer that answers Tether's pings stays open.
  * @module
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
 import { createService, defineContract, procedure, type RunningServer, type Service } from "../server/mod.ts";
-import { createClient } from "../client/mod.ts";
-import { RUNTIME, serve, until } from "./fixtures/serve.ts";
-import { startTcpProxy } from "./fixtures/tcp-proxy.ts";
+import { RUNTIME, serve } from "./fixtures/serve.ts";
 import { connectTcp, type TcpClient } from "./fixtures/tcp-client.ts";
 
 const contract = defineContract({ echo: procedure({ input: v.string(), output: v.string() }) });
@@ -86,27 +83,6 @@ describe(`heartbeat timing over raw sockets on ${RUNTIME}`, () => {
       await tcp.next((f) => f.kind === "text" && f.text.includes('"alive"'));
     } finally {
       tcp.destroy();
-    }
-  });
-
-  it("the client declares a silent server dead within timeout + 10% of its last frame (regression: checked once per interval)", async () => {
-    const proxy = await startTcpProxy(server.port);
-    const client = createClient<typeof contract>(proxy.via(server.url), { reconnect: { min: 5000, max: 5000 } });
-    try {
-      await client.ready();
-      const { result: after, lateness } = await withTimerLateness(async () => {
-        await new Promise((r) => setTimeout(r, INTERVAL / 2));
-        proxy.silence();
-        const silenced = Date.now();
-        await until(() => client.state !== "open", TIMEOUT * 3, "the client to notice the silent server");
-        return Date.now() - silenced;
-      });
-      // The client's last frame came at most one interval before the silence (a ping or a pong), never after it.
-      assert.ok(after >= TIMEOUT - INTERVAL, `noticed only ${after} ms after the silence`);
-      assert.ok(after <= TIMEOUT * 1.1 + lateness, `noticed ${after} ms after the silence; timers ran up to ${lateness} ms late`);
-    } finally {
-      client.close();
-      await proxy.close();
     }
   });
 });
