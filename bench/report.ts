@@ -10,12 +10,12 @@ import { TARGETS, type Target } from "./targets.ts";
 export type Sample = Record<string, number | string>;
 
 /** Scenarios measured against a running target. */
-export type Scenario = "throughput" | "latency" | "fanout" | "memory";
+export type Scenario = "throughput" | "latency" | "fanout" | "fanout-client" | "fanout-broadcast" | "memory";
 
 /** One reported number. */
 export interface Figure {
   target: string;
-  metric: "rpc_throughput" | "rpc_latency_p50" | "rpc_latency_p99" | "fanout" | "memory_per_conn";
+  metric: "rpc_throughput" | "rpc_latency_p50" | "rpc_latency_p99" | "fanout" | "fanout_client" | "fanout_broadcast" | "memory_per_conn";
   unit: string;
   /** Median over the repeats. */
   value: number;
@@ -39,6 +39,8 @@ const METRICS: { scenario: Scenario; metric: Figure["metric"]; field: string; un
   { scenario: "latency", metric: "rpc_latency_p50", field: "value", unit: "µs", better: "lower" },
   { scenario: "latency", metric: "rpc_latency_p99", field: "p99", unit: "µs", better: "lower" },
   { scenario: "fanout", metric: "fanout", field: "value", unit: "deliveries/s", better: "higher" },
+  { scenario: "fanout-client", metric: "fanout_client", field: "value", unit: "deliveries/s", better: "higher" },
+  { scenario: "fanout-broadcast", metric: "fanout_broadcast", field: "value", unit: "deliveries/s", better: "higher" },
   { scenario: "memory", metric: "memory_per_conn", field: "value", unit: "KB/conn", better: "lower" },
 ];
 
@@ -120,6 +122,12 @@ export function goals(all: Figure[], bundles: BundleSize[]): Goal[] {
     add("p99 latency ≤ 1.3× raw", f("rpc_latency_p99"), "vsLimit", (r) => r <= 1.3);
     const fan = f("fanout");
     add("fan-out ≥ 0.8× raw, zero loss", fan, "vsLimit", (r) => r >= 0.8, fan?.lost === 0);
+    for (const [metric, what] of [["fanout_client", "client publish"], ["fanout_broadcast", "ctx.broadcast"]] as const) {
+      const all = f(metric);
+      if (all === undefined || fan === undefined) continue;
+      const r = all.value / fan.value;
+      out.push({ goal: `${what} fan-out ≥ 0.8× server publish, zero loss`, target: target.label, actual: x(r), met: r >= 0.8 && all.lost === 0 });
+    }
     add("idle memory per connection ≤ 1.5× raw", f("memory_per_conn"), "vsLimit", (r) => r <= 1.5);
   }
   const ours = bundles.find((b) => b.kind === "tether");
@@ -153,6 +161,17 @@ export function markdown(all: Figure[], bundles: BundleSize[], gs: Goal[]): stri
     rows("rpc_latency_p99").map((f) => [label(f.target), fmt(p50.find((p) => p.target === f.target)?.value ?? NaN), fmt(f.value), ratio(f.vsLimit), ratio(f.vsBestPeer)]));
   table("Fan-out (subscribers on one topic: see Sizes)", ["Target", "deliveries/s", "lost", "× raw", "× best peer", "server CPU µs/delivery", "generator CPU"],
     rows("fanout").map((f) => [label(f.target), fmt(f.value), String(f.lost), ratio(f.vsLimit), ratio(f.vsBestPeer), (f.cpuPerOp ?? 0).toFixed(2), gen(f)]));
+  const serverPublish = (f: Figure) => rows("fanout").find((s) => s.target === f.target);
+  table(
+    "All-but-sender fan-out (the publisher subscribes too; the same subscribers receive)",
+    ["Target", "sent by", "server CPU µs/delivery", "CPU × server publish", "deliveries/s", "× server publish", "lost", "generator CPU"],
+    [...rows("fanout_client"), ...rows("fanout_broadcast")].map((f) => {
+      const s = serverPublish(f);
+      const cpu = s?.cpuPerOp && f.cpuPerOp !== null ? ratio(f.cpuPerOp / s.cpuPerOp) : "–";
+      const by = f.metric === "fanout_client" ? "client `publish` frame" : "`ctx.broadcast` in a call";
+      return [label(f.target), by, (f.cpuPerOp ?? 0).toFixed(2), cpu, fmt(f.value), s ? ratio(f.value / s.value) : "–", String(f.lost), gen(f)];
+    }),
+  );
   table("Memory (server RSS per idle subscribed connection, after a full GC)", ["Target", "KB/conn", "× raw", "× best peer"],
     rows("memory_per_conn").map((f) => [label(f.target), fmt(f.value), ratio(f.vsLimit), ratio(f.vsBestPeer)]));
   const bestBundle = Math.min(...bundles.filter((b) => b.kind === "peer").map((b) => b.gzipped));

@@ -12,6 +12,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { measureBundles } from "./bundle.ts";
+import { DRIVERS } from "./load/drivers.ts";
 import type { GeneratorJob } from "./load/generator.ts";
 import { buildNodeTargets, runGenerator, startTarget } from "./process.ts";
 import { figures, goals, jsonLines, markdown, type Sample, type Scenario } from "./report.ts";
@@ -54,6 +55,7 @@ async function session(target: (typeof TARGETS)[number], scenarios: Scenario[]):
       console.error(line);
       if (typeof sample.failed === "string") failures.push(line);
       else if (Number(sample.lost) > 0 || Number(sample.disconnected) > 0) failures.push(`lost: ${line}`);
+      else if (scenario.startsWith("fanout-") && Number(sample.errors) > 0) failures.push(`sent back to the sender: ${line}`);
       if (typeof sample.failed !== "string") {
         const byScenario = samples.get(target.id) ?? new Map<Scenario, Sample[]>();
         samples.set(target.id, byScenario);
@@ -71,7 +73,9 @@ if (nodeFiles.length > 0) await buildNodeTargets(nodeFiles);
 for (let r = 1; r <= repeats; r++) {
   console.error(`== repeat ${r} of ${repeats}`);
   for (const target of targets) {
-    await session(target, ["throughput", "latency", "fanout"]);
+    // Targets that can publish to all but the sender (Tether) also fan out from a subscriber.
+    const allButSender: Scenario[] = DRIVERS[target.driver].allButSender === undefined ? [] : ["fanout-client", "fanout-broadcast"];
+    await session(target, ["throughput", "latency", "fanout", ...allButSender]);
     // Memory in a fresh process, so garbage from the load scenarios does not count as connections.
     await session(target, ["memory"]);
   }

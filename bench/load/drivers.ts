@@ -35,6 +35,11 @@ export interface Driver {
   isSubscribed(frame: string): boolean;
   /** A frame that makes the server publish message `seq` to every `feed` subscriber. */
   publish(id: number, seq: number): string;
+  /**
+   * Frames of a subscriber that sends message `seq` to every other `feed` subscriber: a client
+   * `publish` frame, or a call of a procedure that broadcasts it (`ctx.broadcast`). Tether only.
+   */
+  allButSender?: { client(id: number, seq: number): string; broadcast(id: number, seq: number): string };
   /** Answers a control frame (a protocol ping) and returns true, or returns false for others. */
   control(frame: string, send: (frame: string) => void): boolean;
 }
@@ -50,6 +55,10 @@ const tether: Driver = {
   subscribe: (id) => `{"type":"subscribe","id":${id},"topic":"feed"}`,
   isSubscribed: (frame) => frame.startsWith('{"type":"subscribed"'),
   publish: (id, seq) => `{"type":"call","id":${id},"method":"pub","input":{"json":${message(seq)}}}`,
+  allButSender: {
+    client: (id, seq) => `{"type":"publish","id":${id},"topic":"feed","data":{"json":${message(seq)}}}`,
+    broadcast: (id, seq) => `{"type":"call","id":${id},"method":"shout","input":{"json":${message(seq)}}}`,
+  },
   control(frame, send) {
     if (!frame.startsWith('{"type":"ping"')) return false;
     send('{"type":"pong"}');

@@ -3,6 +3,10 @@
  * publish numbered messages, keeping at most `window` of them not yet delivered to every subscriber
  * (flow control in the generator, so no target is pushed past its buffers). Reports deliveries per
  * second over the measured window and how many deliveries never arrived.
+ *
+ * With `from: "client"` or `"broadcast"` the publisher subscribes too and sends each message to every
+ * other subscriber (a client `publish` frame, or a call of a procedure doing `ctx.broadcast`): the same
+ * `subs` receivers, one more subscriber to skip. A message reaching the publisher counts as an error.
  * @module
  */
 import { closeAll, connect, connectMany, subscribeAll } from "./connect.ts";
@@ -17,6 +21,8 @@ export interface FanoutOptions {
   window: number;
   warmupMs: number;
   measureMs: number;
+  /** Who sends each message: the server for every subscriber (default), or a subscriber to all but itself. */
+  from?: "server" | "client" | "broadcast";
 }
 
 /** Runs the scenario; `lost` is deliveries expected (published × subscribers) minus received. */
@@ -24,6 +30,15 @@ export async function fanout(driver: Driver, o: FanoutOptions) {
   const subscribers = await connectMany(driver, o.port, o.subs);
   await subscribeAll(driver, subscribers);
   const publisher = await connect(driver, o.port);
+  const from = o.from ?? "server";
+  let frameOf = driver.publish;
+  if (from !== "server") {
+    if (driver.allButSender === undefined) throw new TypeError(`This target cannot publish to all but the sender`);
+    frameOf = driver.allButSender[from];
+    await subscribeAll(driver, [publisher]);
+  }
+  let echoed = 0;
+  publisher.onFrame = (frame) => void (seqOf(frame) >= 0 && echoed++);
   const ring = new Int32Array(o.window * 4);
   let published = 0;
   let complete = 0; // every message with seq <= complete reached every subscriber
@@ -32,7 +47,7 @@ export async function fanout(driver: Driver, o: FanoutOptions) {
   const publishMore = () => {
     while (running && published - complete < o.window) {
       ring[++published % ring.length] = 0;
-      publisher.send(driver.publish(published, published));
+      publisher.send(frameOf(published, published));
     }
   };
   for (const link of subscribers) {
@@ -64,7 +79,7 @@ export async function fanout(driver: Driver, o: FanoutOptions) {
     published,
     lost: published * o.subs - delivered,
     disconnected,
-    errors: 0,
+    errors: echoed,
     generatorCpu: usage.generatorCpu,
     targetCpu: usage.targetCpu,
   };

@@ -13,7 +13,7 @@ import { throughput } from "./throughput.ts";
 
 /** The argument run.ts passes. */
 export interface GeneratorJob {
-  scenario: "throughput" | "latency" | "fanout" | "memory";
+  scenario: "throughput" | "latency" | "fanout" | "fanout-client" | "fanout-broadcast" | "memory";
   driver: DriverName;
   port: number;
   pid: number;
@@ -36,6 +36,10 @@ const run = () => {
       return latency(driver, job);
     case "fanout":
       return fanout(driver, job);
+    case "fanout-client":
+      return fanout(driver, { ...job, from: "client" });
+    case "fanout-broadcast":
+      return fanout(driver, { ...job, from: "broadcast" });
     case "memory":
       return memory(driver, { ...job, settleMs: Math.max(300, job.warmupMs) });
   }

@@ -1,6 +1,7 @@
 /**
- * Tether under test: an `echo` procedure, a `pub` procedure that publishes to the `feed` topic, and
- * the `feed` topic itself, served by the adapter of the runtime running this file (Bun or Deno).
+ * Tether under test: an `echo` procedure, a `pub` procedure that publishes to the `feed` topic, a
+ * `shout` procedure that broadcasts to it (every subscriber but the caller), and the `feed` topic
+ * itself (clients may publish to it), served by the adapter of the runtime running this file.
  * Prints `READY <port>` once listening on 127.0.0.1. The rate limit is lifted (`ratePerSecond:
  * Infinity`): the default 1000 frames/s per connection would throttle the throughput scenario.
  * @module
@@ -18,12 +19,14 @@ const Message = v.object({ seq: v.number(), text: v.string() });
 const contract = defineContract({
   echo: procedure({ input: Payload, output: Payload }),
   pub: procedure({ input: Message }),
-  feed: topic({ message: Message }),
+  shout: procedure({ input: Message }),
+  feed: topic({ message: Message, clientPublish: true }),
 });
 
 const service = createService(contract, {
   echo: (input) => input,
   pub: (message, ctx) => ctx.publish("feed", undefined, message),
+  shout: (message, ctx) => ctx.broadcast("feed", undefined, message),
 }, { limits: { ratePerSecond: Infinity } });
 
 const options = { port: 0, hostname: "127.0.0.1" };
