@@ -9,6 +9,7 @@
  * @module
  */
 import type * as v from "valibot";
+import { CloseCode } from "../shared/close-codes.ts";
 import { topicKey } from "../shared/codec.ts";
 import type { ContractTree } from "../shared/contract.ts";
 import { RpcError } from "../shared/errors.ts";
@@ -24,6 +25,9 @@ import { removeSubscription, trackPresence, validate } from "./subscriptions.ts"
 import { channelOf, eventFrame } from "./topics.ts";
 
 type Subscribe = v.InferOutput<typeof SubscribeFrame>;
+
+/** Retry delay advised by the 1013 close of a resubscribe the broker could not take (the Redis broker reconnects every ≤ 1 s). */
+const RESUBSCRIBE_RETRY_MS = 1000;
 type TopicEntry<A> = Core<A>["topics"] extends Map<string, infer E> ? E : never;
 
 /** Handles a subscribe frame: answers `subscribed` (then replays history) or an error, after any earlier work on the same instance. */
@@ -91,6 +95,10 @@ async function subscribeInOrder<A>(
     else ({ position } = recovery = await core.broker.recover(channel, frame.since));
   } catch {
     removeSubscription(core, conn, channel);
+    // A resubscribe (with `since`) renews a subscription the client already has: an error would end
+    // it for good over a passing outage, and what is published meanwhile would be lost in silence.
+    // The connection closes with 1013 instead; the client resubscribes later with the same `since`.
+    if (frame.since !== undefined) return conn.close(CloseCode.TRY_AGAIN_LATER, `retry=${RESUBSCRIBE_RETRY_MS}; the broker is unavailable`);
     return request.answer(simpleErrorFrame(id, "INTERNAL", `Cannot subscribe to "${topic}": the broker is unavailable`));
   }
   // Only a close removes it meanwhile: a later unsubscribe of this instance waits for this subscribe.

@@ -19,6 +19,8 @@ interface Watcher {
   duplicates: number;
   /** performance.now() of each `recovered: false`. */
   gaps: number[];
+  /** Errors that ended the subscription (none expected: a resubscribe the broker could not take is retried). */
+  errors: string[];
 }
 
 /** One publisher's record: every call with its send time and outcome. */
@@ -73,11 +75,12 @@ describe(`Redis link failures (deno and bun instances behind TCP proxies), teste
     const [cut, stalled] = instances as [InstanceProcess, InstanceProcess, InstanceProcess];
     const [cutProxy, stallProxy] = proxies as [TcpProxy, TcpProxy];
 
-    const watchers: Watcher[] = instances.map((inst) => ({ name: `subscriber on ${inst.runtime} (${inst.url})`, got: new Set(), duplicates: 0, gaps: [] }));
+    const watchers: Watcher[] = instances.map((inst) => ({ name: `subscriber on ${inst.runtime} (${inst.url})`, got: new Set(), duplicates: 0, gaps: [], errors: [] }));
     const subs = instances.map((inst, i) =>
       client(inst.url).api.tape.subscribe(undefined, {
         onData: ({ n }) => watchers[i]!.got.has(n) ? watchers[i]!.duplicates++ : watchers[i]!.got.add(n),
         onSubscribed: ({ recovered }) => void (recovered || watchers[i]!.gaps.push(performance.now())),
+        onError: (error) => void watchers[i]!.errors.push(error.message),
       })
     );
     await Promise.all(subs.map((s) => s.ready));
@@ -136,6 +139,7 @@ describe(`Redis link failures (deno and bun instances behind TCP proxies), teste
       .catch(() => {});
     for (const w of watchers) {
       const lost = missing(w);
+      assert.deepEqual(w.errors, [], `${w.name}: its subscription ended`);
       assert.deepEqual(lost.slice(0, 10), [], `${w.name} lost ${lost.length} acknowledged messages without a gap signal`);
       assert.equal(w.duplicates, 0, `${w.name} got duplicates`);
     }
