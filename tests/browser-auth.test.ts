@@ -7,18 +7,13 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { chromiumAvailable, launchChromium, WAIT } from "./fixtures/chromium.ts";
 import { createChatService } from "../app/chat.ts";
 import { staticFiles } from "../app/static.ts";
 import { RpcError, type RunningServer } from "../server/mod.ts";
 import { RUNTIME, serve } from "./fixtures/serve.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const available = existsSync(CHROMIUM);
-if (!available && process.env.CI === "true") throw new Error(`Cannot run browser tests: ${CHROMIUM} is missing (apt-get install chromium)`);
-
-const WAIT = 15_000;
 
 /** What the page saw of one client's life. */
 interface Seen {
@@ -68,7 +63,7 @@ function runClient(page: Page, token: string, refreshTo: string | undefined, fal
   }, { token, refreshTo, fallback });
 }
 
-describe(`refused credentials in Chromium against ${RUNTIME}`, { skip: !available && "chromium is not installed" }, () => {
+describe(`refused credentials in Chromium against ${RUNTIME}`, { skip: !chromiumAvailable && "chromium is not installed" }, () => {
   let browser: Browser;
   let server: RunningServer;
   let page: Page;
@@ -85,12 +80,7 @@ describe(`refused credentials in Chromium against ${RUNTIME}`, { skip: !availabl
       },
     });
     server = await serve(service, { fetch: staticFiles() });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update"],
-      timeout: WAIT,
-    });
+    browser = await launchChromium();
     page = await browser.newPage();
     page.setDefaultTimeout(WAIT);
     // The demo page without a name shows its join form and opens no socket: a clean page with the bundles.

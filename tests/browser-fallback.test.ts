@@ -7,42 +7,21 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync } from "node:fs";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import type { Browser, Page } from "playwright-core";
+import { chromiumAvailable, launchChromium, send, WAIT, waitForMessages } from "./fixtures/chromium.ts";
 import { RUNTIME } from "./fixtures/serve.ts";
 import { freePort, type ServerProcess, startServerProcess } from "./fixtures/server-process.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const available = existsSync(CHROMIUM);
-if (!available && process.env.CI === "true") throw new Error(`Cannot run browser tests: ${CHROMIUM} is missing (apt-get install chromium)`);
-
-/** Every wait in this file is bounded by this; the move back waits up to two probe intervals (10 s each). */
-const WAIT = 15_000;
 const PROBE_WAIT = 25_000;
 const ROOM = `http-${RUNTIME}`;
-
-async function send(page: Page, text: string): Promise<void> {
-  await page.fill("#message-input", text);
-  await page.press("#message-input", "Enter");
-}
-
-async function waitForMessages(page: Page, texts: string[]): Promise<void> {
-  await page.waitForFunction(
-    (want) => {
-      const shown = [...document.querySelectorAll("#messages .message:not(.pending):not(.failed) .text")].map((e) => e.textContent);
-      return want.every((t) => shown.includes(t));
-    },
-    texts,
-    { timeout: WAIT },
-  );
-}
 
 /** Waits for the badge to show a state on a transport. */
 async function badge(page: Page, state: string, transport: string, timeout = WAIT): Promise<void> {
   await page.waitForSelector(`#status[data-state="${state}"][data-transport="${transport}"]`, { timeout });
 }
 
-describe(`demo chat in Chromium with WebSocket blocked, against server.ts on ${RUNTIME}`, { skip: !available && "chromium is not installed" }, () => {
+describe(`demo chat in Chromium with WebSocket blocked, against server.ts on ${RUNTIME}`, { skip: !chromiumAvailable && "chromium is not installed" }, () => {
   let browser: Browser;
   let server: ServerProcess;
   let port: number;
@@ -54,12 +33,7 @@ describe(`demo chat in Chromium with WebSocket blocked, against server.ts on ${R
   before(async () => {
     port = await freePort();
     server = await startServerProcess(port);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update"],
-      timeout: WAIT,
-    });
+    browser = await launchChromium();
     const open = async (name: string) => {
       const page = await browser.newPage({ viewport: { width: 1180, height: 720 } });
       page.setDefaultTimeout(WAIT);

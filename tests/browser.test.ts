@@ -6,17 +6,12 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync } from "node:fs";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import type { Browser, Page } from "playwright-core";
+import { chromiumAvailable, launchChromium, send, WAIT, waitForMessages } from "./fixtures/chromium.ts";
 import { RUNTIME } from "./fixtures/serve.ts";
 import { freePort, type ServerProcess, startServerProcess } from "./fixtures/server-process.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const available = existsSync(CHROMIUM);
-if (!available && process.env.CI === "true") throw new Error(`Cannot run browser tests: ${CHROMIUM} is missing (apt-get install chromium)`);
-
-/** Every wait in this file is bounded by this. */
-const WAIT = 15_000;
 const ROOM = `e2e-${RUNTIME}`;
 
 /** Texts of the messages a page shows as delivered (not pending), in display order. */
@@ -24,28 +19,11 @@ function delivered(page: Page): Promise<string[]> {
   return page.$$eval("#messages .message:not(.pending):not(.failed) .text", (els) => els.map((e) => e.textContent ?? ""));
 }
 
-/** Waits until the page shows every one of `texts` as delivered. */
-async function waitForMessages(page: Page, texts: string[]): Promise<void> {
-  await page.waitForFunction(
-    (want) => {
-      const shown = [...document.querySelectorAll("#messages .message:not(.pending):not(.failed) .text")].map((e) => e.textContent);
-      return want.every((t) => shown.includes(t));
-    },
-    texts,
-    { timeout: WAIT },
-  );
-}
-
-async function send(page: Page, text: string): Promise<void> {
-  await page.fill("#message-input", text);
-  await page.press("#message-input", "Enter");
-}
-
 async function badge(page: Page, state: string): Promise<void> {
   await page.waitForSelector(`#status[data-state="${state}"]`, { timeout: WAIT });
 }
 
-describe(`demo chat in Chromium against server.ts on ${RUNTIME}`, { skip: !available && "chromium is not installed" }, () => {
+describe(`demo chat in Chromium against server.ts on ${RUNTIME}`, { skip: !chromiumAvailable && "chromium is not installed" }, () => {
   let browser: Browser;
   let server: ServerProcess;
   let port: number;
@@ -55,13 +33,7 @@ describe(`demo chat in Chromium against server.ts on ${RUNTIME}`, { skip: !avail
   before(async () => {
     port = await freePort();
     server = await startServerProcess(port);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      // Root in CI needs --no-sandbox; the other two keep Chromium off the (closed) network.
-      args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update"],
-      timeout: WAIT,
-    });
+    browser = await launchChromium();
     const open = async (name: string) => {
       const page = await browser.newPage({ viewport: { width: 1180, height: 720 } });
       page.setDefaultTimeout(WAIT);
