@@ -21,9 +21,11 @@
 export {
   type AnyProcedure,
   type AnyTopic,
+  type CallError,
   type CallInput,
   type CallOutput,
   type ContractTree,
+  type DeclaredError,
   defineContract,
   type EntryAt,
   type HandlerInput,

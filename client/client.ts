@@ -33,8 +33,11 @@ export interface StateChange {
   error?: RpcError | undefined;
 }
 
-/** A call's outcome without throwing (the `.safe` form). */
-export type Result<T> = { ok: true; data: T } | { ok: false; error: RpcError };
+/**
+ * A call's outcome without throwing (the `.safe` form); `E` is the procedure's `CallError`: narrow
+ * `error.code` to get a declared error's `data` typed.
+ */
+export type Result<T, E = RpcError> = { ok: true; data: T } | { ok: false; error: E };
 
 /** Events a client emits, each with its listener's arguments. */
 export interface ClientEvents {
@@ -360,13 +363,16 @@ function closedError(): RpcError {
   return new RpcError("DISCONNECTED", "Client closed");
 }
 
-/** An error frame as an RpcError; validation issues land in `data.issues`. */
-function toError(code: ErrorCode, message: string, data: Payload | undefined, issues: Issue[] | undefined): RpcError {
+/**
+ * An error frame as an RpcError; validation issues land in `data.issues`. `code` may be an
+ * application code the procedure declared: the proxy's `CallError` type says which.
+ */
+function toError(code: string, message: string, data: Payload | undefined, issues: Issue[] | undefined): RpcError {
   let detail: unknown;
   try {
     detail = decode(data, true);
   } catch {
     detail = undefined;
   }
-  return new RpcError(code, message, issues === undefined ? detail : { issues, ...(detail as object | undefined) });
+  return new RpcError(code as ErrorCode, message, issues === undefined ? detail : { issues, ...(detail as object | undefined) });
 }

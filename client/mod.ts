@@ -7,5 +7,5 @@ export type { CallOptions, ClientOptions } from "./options.ts";
 export type { ClientApi, ProcedureClient, TopicClient } from "./proxy.ts";
 export type { BackoffOptions } from "./reconnect.ts";
 export type { PresenceView, SubscriptionHandle, SubscriptionHandlers } from "./subscription.ts";
-export type { ContractTree, Procedure, Topic, TypedSchema } from "../shared/contract.ts";
+export type { CallError, ContractTree, DeclaredError, Procedure, Topic, TypedSchema } from "../shared/contract.ts";
 export { type ErrorCode, type Issue, RpcError } from "../shared/errors.ts";

@@ -6,6 +6,7 @@
 import type {
   AnyProcedure,
   AnyTopic,
+  CallError,
   CallInput,
   CallOutput,
   TopicMessageIn,
@@ -26,10 +27,13 @@ type Args<In, Rest> = undefined extends In ? [input?: In, ...rest: Rest[]] : [in
 
 /** A procedure on the client: call it, or call `.safe` for a result union instead of a throw. */
 export interface ProcedureClient<P extends AnyProcedure> {
-  /** Calls the procedure; rejects with RpcError. */
+  /** Calls the procedure; rejects with an RpcError (a `CallError<P>`: a declared or a protocol code). */
   (...args: Args<CallInput<P>, CallOptions>): Promise<CallOutput<P>>;
-  /** Calls the procedure; never rejects, returns `{ ok, data }` or `{ ok: false, error }`. */
-  safe(...args: Args<CallInput<P>, CallOptions>): Promise<Result<CallOutput<P>>>;
+  /**
+   * Calls the procedure; never rejects, returns `{ ok, data }` or `{ ok: false, error }`, where
+   * `error.code` is one of the procedure's declared codes (with its `data` typed) or a protocol code.
+   */
+  safe(...args: Args<CallInput<P>, CallOptions>): Promise<Result<CallOutput<P>, CallError<P>>>;
 }
 
 /** A topic on the client: subscribe to an instance, or publish to it (topics with `clientPublish`). */

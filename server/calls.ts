@@ -10,6 +10,7 @@ import type { CallFrame } from "../shared/protocol.ts";
 import type { Connection } from "./connection.ts";
 import { LazyAbort } from "./lazy-abort.ts";
 import { CallContext } from "./context.ts";
+import { checkDeclared } from "./declared-errors.ts";
 import { errorFrame, simpleErrorFrame, toIssues } from "./error-frame.ts";
 import type { Middleware, MiddlewareCall } from "./handlers.ts";
 import { duplicateIdFrame, idInUse } from "./requests.ts";
@@ -93,11 +94,12 @@ export function runCall<A>(core: Core<A>, conn: Connection<A>, frame: v.InferOut
     done("ok");
     conn.send(`{"type":"result","id":${JSON.stringify(id)},"output":${text}}`);
   };
-  const onError = (error: unknown) => {
+  const onError = (thrown: unknown) => {
     if (!settle(conn, id, abort, timer)) return;
+    const error = checkDeclared(thrown, proc.def.errors, method, core.logger);
     done(error instanceof RpcError ? error.code : "INTERNAL");
     if (!(error instanceof RpcError)) core.logger.warn("procedure threw", { method, error: error instanceof Error ? error.message : String(error) });
-    conn.send(errorFrame(id, error, core.options.dev));
+    conn.send(errorFrame(id, error, core.options.dev, true));
   };
 
   let answer: unknown;

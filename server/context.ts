@@ -2,6 +2,7 @@
  * The context object handlers and hooks receive: who is calling, an abort signal, rooms, publishing.
  * @module
  */
+import { RpcError } from "../shared/errors.ts";
 import type { Connection } from "./connection.ts";
 import type { Context, Publisher, Target } from "./handlers.ts";
 import type { RoomRegistry } from "./rooms.ts";
@@ -44,6 +45,11 @@ export class CallContext<C, A> implements Context<C, A> {
   /** The rooms the connection is in. */
   rooms(): ReadonlySet<string> {
     return this.conn.rooms;
+  }
+
+  /** An RpcError to throw; a procedure's handler sees it typed by the codes it declares (see ProcedureContext). */
+  error(code: string, message: string, data: unknown): RpcError<unknown, string> {
+    return new RpcError(code, message, data);
   }
 
   /** Publishes through the service (see {@link Publisher.publish}). */

@@ -3,17 +3,19 @@
  * @module
  */
 import { encode } from "../shared/codec.ts";
-import { type ErrorCode, type Issue, RpcError } from "../shared/errors.ts";
+import { type ErrorCode, type Issue, isProtocolCode, RpcError } from "../shared/errors.ts";
 import type { ErrorFrame } from "../shared/protocol.ts";
 import type { BaseIssue } from "valibot";
 
 /**
  * Serializes an error frame for request `id`.
  * @param dev when true, unexpected errors carry their message and stack (never in production)
+ * @param declared the error went through `checkDeclared`: an application code may pass; otherwise
+ *   only protocol codes do, and an RpcError with any other code is an unexpected error
  */
-export function errorFrame(id: string | number | null, error: unknown, dev: boolean): string {
+export function errorFrame(id: string | number | null, error: unknown, dev: boolean, declared = false): string {
   const frame: ErrorFrame = { type: "error", id, code: "INTERNAL", message: "Internal server error" };
-  if (error instanceof RpcError) {
+  if (error instanceof RpcError && (declared || isProtocolCode(error.code))) {
     frame.code = error.code;
     frame.message = error.message;
     if (error.data !== undefined) frame.data = encode(error.data);

@@ -2,9 +2,12 @@
  * The types an application writes against: handlers, topic hooks, middleware and their context.
  * @module
  */
+import type { RpcError } from "../shared/errors.ts";
 import type {
   AnyProcedure,
   AnyTopic,
+  DeclaredCode,
+  ErrorDataIn,
   EntryAt,
   HandlerInput,
   HandlerOutput,
@@ -76,10 +79,19 @@ export interface Context<C, A> extends Publisher<C> {
   ): Promise<void>;
 }
 
+/** What a procedure's handler receives: the context, and a typed way to fail with a declared error. */
+export interface ProcedureContext<P extends AnyProcedure, C, A> extends Context<C, A> {
+  /**
+   * An error the procedure declared, to throw: `throw ctx.error("OUT_OF_STOCK", "Only 2 left", { left: 2 })`.
+   * The server validates `data` against the declared schema before sending it (INTERNAL if it fails).
+   */
+  error<K extends DeclaredCode<P>>(code: K, message: string, data: ErrorDataIn<P, K>): RpcError<ErrorDataIn<P, K>, K>;
+}
+
 /** The function that answers one procedure. */
 export type ProcedureHandler<P extends AnyProcedure, C, A> = (
   input: HandlerInput<P>,
-  ctx: Context<C, A>,
+  ctx: ProcedureContext<P, C, A>,
 ) => HandlerOutput<P> | Promise<HandlerOutput<P>>;
 
 /** What a presence hook returns: the member key (one per user, shared by their tabs) and metadata. */

@@ -8,7 +8,7 @@ export { type ErrorCode, type Issue, RpcError } from "../shared/errors.ts";
 export { CloseCode, type Limits, PROTOCOL_VERSION, SUBPROTOCOL } from "../shared/protocol.ts";
 export { createService, type Service } from "./service.ts";
 export { type CloseInfo, DEFAULT_LIMITS, type ServiceOptions } from "./options.ts";
-export type { Context, Handlers, Middleware, MiddlewareCall, PresenceEntry, ProcedureHandler, Publisher, Target, TopicHooks } from "./handlers.ts";
+export type { Context, Handlers, Middleware, MiddlewareCall, PresenceEntry, ProcedureContext, ProcedureHandler, Publisher, Target, TopicHooks } from "./handlers.ts";
 export type {
   Broker,
   BrokerMessage,

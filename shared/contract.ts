@@ -4,6 +4,7 @@
  * @module
  */
 import type * as valibot from "valibot";
+import { APP_ERROR_CODE, type ErrorCode, isProtocolCode, type RpcError } from "./errors.ts";
 
 /**
  * Any valibot schema from `In` to `Out` (valibot's `GenericSchema`): what contract entries take.
@@ -26,14 +27,26 @@ type InferOutput<S extends GenericSchema> = valibot.InferOutput<S>;
 /** How a topic treats a subscriber that reads too slowly (see README, "Limits"). */
 export type SlowConsumerPolicy = "drop-oldest" | "keep-latest" | "disconnect";
 
-/** A procedure: a call with an input schema and an output schema. */
-export interface Procedure<I extends GenericSchema = GenericSchema, O extends GenericSchema = GenericSchema> {
+/** The error codes a procedure declares, each with the schema of its data (`errors` in {@link procedure}). */
+export type ErrorSchemas = Readonly<Record<string, GenericSchema>>;
+
+/** No declared errors: the procedure fails only with the protocol's codes. */
+export type NoErrors = Readonly<Record<never, GenericSchema>>;
+
+/** A procedure: a call with an input schema, an output schema and the errors it declares. */
+export interface Procedure<
+  I extends GenericSchema = GenericSchema,
+  O extends GenericSchema = GenericSchema,
+  E extends ErrorSchemas = NoErrors,
+> {
   /** Marks the entry as a procedure. */
   readonly "~kind": "procedure";
   /** Validates what the client sends; the handler receives its output type. */
   readonly input: I | undefined;
   /** Validates what the handler returns; the client receives its output type. */
   readonly output: O | undefined;
+  /** The application error codes it may fail with, each validating its data before it is sent. */
+  readonly errors: E | undefined;
   /** Shown in generated docs and the AsyncAPI document. */
   readonly description: string | undefined;
 }
@@ -80,7 +93,7 @@ export interface Topic<
 
 /** Any procedure, whatever its schemas. */
 // deno-lint-ignore no-explicit-any
-export type AnyProcedure = Procedure<any, any>;
+export type AnyProcedure = Procedure<any, any, any>;
 /** Any topic, whatever its schemas. */
 // deno-lint-ignore no-explicit-any
 export type AnyTopic = Topic<any, any, any>;
@@ -106,14 +119,16 @@ export const RESERVED_NAMES = ["subscribe", "publish", "safe", "then", "bind", "
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
- * Declares a procedure.
- * @example procedure({ input: v.object({ text: v.string() }), output: v.object({ id: v.string() }) })
+ * Declares a procedure. `errors` names the application error codes it may fail with (UPPER_SNAKE,
+ * not a protocol code), each with the schema of its data; the handler throws them with `ctx.error`.
+ * @example procedure({ input: v.object({ sku: v.string() }), output: v.object({ id: v.string() }), errors: { OUT_OF_STOCK: v.object({ left: v.number() }) } })
  */
 export function procedure<
   I extends GenericSchema = GenericSchema<undefined>,
   O extends GenericSchema = GenericSchema<void>,
->(spec: { input?: I; output?: O; description?: string } = {}): Procedure<I, O> {
-  return { "~kind": "procedure", input: spec.input, output: spec.output, description: spec.description };
+  const E extends ErrorSchemas = NoErrors,
+>(spec: { input?: I; output?: O; errors?: E; description?: string } = {}): Procedure<I, O, E> {
+  return { "~kind": "procedure", input: spec.input, output: spec.output, errors: spec.errors, description: spec.description };
 }
 
 /**
@@ -149,7 +164,8 @@ export function topic<
 
 /**
  * Checks a contract's names and returns it unchanged, with its literal type kept for inference.
- * @throws {TypeError} when a name is not an identifier or is one of {@link RESERVED_NAMES}
+ * @throws {TypeError} when a name is not an identifier or is one of {@link RESERVED_NAMES}, or a
+ *   declared error code is not UPPER_SNAKE or is one of the protocol's codes
  */
 export function defineContract<const C extends ContractTree>(contract: C): C {
   flattenContract(contract);
@@ -177,6 +193,11 @@ export function flattenContract(tree: ContractTree, prefix = ""): Map<string, An
       throw new TypeError(`Cannot define contract: "${prefix}${name}" is not an allowed name`);
     }
     const path = prefix + name;
+    for (const code of Object.keys((isProcedure(entry) && entry.errors) || {})) {
+      if (!APP_ERROR_CODE.test(code) || isProtocolCode(code)) {
+        throw new TypeError(`Cannot define contract: "${path}" declares error code "${code}", which is not UPPER_SNAKE or is a protocol code`);
+      }
+    }
     if (isProcedure(entry) || isTopic(entry)) entries.set(path, entry);
     else for (const [p, e] of flattenContract(entry as ContractTree, `${path}.`)) entries.set(p, e);
   }
@@ -193,6 +214,22 @@ export type HandlerInput<P> = P extends Procedure<infer I, GenericSchema> ? Infe
 export type HandlerOutput<P> = P extends Procedure<GenericSchema, infer O> ? InferInput<O> : never;
 /** What a caller receives (the output schema's output type). */
 export type CallOutput<P> = P extends Procedure<GenericSchema, infer O> ? InferOutput<O> : never;
+
+/** The error schemas a procedure declares. */
+export type ErrorsOf<P> = P extends Procedure<GenericSchema, GenericSchema, infer E> ? E : NoErrors;
+/** The application error codes a procedure declares. */
+export type DeclaredCode<P> = keyof ErrorsOf<P> & string;
+/** A declared error as the client receives it: its code and its data (the schema's output type). */
+export type DeclaredError<P> = { [K in DeclaredCode<P>]: RpcError<ErrorData<P, K>, K> & { readonly data: ErrorData<P, K> } }[DeclaredCode<P>];
+/** The data of a declared error as sent (the schema's input type): what `ctx.error` takes. */
+export type ErrorDataIn<P, K extends DeclaredCode<P>> = ErrorsOf<P>[K] extends GenericSchema ? InferInput<ErrorsOf<P>[K]> : never;
+/** The data of a declared error as received (the schema's output type). */
+export type ErrorData<P, K extends DeclaredCode<P>> = ErrorsOf<P>[K] extends GenericSchema ? InferOutput<ErrorsOf<P>[K]> : never;
+/**
+ * Every error a call of the procedure can reject with: its declared errors, and the protocol's
+ * codes (data unknown). Narrow on `code` to get the declared data typed.
+ */
+export type CallError<P> = DeclaredError<P> | RpcError<unknown, ErrorCode>;
 
 /** Params a subscriber or publisher passes (input type). */
 export type TopicParamsIn<T> = T extends Topic<infer P, GenericSchema, GenericSchema> ? InferInput<P> : never;

@@ -130,7 +130,8 @@ export interface ResultFrame {
 export interface ErrorFrame {
   type: "error";
   id: string | number | null;
-  code: ErrorCode;
+  /** A protocol code, or an application code the called procedure declared (PROTOCOL.md §7). */
+  code: ErrorCode | (string & Record<never, never>);
   message: string;
   data?: Payload;
   issues?: Issue[];
