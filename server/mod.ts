@@ -7,11 +7,14 @@ export { defineContract, type HistoryOptions, procedure, type SlowConsumerPolicy
 export { type ErrorCode, type Issue, RpcError } from "../shared/errors.ts";
 export { CloseCode, type Limits, PROTOCOL_VERSION, SUBPROTOCOL } from "../shared/protocol.ts";
 export { createService, type Service } from "./service.ts";
+export { type Cluster, type ClusterConnection, ClusterTimeoutError, type Selector } from "./cluster.ts";
 export { type CloseInfo, DEFAULT_LIMITS, type ServiceOptions } from "./options.ts";
 export type { Context, Handlers, Middleware, MiddlewareCall, PresenceEntry, ProcedureContext, ProcedureHandler, Publisher, Target, TopicHooks } from "./handlers.ts";
 export type {
   Broker,
   BrokerMessage,
+  ClusterAnswers,
+  ClusterRelay,
   Deliver,
   PresenceChange,
   Recovery,

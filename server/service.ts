@@ -8,6 +8,7 @@ import { type AnyProcedure, type AnyTopic, type ContractTree, flattenContract, i
 import { RpcError } from "../shared/errors.ts";
 import { CloseCode, type HelloFrame, PROTOCOL_VERSION } from "../shared/protocol.ts";
 import { type Broker, type BrokerMessage, type PresenceChange, renderBrokerMetrics } from "./broker/broker.ts";
+import { checkCloseCode, type Cluster, createCluster } from "./cluster.ts";
 import { Connection, fitReason, type Socket } from "./connection.ts";
 import { CallContext } from "./context.ts";
 import { simpleErrorFrame } from "./error-frame.ts";
@@ -62,11 +63,16 @@ export interface Service<C extends ContractTree, A = unknown> extends Publisher<
    * @throws {RangeError} for a code a server may not send
    */
   disconnect(connectionId: string, code?: number, reason?: string): boolean;
-  /** The rooms a connection is in. */
+  /**
+   * Queries and actions over the connections of every instance (with the Redis broker; with the
+   * memory broker, this one's): room members, a connection's rooms, presence, join, leave, disconnect.
+   */
+  readonly cluster: Cluster;
+  /** The rooms a connection of this instance is in (synchronous; `cluster.roomsOf` finds it on any instance). */
   roomsOf(connectionId: string): ReadonlySet<string>;
-  /** Connection ids in a room on this instance. */
+  /** Connection ids in a room on this instance (synchronous; `cluster.roomMembers` asks every instance). */
   roomMembers(room: string): string[];
-  /** Presence of a topic instance: member key -> connection id -> metadata. */
+  /** Presence of a topic instance as this instance knows it: member key -> connection id -> metadata (`cluster.presence` asks every instance). */
   presence(topic: string, params: unknown): Record<string, Record<string, unknown>>;
   /** Sizes of every internal map, for metrics and leak tests. */
   stats(): { connections: number; channels: number; rooms: number; presence: number; inflight: number; queued: number };
@@ -281,9 +287,7 @@ export function createService<C extends ContractTree, A = undefined>(
     },
 
     disconnect(connectionId, code = CloseCode.NORMAL, reason = "disconnected by the server") {
-      if (!(code === 1000 || code === 1001 || code === 1008 || code === 1011 || code === 1013 || (code >= 3000 && code <= 4999))) {
-        throw new RangeError(`Cannot disconnect with code ${code}: use 1000, 1001, 1008, 1011, 1013 or 3000-4999`);
-      }
+      checkCloseCode(code);
       const conn = connections.get(connectionId);
       if (conn === undefined) return false;
       conn.close(code, reason);
@@ -325,6 +329,8 @@ export function createService<C extends ContractTree, A = undefined>(
     get accepting() {
       return accepting;
     },
+
+    cluster: createCluster({ connections, rooms, presence, close: (id, code, reason) => service.disconnect(id, code, reason) }, broker.cluster),
 
     useNativePublish(publish) {
       registry.nativePublish = publish;

@@ -89,6 +89,25 @@ export interface SessionRelay {
   forward(instance: string, message: string): Promise<boolean>;
 }
 
+/** What a cluster request gathered: the other instances' answers, and how many did not answer in time. */
+export interface ClusterAnswers {
+  /** One answer per instance that answered, in arrival order. */
+  answers: unknown[];
+  /** Instances that received the request but did not answer within the broker's bound. */
+  missing: number;
+}
+
+/**
+ * Carries the service's cluster-wide queries and actions (room members, join, disconnect...) to every
+ * other instance and brings their answers back; requests and answers are JSON values.
+ */
+export interface ClusterRelay {
+  /** Starts answering other instances' requests with `answer` (what it returns is sent back). */
+  listen(answer: (request: unknown) => unknown): Promise<void>;
+  /** Sends a request to every other live instance and waits, within the broker's bound, for their answers. */
+  ask(request: unknown): Promise<ClusterAnswers>;
+}
+
 /** Moves messages between instances and keeps per-instance history; memory or Redis. */
 export interface Broker {
   /**
@@ -103,6 +122,8 @@ export interface Broker {
   readonly outcomes?: SharedOutcomes;
   /** Routes HTTP fallback POSTs between instances; absent with one instance (the memory broker). */
   readonly sessions?: SessionRelay;
+  /** Reaches the other instances for `service.cluster`; absent with one instance (the memory broker). */
+  readonly cluster?: ClusterRelay;
   /**
    * Publishes to a channel; untargeted messages get an offset and, if `history`, are kept. A
    * returned promise rejects when the backend did not take the message (nobody will receive it).

@@ -14,6 +14,7 @@ import { createClient } from "redis";
 import { type Broker, type BrokerMessage, DEFAULT_HISTORY, type Deliver, isStreamed, type Recovery, type StreamPosition } from "./broker.ts";
 import { PUBLISH_SCRIPT, READ_SCRIPT } from "./redis-scripts.ts";
 import { type LinkTiming, RedisLink } from "./redis-link.ts";
+import { redisCluster } from "./redis-cluster.ts";
 import { redisOutcomes } from "./redis-outcomes.ts";
 import { RedisPresence } from "./redis-presence.ts";
 import { redisSessions } from "./redis-sessions.ts";
@@ -29,6 +30,8 @@ export interface RedisBrokerOptions extends LinkTiming {
   connectTimeout?: number;
   /** Milliseconds an instance's heartbeat lives: a killed instance's presence members leave after it. @default 15000 */
   instanceTtl?: number;
+  /** Milliseconds a `service.cluster` query or action waits for the other instances' answers. @default 5000 */
+  clusterTimeout?: number;
 }
 
 /** Counters of the Redis broker, for metrics. */
@@ -166,8 +169,10 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
     await reachable();
   };
 
+  const cluster = redisCluster(cmd, sub, prefix, presence.instance, options.clusterTimeout ?? 5000);
   return {
     presence,
+    cluster,
     outcomes: redisOutcomes(cmd, prefix, presence.instance),
     sessions: redisSessions(cmd, sub, prefix),
     start(fn, onReset, onPresence, logger) {
@@ -234,6 +239,7 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
     async close() {
       link.close();
       follower.clear();
+      await cluster.close();
       await presence.close();
       await Promise.allSettled([cmd.close(), sub.close()]);
     },
