@@ -53,16 +53,17 @@ describe(`HTTP fallback on ${RUNTIME}: WebSocket refused by a proxy`, () => {
       assert.equal(await client.api.echo("hi"), "hi");
       assert.ok(Date.now() - started < 3000, "on HTTP within 3 s");
       assert.equal(fallback.transport, "http");
+      const base = cancelled;
       const timedOut = await client.api.slow(5000, { timeout: 50 }).catch((e: RpcError) => e.code);
       assert.equal(timedOut, "TIMEOUT");
-      // The timed-out call's cancel reaches the server too: let it land before counting this one.
-      await until(() => service.stats().inflight === 0, 5000, "the timed-out call's handler to stop");
+      // The timed-out call's cancel reaches the server too. Under load its call POST may not even have
+      // arrived yet (inflight is 0 then as well), so await its handler's cancel, not an empty inflight.
+      await until(() => cancelled === base + 1, 5000, "the timed-out call's handler to see its cancel");
       const ac = new AbortController();
       const call = client.api.slow(5000, { signal: ac.signal });
-      const before = cancelled;
       setTimeout(() => ac.abort(), 30);
       assert.equal(await call.catch((e: RpcError) => e.code), "CANCELLED");
-      await until(() => cancelled === before + 1, 5000, "the server's handler to see the cancel");
+      await until(() => cancelled === base + 2, 5000, "the server's handler to see the cancel");
       const many = await Promise.all(Array.from({ length: 50 }, (_, i) => client.api.echo(`m${i}`)));
       assert.deepEqual(many, Array.from({ length: 50 }, (_, i) => `m${i}`));
     } finally {
