@@ -73,7 +73,13 @@ function procedureTypes(path: string, p: AnyProcedure, define: Define, slots: Ma
   const what = p.description === undefined ? "" : `: ${lowerFirst(p.description)}`;
   const input = p.input === undefined ? "undefined" : define(typeName(path, "Input"), p.input, "input", `What \`${path}\` takes${what}`);
   const output = p.output === undefined ? "void" : define(typeName(path, "Output"), p.output, "output", `What \`${path}\` returns${what}`);
-  slots.set(path, `Procedure<Schema<${input}>, Schema<${output}>>`);
+  // Declared errors keep their codes and data types, so `.safe` narrows them as with the contract itself.
+  const errors = Object.entries<SchemaNode>(p.errors ?? {}).map(([code, schema]) => {
+    const data = define(typeName(path, `Error${typeName(code.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()), "")}`), schema, "output", `Data of \`${path}\`'s \`${code}\` error`);
+    return `readonly ${code}: Schema<${data}>`;
+  });
+  const declared = errors.length === 0 ? "" : `, { ${errors.join("; ")} }`;
+  slots.set(path, `Procedure<Schema<${input}>, Schema<${output}>${declared}>`);
 }
 
 function topicTypes(path: string, t: AnyTopic, define: Define, slots: Map<string, string>): void {

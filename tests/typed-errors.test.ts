@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
 import { createClient, RpcError } from "../client/mod.ts";
+import { generateClientModule } from "../codegen/client-module.ts";
 import { createLogger } from "../server/log.ts";
 import { createService, defineContract, procedure, type RunningServer } from "../server/mod.ts";
 import { openRaw } from "./fixtures/raw-socket.ts";
@@ -89,6 +90,12 @@ describe(`declared errors over a real ${RUNTIME} server`, () => {
     assert.equal(frame.message, "Only 2 left");
     assert.deepEqual(frame.data.json, { sku: "f", left: 2, at: "2026-01-01T00:00:00.000Z" });
     await raw.close();
+  });
+
+  it("a generated client carries the declared codes and their data types", () => {
+    const source = generateClientModule({ contract, serviceName: "Shop", namedSchemas: {}, source: "contract.ts", regenerate: "codegen" });
+    assert.match(source, /buy: Procedure<Schema<ShopBuyInput>, Schema<ShopBuyOutput>, \{ readonly OUT_OF_STOCK: Schema<ShopBuyErrorOutOfStock> \}>/);
+    assert.match(source, /export interface ShopBuyErrorOutOfStock \{[^}]*left: number;/s);
   });
 
   it("defineContract refuses an error code that is not UPPER_SNAKE or collides with a protocol code", () => {
