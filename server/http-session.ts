@@ -46,7 +46,7 @@ export class HttpSession implements Socket {
   constructor(readonly token: string, private readonly events: SessionEvents) {
     this.body = new ReadableStream<Uint8Array>({
       start: (controller) => void (this.controller = controller),
-      pull: () => events.drain(),
+      pull: () => void (this.ended || events.drain()),
       // The client went away (aborted its fetch, or the network dropped it).
       cancel: () => this.finish(1006),
     }, { highWaterMark: STREAM_HIGH_WATER, size: (chunk) => chunk.byteLength });
@@ -59,19 +59,19 @@ export class HttpSession implements Socket {
 
   send(frame: string): SendResult {
     if (this.ended) return "written";
-    this.controller!.enqueue(encoder.encode(`${frame}\n`));
     // Like Deno's sockets: always queued; flow control reads the backlog from bufferedAmount().
-    return "queued";
+    return this.write(`${frame}\n`) ? "queued" : "written";
   }
 
   close(code: number, reason: string): void {
     if (this.ended) return;
     // The stream has no close frame of its own: its last line says how and why it ended.
-    this.controller!.enqueue(encoder.encode(`${JSON.stringify({ type: "close", code, reason })}\n`));
+    if (!this.write(`${JSON.stringify({ type: "close", code, reason })}\n`)) return;
+    // The enqueue just succeeded, so the stream is still open: close cannot throw here.
+    this.ended = true;
     this.controller!.close();
     // Released from the next task, as a WebSocket's close event would be (close may run inside a dispatch).
     setTimeout(() => this.finish(code), 0);
-    this.ended = true;
   }
 
   bufferedAmount(): number {
@@ -99,6 +99,22 @@ export class HttpSession implements Socket {
       this.early.delete(this.next);
     }
     return "accepted";
+  }
+
+  /**
+   * Enqueues one line; false, and the session ends as abandoned (1006), when the runtime closed or
+   * errored the stream without its cancel callback having run yet (a client gone mid-write).
+   */
+  private write(line: string): boolean {
+    try {
+      this.controller!.enqueue(encoder.encode(line));
+      return true;
+    } catch {
+      // Released from the next task, like close: a write may run inside a dispatch.
+      this.ended = true;
+      setTimeout(() => this.finish(1006), 0);
+      return false;
+    }
   }
 
   private finish(code: number): void {

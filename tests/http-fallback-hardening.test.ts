@@ -7,6 +7,7 @@ import { httpFallback } from "../client/http.ts";
 import { createService, defineContract, procedure, type RunningServer, topic } from "../server/mod.ts";
 import { RUNTIME, serve, until } from "./fixtures/serve.ts";
 import { startHttpProxy } from "./fixtures/http-proxy.ts";
+import { HttpSession } from "../server/http-session.ts";
 
 const contract = defineContract({
   echo: procedure({ input: v.string(), output: v.string() }),
@@ -224,6 +225,43 @@ describe(`HTTP fallback endpoints on ${RUNTIME}: bad input, limits, liveness, sh
       client.close();
       await proxy.close();
       await quickServer.stop();
+    }
+  });
+
+  it("a client that aborts its stream while the server writes or closes it is released; nothing is enqueued into the dead stream (regression)", async () => {
+    // The session itself: once the runtime cancelled the stream, sends and close are no-ops, reported once as 1006.
+    const ended: number[] = [];
+    const lone = new HttpSession("t", { drain: () => {}, frame: () => {}, ended: (code) => void ended.push(code) });
+    await lone.body.getReader().cancel();
+    assert.doesNotThrow(() => (lone.send("{}"), lone.close(4000, "late"), lone.send("{}")));
+    assert.deepEqual(ended, [1006]);
+    // A stream the runtime errored (here: its pull failed) without calling cancel: the first write ends the session.
+    const broken: number[] = [];
+    const errored = new HttpSession("u", { drain: () => { throw new Error("pull failed"); }, frame: () => {}, ended: (code) => void broken.push(code) });
+    await errored.body.getReader().read().catch(() => {});
+    assert.doesNotThrow(() => (errored.send("{}"), errored.close(4000, "heartbeat"), errored.send("{}")));
+    await until(() => broken.length > 0, 2000, "the errored session released");
+    assert.deepEqual(broken, [1006]);
+
+    // Over HTTP: streams aborted while frames pour into them and the heartbeat closes them.
+    const busy = createService(contract, { echo: (s) => s, wait: () => "" }, { heartbeat: { interval: 20, timeout: 60 } });
+    const busyServer = await serve(busy);
+    const busyBase = `http://127.0.0.1:${busyServer.port}/ws/http`;
+    const publishing = setInterval(() => busy.publish("feed", undefined, "x".repeat(200)), 1);
+    try {
+      for (let round = 0; round < 8; round++) {
+        const sessions = await Promise.all(Array.from({ length: 4 }, () => openSession(busyBase)));
+        await Promise.all(sessions.map((s, i) => s.post(JSON.stringify({ type: "subscribe", id: `f${i}`, topic: "feed" }), 0).then((r) => r.body?.cancel())));
+        // Aborted at staggered moments around the heartbeat's close (timeout 60 ms).
+        await Promise.all(sessions.map((s, i) => new Promise((r) => setTimeout(() => r(s.stop()), round * 10 + i * 5))));
+      }
+      await until(() => busy.stats().connections === 0, 5000, "every aborted session released");
+      const after = await openSession(busyBase);
+      assert.equal(after.lines[0]!.type, "hello");
+      after.stop();
+    } finally {
+      clearInterval(publishing);
+      await busyServer.stop();
     }
   });
 
