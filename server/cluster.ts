@@ -32,8 +32,10 @@ export interface ClusterConnection {
  * effect on the instances that answered.
  */
 export class ClusterTimeoutError extends Error {
+  /** Always `"ClusterTimeoutError"`. */
   override readonly name = "ClusterTimeoutError";
   /**
+   * Creates the error.
    * @param missing how many instances did not answer
    * @param answered how many instances answered, this one included
    */
