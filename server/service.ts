@@ -22,6 +22,7 @@ import { type ResolvedOptions, resolveOptions, type ServiceOptions } from "./opt
 import { FlowControl } from "./outbox.ts";
 import { PresenceTracker } from "./presence.ts";
 import { RoomRegistry } from "./rooms.ts";
+import { shutDown } from "./shutdown.ts";
 import { unsubscribeAll } from "./subscriptions.ts";
 import { channelOf, type NativePublish, TopicRegistry } from "./topics.ts";
 
@@ -85,9 +86,6 @@ export interface Service<C extends ContractTree, A = unknown> extends Publisher<
    */
   close(retryAfterMs?: number): Promise<void>;
 }
-
-/** Milliseconds `close()` waits for close handshakes at least, even when in-flight calls used the whole grace period (never more than `shutdownGrace`). */
-export const CLOSE_HANDSHAKE_WAIT = 1000;
 
 /** Internal state shared by the service's parts (calls, subscriptions). */
 export interface Core<A> {
@@ -370,28 +368,7 @@ export function createService<C extends ContractTree, A = undefined>(
 
     async close(retryAfterMs = 1000) {
       accepting = false;
-      // Calls settle through several paths (result, error, timeout, cancel): a short poll, bounded by the grace period.
-      const deadline = Date.now() + resolved.shutdownGrace;
-      while (service.stats().inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      heartbeat.stop();
-      presence.flush();
-      // Each socket first stops reading and writing, so that what it has buffered drains; then its close
-      // frame goes out behind nothing. Bun closes TCP right after the close frame and the process exits
-      // soon after: a close frame still in the runtime's buffer then is lost (the client sees TCP end).
-      const closeDeadline = Math.max(deadline, Date.now() + Math.min(resolved.shutdownGrace, CLOSE_HANDSHAKE_WAIT));
-      const closing = [...connections.values()];
-      for (const conn of closing) {
-        flow.flush(conn as Connection);
-        conn.quiesce();
-      }
-      while (closing.some((c) => connections.has(c.id) && c.socket.bufferedAmount() > 0) && Date.now() < closeDeadline) await new Promise((r) => setTimeout(r, 5));
-      for (const conn of closing) conn.close(CloseCode.GOING_AWAY, `retry=${retryAfterMs}`);
-      // Then wait for each client's answering close frame (Deno's close event; Bun reports it at once):
-      // stopping the runtime sooner resets sockets still receiving.
-      while (connections.size > 0 && Date.now() < closeDeadline) await new Promise((r) => setTimeout(r, 5));
-      flow.stop();
-      presence.stop();
-      await broker.close();
+      await shutDown({ connections, grace: resolved.shutdownGrace, heartbeat, presence, flow, broker }, retryAfterMs);
     },
   };
   return service;
