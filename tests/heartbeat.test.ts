@@ -65,10 +65,13 @@ describe(`Heartbeat over a real ${RUNTIME} server`, () => {
   });
 
   it("a peer that answers pings stays connected past the timeout and the runtime's own idle timeout", async () => {
-    const raw = await openRaw(server.url);
+    // A server of its own with a 1 s timeout: a busy machine's event-loop stalls stay well inside it,
+    // while 2.5 s still outlives both the timeout and the runtimes' idle timeout (2 × timeout = 2 s).
+    const patient = createService(contract, { echo: (s) => s }, { heartbeat: { interval: INTERVAL, timeout: 1000 } });
+    const running = await serve(patient);
+    const raw = await openRaw(running.url);
     try {
-      // The adapters set Deno's idleTimeout / Bun's idleTimeout to ceil(timeout) = 1 s here: outlive it.
-      const deadline = Date.now() + 1500;
+      const deadline = Date.now() + 2500;
       while (Date.now() < deadline) {
         await raw.next((f) => f.type === "ping", 2000);
         raw.send({ type: "pong" });
@@ -76,6 +79,7 @@ describe(`Heartbeat over a real ${RUNTIME} server`, () => {
       assert.equal(raw.ws.readyState, WebSocket.OPEN);
     } finally {
       await raw.close();
+      await running.stop();
     }
   });
 
