@@ -14,7 +14,7 @@ import { checkDeclared } from "./declared-errors.ts";
 import { errorFrame, simpleErrorFrame, toIssues } from "./error-frame.ts";
 import type { Middleware, MiddlewareCall } from "./handlers.ts";
 import { duplicateIdFrame, idInUse } from "./requests.ts";
-import type { Core } from "./service.ts";
+import type { Core } from "./core.ts";
 
 /** Runs one call frame; exactly one result or error frame answers it. */
 export function runCall<A>(core: Core<A>, conn: Connection<A>, frame: v.InferOutput<typeof CallFrame>): void {

@@ -12,7 +12,7 @@ import { runCall } from "./calls.ts";
 import { type Connection, REFUSAL_WINDOW } from "./connection.ts";
 import { simpleErrorFrame, toIssues } from "./error-frame.ts";
 import { OVERSIZE_CLOSE_FACTOR } from "./options.ts";
-import type { Core } from "./service.ts";
+import type { Core } from "./core.ts";
 import { PendingRequest } from "./requests.ts";
 import { subscribe } from "./subscribe.ts";
 import { clientPublish, unsubscribe } from "./subscriptions.ts";

@@ -4,26 +4,24 @@
  */
 import * as v from "valibot";
 import { decode, encode, topicKey } from "../shared/codec.ts";
-import { type AnyProcedure, type AnyTopic, type ContractTree, flattenContract, isTopic } from "../shared/contract.ts";
+import type { ContractTree } from "../shared/contract.ts";
 import { RpcError } from "../shared/errors.ts";
-import { CloseCode, type HelloFrame, PROTOCOL_VERSION } from "../shared/protocol.ts";
-import { type Broker, type BrokerMessage, type PresenceChange, renderBrokerMetrics } from "./broker/broker.ts";
+import { CloseCode } from "../shared/protocol.ts";
+import { type BrokerMessage, type PresenceChange, renderBrokerMetrics } from "./broker/broker.ts";
 import { checkCloseCode, type Cluster, createCluster } from "./cluster.ts";
-import { Connection, fitReason, type Socket } from "./connection.ts";
-import { CallContext } from "./context.ts";
-import { simpleErrorFrame } from "./error-frame.ts";
+import type { Connection, Socket } from "./connection.ts";
+import { bindHandlers, type Core, middlewareChains } from "./core.ts";
 import { receive } from "./dispatch.ts";
-import type { Handlers, Middleware, Publisher, Target, TopicHooks } from "./handlers.ts";
+import type { Handlers, Publisher, Target } from "./handlers.ts";
 import { Heartbeat } from "./heartbeat.ts";
 import { IdempotencyCache } from "./idempotency.ts";
-import type { Logger } from "./log.ts";
+import { ConnectionLifecycle } from "./lifecycle.ts";
 import { Metrics } from "./metrics.ts";
 import { type ResolvedOptions, resolveOptions, type ServiceOptions } from "./options.ts";
 import { FlowControl } from "./outbox.ts";
 import { PresenceTracker } from "./presence.ts";
 import { RoomRegistry } from "./rooms.ts";
 import { shutDown } from "./shutdown.ts";
-import { unsubscribeAll } from "./subscriptions.ts";
 import { channelOf, type NativePublish, TopicRegistry } from "./topics.ts";
 
 /** The settled promise every synchronous (in-memory) publish returns. */
@@ -87,24 +85,6 @@ export interface Service<C extends ContractTree, A = unknown> extends Publisher<
   close(retryAfterMs?: number): Promise<void>;
 }
 
-/** Internal state shared by the service's parts (calls, subscriptions). */
-export interface Core<A> {
-  options: ResolvedOptions<ContractTree, A>;
-  procedures: Map<string, { def: AnyProcedure; handler: (input: unknown, ctx: never) => unknown }>;
-  topics: Map<string, { def: AnyTopic; hooks: TopicHooks<AnyTopic, ContractTree, A> }>;
-  chain(path: string): Middleware<ContractTree, A>[];
-  registry: TopicRegistry;
-  rooms: RoomRegistry;
-  presence: PresenceTracker;
-  broker: Broker;
-  publisher: Publisher<ContractTree>;
-  /** Publishes params and a message already validated (a client publish), skipping the second validation. */
-  publishValid(topic: string, params: unknown, message: unknown, target: Target | undefined): Promise<void>;
-  metrics: Metrics;
-  logger: Logger;
-  idempotency: IdempotencyCache;
-}
-
 /**
  * Creates the service for a contract and its handlers.
  * @throws {TypeError} when a procedure has no handler
@@ -120,7 +100,7 @@ export function createService<C extends ContractTree, A = undefined>(
   const connections = new Map<string, Connection<A>>();
   // One rate object for every connection: a per-connection copy costs memory on idle sockets.
   const rate = { perSecond: resolved.limits.ratePerSecond, burst: resolved.limits.rateBurst };
-  const { procedures, topics } = bind(contract, handlers);
+  const { procedures, topics } = bindHandlers(contract, handlers);
   const rooms = new RoomRegistry();
   const metrics = new Metrics();
   const logger = resolved.logger;
@@ -155,7 +135,6 @@ export function createService<C extends ContractTree, A = undefined>(
   });
   // A peer declared dead is released at once: a half-open socket may never fire its close event.
   const heartbeat = new Heartbeat(resolved.heartbeat, connections, (conn) => service.closed(conn, CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout"));
-  const chains = new Map<string, Middleware<ContractTree, A>[]>();
 
   const publisher: Publisher<ContractTree> = {
     publish(topic: string, params: unknown, message: unknown, target?: Target) {
@@ -190,17 +169,7 @@ export function createService<C extends ContractTree, A = undefined>(
     options: resolved as ResolvedOptions<ContractTree, A>,
     procedures,
     topics: topics as Core<A>["topics"],
-    chain(path) {
-      let chain = chains.get(path);
-      if (chain === undefined) {
-        chain = Object.entries(resolved.middleware)
-          .filter(([ns]) => ns === "" || path === ns || path.startsWith(`${ns}.`))
-          .sort(([a], [b]) => a.length - b.length)
-          .flatMap(([, list]) => list as Middleware<ContractTree, A>[]);
-        chains.set(path, chain);
-      }
-      return chain;
-    },
+    chain: middlewareChains<A>(resolved.middleware),
     registry,
     rooms,
     presence,
@@ -223,21 +192,8 @@ export function createService<C extends ContractTree, A = undefined>(
   const started = broker.start((channel, message) => void (metrics.delivered += registry.deliver(channel, message)), reset, remotePresence, logger);
   if (started instanceof Promise) started.catch(() => {});
 
-  const helloFor = (conn: Connection<A>): string =>
-    JSON.stringify({
-      type: "hello",
-      version: PROTOCOL_VERSION,
-      connectionId: conn.id,
-      heartbeat: resolved.heartbeat,
-      limits: resolved.limits,
-    } satisfies HelloFrame);
-
-  /** The context lifecycle hooks get: the connection's id, auth, rooms and publishing; its signal is the connection's. */
-  const contextOf = (conn: Connection<A>) => new CallContext<C, A>(conn, rooms, publisher as Publisher<C>, conn.closed);
-
+  const lifecycle = new ConnectionLifecycle<A>({ core, connections, flow, heartbeat, rate });
   let accepting = true;
-  /** Open sockets per peer address, for `maxConnectionsPerIp`. */
-  const perIp = new Map<string, number>();
 
   const service: Service<C, A> = {
     contract,
@@ -246,38 +202,7 @@ export function createService<C extends ContractTree, A = undefined>(
     publish: publisher.publish as Publisher<C>["publish"],
 
     open(socket, auth, ip, refused) {
-      const conn = new Connection<A>(socket, auth, ip, rate);
-      conn.flow = flow as FlowControl;
-      if (refused !== undefined) {
-        // Never registered and never dispatched to (receive ignores closed connections): only the error and the close go out.
-        const code = refused.code === "FORBIDDEN" ? CloseCode.FORBIDDEN : CloseCode.UNAUTHORIZED;
-        conn.closed.abort(refused);
-        socket.send(simpleErrorFrame(null, refused.code, refused.message));
-        socket.close(code, fitReason(refused.message));
-        metrics.close(code);
-        logger.debug("connection refused", { ip, code });
-        return conn;
-      }
-      const fromIp = (perIp.get(ip) ?? 0) + 1;
-      if (fromIp > resolved.maxConnectionsPerIp) {
-        // Never registered: Bun may fire its close event before open() returns, so nothing waits for it.
-        conn.closed.abort(new RpcError("DISCONNECTED", "Too many connections from this address"));
-        socket.close(CloseCode.TRY_AGAIN_LATER, "retry=5000; too many connections from this address");
-        metrics.close(CloseCode.TRY_AGAIN_LATER);
-        return conn;
-      }
-      perIp.set(ip, fromIp);
-      connections.set(conn.id, conn);
-      metrics.connectionsOpened++;
-      heartbeat.start();
-      conn.send(helloFor(conn));
-      logger.debug("connection opened", { connection: conn.id, ip });
-      try {
-        resolved.onConnect?.(contextOf(conn));
-      } catch (error) {
-        logger.warn("onConnect failed", { connection: conn.id, error: String(error) });
-      }
-      return conn;
+      return lifecycle.open(socket, auth, ip, refused);
     },
 
     receive(conn, data) {
@@ -293,29 +218,7 @@ export function createService<C extends ContractTree, A = undefined>(
     },
 
     closed(conn, code, reason) {
-      if (!connections.delete(conn.id)) return;
-      const fromIp = (perIp.get(conn.ip) ?? 1) - 1;
-      if (fromIp > 0) perIp.set(conn.ip, fromIp);
-      else perIp.delete(conn.ip);
-      // The server's own code and reason when it closed the socket: the runtime may report the peer's echo, or nothing.
-      // 1005 is the standard "no status received" code: the runtime did not say.
-      const close = conn.closedWith ?? { code: code ?? 1005, reason: reason ?? "" };
-      metrics.close(close.code);
-      if (conn.outbox !== null) flow.release(conn as Connection);
-      logger.debug("connection closed", { connection: conn.id, ...close });
-      // One reason for the connection and its calls; reading `conn.closed.signal` would create the lazy controller.
-      const gone = new RpcError("DISCONNECTED", "Connection closed");
-      conn.closed.abort(gone);
-      for (const ac of conn.inflight.values()) ac.abort(gone);
-      conn.inflight.clear();
-      try {
-        resolved.onDisconnect?.(contextOf(conn), close);
-      } catch (error) {
-        logger.warn("onDisconnect failed", { connection: conn.id, error: String(error) });
-      }
-      unsubscribeAll(core, conn);
-      rooms.leaveAll(conn);
-      if (connections.size === 0) heartbeat.stop();
+      lifecycle.closed(conn, code, reason);
     },
 
     drain(conn) {
@@ -372,18 +275,4 @@ export function createService<C extends ContractTree, A = undefined>(
     },
   };
   return service;
-}
-
-/** Pairs every contract entry with its handler or hooks. */
-function bind<C extends ContractTree, A>(contract: C, handlers: Handlers<C, C, A>) {
-  const procedures: Core<A>["procedures"] = new Map();
-  const topics = new Map<string, { def: AnyTopic; hooks: TopicHooks<AnyTopic, C, A> }>();
-  for (const [path, def] of flattenContract(contract)) {
-    let node: unknown = handlers;
-    for (const part of path.split(".")) node = (node as Record<string, unknown> | undefined)?.[part];
-    if (isTopic(def)) topics.set(path, { def, hooks: (node ?? {}) as TopicHooks<AnyTopic, C, A> });
-    else if (typeof node === "function") procedures.set(path, { def, handler: node as (input: unknown, ctx: never) => unknown });
-    else throw new TypeError(`Cannot create service: procedure "${path}" has no handler`);
-  }
-  return { procedures, topics };
 }

@@ -20,7 +20,7 @@ import type { Connection, Subscription } from "./connection.ts";
 import { CallContext } from "./context.ts";
 import { errorFrame, simpleErrorFrame } from "./error-frame.ts";
 import { inOrder, PendingRequest } from "./requests.ts";
-import type { Core } from "./service.ts";
+import type { Core } from "./core.ts";
 import { removeSubscription, trackPresence, validate } from "./subscriptions.ts";
 import { channelOf, eventFrame } from "./topics.ts";
 

@@ -14,7 +14,7 @@ import type { Connection, Subscription } from "./connection.ts";
 import { CallContext } from "./context.ts";
 import { errorFrame, simpleErrorFrame, toIssues } from "./error-frame.ts";
 import { inOrder, PendingRequest } from "./requests.ts";
-import type { Core } from "./service.ts";
+import type { Core } from "./core.ts";
 import { channelOf } from "./topics.ts";
 
 /** A decoded, validated payload, or nothing when the request was already answered with the error. */
