@@ -105,13 +105,15 @@ export class HttpSocket {
     if (this.readyState !== 0) return void response.body.cancel().catch(() => {});
     this.readyState = 1;
     this.onopen?.();
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    // Decoded here rather than through a TextDecoderStream: one stream stage less per chunk.
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
     let rest = "";
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
-        const lines = (rest + value).split("\n");
+        const lines = (rest + decoder.decode(value, { stream: true })).split("\n");
         rest = lines.pop()!;
         for (const line of lines) {
           if (this.readyState === 3) return;

@@ -34,6 +34,8 @@ export class HttpSession implements Socket {
   private controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   private ended = false;
   private released = false;
+  /** Lines sent in the current task, written as one chunk at its end. */
+  private pending = "";
   /** Sequence number of the next POST body to run. */
   private next = 0;
   /** Bodies that arrived before their predecessors, by sequence number. */
@@ -59,14 +61,18 @@ export class HttpSession implements Socket {
 
   send(frame: string): SendResult {
     if (this.ended) return "written";
+    // Frames sent in one task leave as one chunk: each chunk costs the runtime a write and a flush.
+    if (this.pending === "") queueMicrotask(this.flush);
+    this.pending += `${frame}\n`;
     // Like Deno's sockets: always queued; flow control reads the backlog from bufferedAmount().
-    return this.write(`${frame}\n`) ? "queued" : "written";
+    return "queued";
   }
 
   close(code: number, reason: string): void {
     if (this.ended) return;
     // The stream has no close frame of its own: its last line says how and why it ended.
-    if (!this.write(`${JSON.stringify({ type: "close", code, reason })}\n`)) return;
+    this.pending += `${JSON.stringify({ type: "close", code, reason })}\n`;
+    if (!this.write()) return;
     // The enqueue just succeeded, so the stream is still open: close cannot throw here.
     this.ended = true;
     this.controller!.close();
@@ -76,7 +82,7 @@ export class HttpSession implements Socket {
 
   bufferedAmount(): number {
     if (this.ended || this.controller === undefined) return 0;
-    return Math.max(0, STREAM_HIGH_WATER - (this.controller.desiredSize ?? 0));
+    return this.pending.length + Math.max(0, STREAM_HIGH_WATER - (this.controller.desiredSize ?? 0));
   }
 
   /**
@@ -101,13 +107,20 @@ export class HttpSession implements Socket {
     return "accepted";
   }
 
+  /** Writes what the current task sent (queued by {@link send}). */
+  private readonly flush = (): void => void (this.ended || this.write());
+
   /**
-   * Enqueues one line; false, and the session ends as abandoned (1006), when the runtime closed or
-   * errored the stream without its cancel callback having run yet (a client gone mid-write).
+   * Enqueues the pending lines as one chunk; false, and the session ends as abandoned (1006), when
+   * the runtime closed or errored the stream without its cancel callback having run yet (a client
+   * gone mid-write).
    */
-  private write(line: string): boolean {
+  private write(): boolean {
+    const lines = this.pending;
+    this.pending = "";
+    if (lines === "") return true;
     try {
-      this.controller!.enqueue(encoder.encode(line));
+      this.controller!.enqueue(encoder.encode(lines));
       return true;
     } catch {
       // Released from the next task, like close: a write may run inside a dispatch.
@@ -119,6 +132,7 @@ export class HttpSession implements Socket {
 
   private finish(code: number): void {
     this.ended = true;
+    this.pending = "";
     this.early.clear();
     if (this.released) return;
     this.released = true;

@@ -265,6 +265,19 @@ describe(`HTTP fallback endpoints on ${RUNTIME}: bad input, limits, liveness, sh
     }
   });
 
+  it("frames sent in one task leave the stream as one chunk, not one write and flush per frame", async () => {
+    const session = new HttpSession("c", { drain: () => {}, frame: () => {}, ended: () => {} });
+    const reader = session.body.getReader();
+    const text = async () => new TextDecoder().decode((await reader.read()).value);
+    for (let i = 0; i < 3; i++) session.send(`{"n":${i}}`);
+    assert.ok(session.bufferedAmount() > 0, "what waits for the end of the task counts as buffered");
+    assert.equal(await text(), '{"n":0}\n{"n":1}\n{"n":2}\n');
+    session.send('{"n":3}');
+    session.close(1000, "done");
+    assert.equal(await text(), '{"n":3}\n{"type":"close","code":1000,"reason":"done"}\n');
+    assert.equal((await reader.read()).done, true);
+  });
+
   it("shutdown refuses new streams with 503 and Retry-After, then ends every stream with 1001 and a retry hint", async () => {
     const leaving = createService(contract, { echo: (s) => s, wait: (ms) => new Promise((r) => setTimeout(() => r("done"), ms)) }, { shutdownGrace: 2000 });
     const leavingServer = await serve(leaving);
