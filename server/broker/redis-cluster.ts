@@ -3,13 +3,13 @@
  * (`<prefix>c`) and to a reply channel of its own (`<prefix>c:<instance>`). A request is PUBLISHed
  * on the request channel; PUBLISH answers how many instances received it, so the asker knows how
  * many answers to wait for (a killed instance's subscription is gone with its connection; a stalled
- * one is counted and then missing). Each instance answers on the asker's reply channel.
+ * one is counted and then missing). Each instance answers on the asker's reply channel. On a Redis
+ * Cluster these channels are sharded: every instance subscribes to the request channel on the one
+ * master that owns it, so SPUBLISH's count is still the number of instances.
  * @module
  */
-import type { createClient } from "redis";
 import type { ClusterAnswers, ClusterRelay } from "./broker.ts";
-
-type Client = ReturnType<typeof createClient>;
+import type { RedisPort } from "./redis-port.ts";
 
 /** A request as it travels. */
 interface WireRequest {
@@ -41,13 +41,12 @@ export interface RedisClusterRelay extends ClusterRelay {
 
 /**
  * Creates the relay of one instance.
- * @param cmd the connection for commands (PUBLISH)
- * @param sub the connection in subscriber mode
+ * @param redis the broker's connections
  * @param prefix the broker's key and channel prefix
  * @param instance this instance's id (its presence heartbeat's)
  * @param timeout milliseconds a request waits for the other instances' answers
  */
-export function redisCluster(cmd: Client, sub: Client, prefix: string, instance: string, timeout: number): RedisClusterRelay {
+export function redisCluster(redis: RedisPort, prefix: string, instance: string, timeout: number): RedisClusterRelay {
   const requests = `${prefix}c`;
   const replies = (id: string) => `${prefix}c:${id}`;
   const pending = new Map<number, Pending>();
@@ -79,8 +78,8 @@ export function redisCluster(cmd: Client, sub: Client, prefix: string, instance:
   return {
     listen(answer) {
       listening ??= (async () => {
-        await sub.subscribe(replies(instance), onAnswer);
-        await sub.subscribe(requests, (text) => {
+        await redis.subscribe(replies(instance), onAnswer);
+        await redis.subscribe(requests, (text) => {
           const { id, from, q } = JSON.parse(text) as WireRequest;
           // This instance answers its own requests locally.
           if (from === instance) return;
@@ -90,7 +89,7 @@ export function redisCluster(cmd: Client, sub: Client, prefix: string, instance:
           } catch {
             a = null;
           }
-          cmd.publish(replies(from), JSON.stringify({ id, a } satisfies WireAnswer)).catch(() => {});
+          redis.publish(replies(from), JSON.stringify({ id, a } satisfies WireAnswer)).catch(() => {});
         });
       })();
       return listening;
@@ -105,7 +104,7 @@ export function redisCluster(cmd: Client, sub: Client, prefix: string, instance:
       // Returned only after the PUBLISH: a timeout that fails it sooner is not an unhandled rejection meanwhile.
       result.catch(() => {});
       try {
-        const received = await cmd.publish(requests, JSON.stringify({ id, from: instance, q } satisfies WireRequest));
+        const received = await redis.publish(requests, JSON.stringify({ id, from: instance, q } satisfies WireRequest));
         const p = pending.get(id);
         // Every instance that received it answers but this one.
         if (p !== undefined) p.expected = Math.max(0, received - 1);
@@ -120,7 +119,7 @@ export function redisCluster(cmd: Client, sub: Client, prefix: string, instance:
     async close() {
       for (const id of [...pending.keys()]) settle(id);
       if (listening === undefined) return;
-      await Promise.allSettled([sub.unsubscribe(requests), sub.unsubscribe(replies(instance))]);
+      await Promise.allSettled([redis.unsubscribe(requests), redis.unsubscribe(replies(instance))]);
     },
   };
 }

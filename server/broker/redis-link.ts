@@ -1,5 +1,6 @@
 /**
- * The state of the Redis broker's link (its command and pub/sub connections): up, down or stalled.
+ * The state of the Redis broker's link (its command and pub/sub connections, on a cluster those to
+ * every master): up, down or stalled.
  *
  * node-redis sees a closed or refused connection, but not a stalled one (a dead NAT entry, a
  * partition: the socket stays open and nothing comes back). A watchdog PINGs each connection in
@@ -10,10 +11,23 @@
  * Each change of state is logged once (not per message), with what failed meanwhile.
  * @module
  */
-import type { createClient } from "redis";
 import type { Logger } from "../log.ts";
 
-type Client = ReturnType<typeof createClient>;
+/** A connection the link watches (a node-redis client). */
+export interface LinkClient {
+  readonly isReady: boolean;
+  ping(): Promise<unknown>;
+  destroy(): void;
+  connect(): Promise<unknown>;
+  on(event: "connect" | "ready" | "reconnecting", listener: () => void): unknown;
+}
+
+/** The connections to watch: on a Redis Cluster they change with its topology. */
+export interface LinkConnections {
+  /** Whether the broker as a whole is ready (a cluster: its topology known too). */
+  readonly isReady: boolean;
+  connections(): { name: string; client: LinkClient }[];
+}
 
 /** How a link is doing. */
 export type LinkState = "up" | "down" | "stalled";
@@ -28,8 +42,8 @@ export interface LinkTiming {
 
 /** One watched connection. */
 interface Watched {
-  name: "command" | "pub/sub";
-  client: Client;
+  name: string;
+  client: LinkClient;
   /** When the PING now waiting for its answer was sent. */
   pingSince: number | undefined;
   stalled: boolean;
@@ -37,11 +51,11 @@ interface Watched {
   attemptSince: number;
 }
 
-/** Watches both connections of the Redis broker and reports changes of their joint state. */
+/** Watches every connection of the Redis broker and reports changes of their joint state. */
 export class RedisLink {
   /** Where changes of state are logged; the service hands its logger over in `start`. */
   logger: Logger | undefined;
-  private readonly watched: Watched[];
+  private readonly watched = new Map<LinkClient, Watched>();
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly tickEvery: number;
   /** When the watchdog last ran, to tell a stalled link from a blocked event loop. */
@@ -54,13 +68,13 @@ export class RedisLink {
   private readonly stallTimeout: number;
 
   /**
-   * @param clients the command and the pub/sub connection, both ready
+   * @param clients the broker's connections, all ready
    * @param url the Redis URL (logged without its password)
    * @param timing watchdog timing
    * @param onOutage called when the link leaves "up" (for the outage counter)
    */
   constructor(
-    clients: { cmd: Client; sub: Client },
+    private readonly clients: LinkConnections,
     private readonly url: string,
     timing: LinkTiming,
     private readonly onOutage: () => void,
@@ -68,34 +82,42 @@ export class RedisLink {
     this.pingInterval = timing.pingInterval ?? 1000;
     this.stallTimeout = timing.stallTimeout ?? 3000;
     this.tickEvery = Math.max(50, Math.min(this.pingInterval, this.stallTimeout / 2));
+    this.sync();
+    this.current = this.state;
+  }
+
+  /** Watches connections that appeared (a cluster's new node or pub/sub connection) and drops those that are gone. */
+  private sync(): void {
     const now = Date.now();
-    this.watched = [
-      { name: "command", client: clients.cmd, pingSince: undefined, stalled: false, attemptSince: now },
-      { name: "pub/sub", client: clients.sub, pingSince: undefined, stalled: false, attemptSince: now },
-    ];
-    for (const w of this.watched) {
+    const seen = new Set<LinkClient>();
+    for (const { name, client } of this.clients.connections()) {
+      seen.add(client);
+      if (this.watched.has(client)) continue;
+      const w: Watched = { name, client, pingSince: undefined, stalled: false, attemptSince: now };
+      this.watched.set(client, w);
       const attempt = () => (w.attemptSince = Date.now());
-      w.client.on("connect", attempt);
-      w.client.on("ready", () => {
+      client.on("connect", attempt);
+      client.on("ready", () => {
         w.stalled = false;
         w.pingSince = undefined;
         this.update(`the ${w.name} connection is ready`);
       });
-      w.client.on("reconnecting", () => {
+      client.on("reconnecting", () => {
         attempt();
         this.update(`the ${w.name} connection was lost; reconnecting`);
       });
     }
-    this.current = this.state;
+    for (const client of [...this.watched.keys()]) if (!seen.has(client)) this.watched.delete(client);
   }
 
-  /** The joint state: up only when both connections are ready and answer PINGs. */
+  /** The joint state: up only when every connection is ready and answers PINGs. */
   get state(): LinkState {
-    if (this.watched.some((w) => w.stalled)) return "stalled";
-    return this.watched.every((w) => w.client.isReady) ? "up" : "down";
+    const watched = [...this.watched.values()];
+    if (watched.some((w) => w.stalled)) return "stalled";
+    return this.clients.isReady && watched.every((w) => w.client.isReady) ? "up" : "down";
   }
 
-  /** Starts the watchdog (one timer for both connections). */
+  /** Starts the watchdog (one timer for every connection). */
   start(): void {
     this.lastTick = Date.now();
     this.timer ??= setInterval(() => this.tick(), this.tickEvery);
@@ -130,7 +152,8 @@ export class RedisLink {
     const late = now - this.lastTick > 2 * this.tickEvery + 100;
     this.lastTick = now;
     if (late) return;
-    for (const w of this.watched) {
+    this.sync();
+    for (const w of this.watched.values()) {
       if (!w.client.isReady) {
         if (now - w.attemptSince < this.stallTimeout) continue;
         // Connected but never ready (a silent peer never answers the handshake): start over.

@@ -1,15 +1,13 @@
 /**
  * Presence shared through Redis: every joined connection is a field of the topic instance's hash
- * (`<prefix>r:<channel>`), each change is also PUBLISHed on the channel, and every instance keeps a
+ * (`<prefix>r:<channel>`, in the channel's slot on a cluster), each change is also PUBLISHed on the channel, and every instance keeps a
  * heartbeat key (`<prefix>i:<id>`) with a TTL. Other instances feed those changes into their own
  * presence tracker; when an instance's heartbeat expires (it was killed), the others drop its
  * members and announce them as leaves.
  * @module
  */
-import type { createClient } from "redis";
 import type { PresenceChange, RemotePresence, SharedPresence } from "./broker.ts";
-
-type Client = ReturnType<typeof createClient>;
+import type { RedisPort } from "./redis-port.ts";
 
 /** A change as it travels: with the instance that made it. */
 type WireChange = PresenceChange & { instance: string };
@@ -30,22 +28,22 @@ export class RedisPresence implements SharedPresence {
   private timer: ReturnType<typeof setInterval> | undefined;
 
   /**
-   * @param cmd the command connection
+   * @param redis the broker's connections
    * @param prefix key prefix
    * @param ttl milliseconds an instance's heartbeat lives; it is renewed every third of it
-   * @param pubsubName the pub/sub channel name of a channel
+   * @param names a channel's pub/sub channel and presence hash
    */
   constructor(
-    private readonly cmd: Client,
+    private readonly redis: RedisPort,
     private readonly prefix: string,
     private readonly ttl: number,
-    private readonly pubsubName: (channel: string) => string,
+    private readonly names: { channel: (channel: string) => string; hash: (channel: string) => string },
   ) {}
 
   /** Starts the heartbeat and the sweep of dead instances (one timer). */
   start(): void {
     const beat = () => {
-      this.cmd.set(`${this.prefix}i:${this.instance}`, "1", { PX: this.ttl }).catch(() => {});
+      this.redis.setPx(`${this.prefix}i:${this.instance}`, "1", this.ttl).catch(() => {});
       this.sweep().catch(() => {});
     };
     beat();
@@ -55,17 +53,14 @@ export class RedisPresence implements SharedPresence {
   async announce(change: PresenceChange): Promise<void> {
     if (change.join) this.local.set(`${change.channel}\n${change.connectionId}`, change);
     else this.local.delete(`${change.channel}\n${change.connectionId}`);
-    const hash = `${this.prefix}r:${change.channel}`;
     const wire = JSON.stringify({ ...change, instance: this.instance } satisfies WireChange);
-    const multi = this.cmd.multi();
-    if (change.join) multi.hSet(hash, change.connectionId, wire).pExpire(hash, HASH_TTL);
-    else multi.hDel(hash, change.connectionId);
-    await multi.publish(this.pubsubName(change.channel), `{"pr":${wire}}`).exec();
+    const hash = this.names.hash(change.channel);
+    await this.redis.hashAndPublish(hash, change.connectionId, change.join ? wire : undefined, HASH_TTL, this.names.channel(change.channel), `{"pr":${wire}}`);
   }
 
   /** After a reconnect: renews the heartbeat and announces every local member again (a restarted Redis is empty). */
   async reannounce(): Promise<void> {
-    await this.cmd.set(`${this.prefix}i:${this.instance}`, "1", { PX: this.ttl });
+    await this.redis.setPx(`${this.prefix}i:${this.instance}`, "1", this.ttl);
     await Promise.all([...this.local.values()].map((change) => this.announce(change)));
   }
 
@@ -76,12 +71,12 @@ export class RedisPresence implements SharedPresence {
 
   /** Feeds the channel's current members on other (live) instances into local presence. */
   async load(channel: string): Promise<void> {
-    const entries = Object.values(await this.cmd.hGetAll(`${this.prefix}r:${channel}`)).map((w) => JSON.parse(w) as WireChange);
+    const entries = Object.values(await this.redis.hGetAll(this.names.hash(channel))).map((w) => JSON.parse(w) as WireChange);
     const others = entries.filter((e) => e.instance !== this.instance);
     const alive = await this.alive(new Set(others.map((e) => e.instance)));
     for (const entry of others) {
       if (alive.has(entry.instance)) this.apply(entry);
-      else await this.cmd.hDel(`${this.prefix}r:${channel}`, entry.connectionId);
+      else await this.redis.hDel(this.names.hash(channel), entry.connectionId);
     }
   }
 
@@ -97,7 +92,7 @@ export class RedisPresence implements SharedPresence {
   async close(): Promise<void> {
     clearInterval(this.timer);
     for (const channel of [...this.remote.keys()]) this.forget(channel);
-    await this.cmd.del(`${this.prefix}i:${this.instance}`).catch(() => {});
+    await this.redis.del(`${this.prefix}i:${this.instance}`).catch(() => {});
   }
 
   private apply(change: WireChange): void {
@@ -117,7 +112,8 @@ export class RedisPresence implements SharedPresence {
   private async alive(instances: Set<string>): Promise<Set<string>> {
     const ids = [...instances];
     if (ids.length === 0) return new Set();
-    const found = await this.cmd.mGet(ids.map((id) => `${this.prefix}i:${id}`));
+    // One GET per instance, not an MGET: on a cluster the heartbeat keys live in different slots.
+    const found = await Promise.all(ids.map((id) => this.redis.get(`${this.prefix}i:${id}`)));
     return new Set(ids.filter((_, i) => found[i] !== null));
   }
 
@@ -130,7 +126,7 @@ export class RedisPresence implements SharedPresence {
       for (const entry of [...entries.values()]) {
         if (alive.has(entry.instance)) continue;
         this.apply({ ...entry, join: false });
-        await this.cmd.hDel(`${this.prefix}r:${entry.channel}`, entry.connectionId).catch(() => {});
+        await this.redis.hDel(this.names.hash(entry.channel), entry.connectionId).catch(() => {});
       }
     }
   }

@@ -2,7 +2,8 @@
  * The Lua scripts the Redis broker runs. Each runs atomically in Redis, so an offset, its history
  * entry and its pub/sub message can never disagree, whichever instance published.
  *
- * Keys per topic instance (`<prefix>m:<channel>` meta hash, `<prefix>h:<channel>` history stream):
+ * Keys per topic instance (`<prefix>m:<channel>` meta hash, `<prefix>h:<channel>` history stream;
+ * on a Redis Cluster `<channel>` is written `{<channel>}`, a hash tag that keeps them in one slot):
  * the meta hash holds `epoch`, `offset` and `age` (the topic's maxAge); history entries have the id
  * `<offset>-0` and the fields `d` (message JSON) and `t` (Redis time in ms when it was appended).
  * @module
@@ -24,7 +25,8 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 /**
  * Publishes one streamed message.
  * KEYS: meta, history. ARGV: candidate epoch, meta TTL ms, pub/sub channel, message JSON,
- * history size (0 = no history), history maxAge ms.
+ * history size (0 = no history), history maxAge ms, publish command (PUBLISH, or SPUBLISH on a
+ * cluster, where the channel shares the keys' hash tag and so their slot).
  * Publishes `{"e":epoch,"o":offset,"m":message}` and returns the offset.
  */
 export const PUBLISH_SCRIPT = `${ENSURE_EPOCH}
@@ -43,7 +45,7 @@ if size > 0 then
   end
   redis.call('PEXPIRE', KEYS[2], age)
 end
-redis.call('PUBLISH', ARGV[3], '{"e":"' .. epoch .. '","o":' .. offset .. ',"m":' .. ARGV[4] .. '}')
+redis.call(ARGV[7], ARGV[3], '{"e":"' .. epoch .. '","o":' .. offset .. ',"m":' .. ARGV[4] .. '}')
 return offset
 `;
 

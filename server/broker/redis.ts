@@ -7,13 +7,14 @@
  * that offsets arrive without gaps, fills a gap from history, and when it cannot (history trimmed,
  * or Redis lost its data and the epoch changed) reports the channel as reset so that its
  * subscribers resubscribe and learn `recovered: false`. README, "Scale-out on Redis", states the
- * guarantee.
+ * guarantee. On a Redis Cluster (`cluster` option) the same runs on sharded pub/sub, with each
+ * topic instance's keys and channel in one slot (see redis-port.ts).
  * @module
  */
-import { createClient } from "redis";
 import { type Broker, type BrokerMessage, DEFAULT_HISTORY, type Deliver, isStreamed, type Recovery, type StreamPosition } from "./broker.ts";
 import { PUBLISH_SCRIPT, READ_SCRIPT } from "./redis-scripts.ts";
 import { type LinkTiming, RedisLink } from "./redis-link.ts";
+import { clusterPort, type RedisPort, singleNodePort } from "./redis-port.ts";
 import { redisCluster } from "./redis-cluster.ts";
 import { redisOutcomes } from "./redis-outcomes.ts";
 import { RedisPresence } from "./redis-presence.ts";
@@ -32,6 +33,13 @@ export interface RedisBrokerOptions extends LinkTiming {
   instanceTtl?: number;
   /** Milliseconds a `service.cluster` query or action waits for the other instances' answers. @default 5000 */
   clusterTimeout?: number;
+  /**
+   * Runs on a Redis Cluster (Redis 7+) instead of one node: `url` is one of its nodes and
+   * `rootNodes` more nodes to discover it from. Channels are then sharded (SSUBSCRIBE/SPUBLISH), so
+   * each message reaches only the master that owns its topic instance, and each topic instance's
+   * keys share a hash tag. @default undefined (one Redis node)
+   */
+  cluster?: { rootNodes?: string[] };
 }
 
 /** Counters of the Redis broker, for metrics. */
@@ -54,13 +62,12 @@ export interface RedisBroker extends Broker {
   metrics(): RedisBrokerMetrics;
 }
 
-type Client = ReturnType<typeof createClient>;
-
 /**
  * Connects to Redis and creates the broker.
- * @param url a Redis URL such as `redis://127.0.0.1:6379`
+ * @param url a Redis URL such as `redis://127.0.0.1:6379` (with `cluster`: any node of the cluster)
  * @throws {Error} when Redis cannot be reached within `connectTimeout`
  * @example const service = createChatService({ broker: await createRedisBroker(Deno.env.get("REDIS_URL")!) })
+ * @example const broker = await createRedisBroker("redis://10.0.0.1:7000", { cluster: { rootNodes: ["redis://10.0.0.2:7000"] } })
  */
 export async function createRedisBroker(url: string, options: RedisBrokerOptions = {}): Promise<RedisBroker> {
   const prefix = options.prefix ?? "tether:";
@@ -68,39 +75,35 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
   const metrics: RedisBrokerMetrics = { published: 0, publishFailed: 0, gapReads: 0, resets: 0, outages: 0 };
   const socket = { connectTimeout: options.connectTimeout ?? 5000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) };
   // Commands fail at once while Redis is down instead of piling up in an unbounded offline queue.
-  const cmd: Client = createClient({ url, socket, disableOfflineQueue: true });
-  const sub: Client = createClient({ url, socket });
-  for (const client of [cmd, sub]) {
-    // Without an error listener node-redis would throw the error and end the process.
-    client.on("error", () => {});
-    client.on("end", () => {});
-  }
+  const port: RedisPort = options.cluster === undefined ? singleNodePort(url, socket) : clusterPort([url, ...options.cluster.rootNodes ?? []], socket);
   const waitLimit = options.connectTimeout ?? 5000;
   /** Waits, at most `connectTimeout`, for Redis: a subscribe during a short outage waits instead of failing. */
   const reachable = async () => {
     const deadline = Date.now() + waitLimit;
-    while (!cmd.isReady || !sub.isReady) {
+    while (!port.isReady) {
       if (Date.now() > deadline) throw new Error(`Redis at ${url} is unreachable`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };
 
-  const channelName = (channel: string) => `${prefix}p:${channel}`;
-  const keys = (channel: string) => [`${prefix}m:${channel}`, `${prefix}h:${channel}`];
+  const channelName = (channel: string) => `${prefix}p:${port.tag(channel)}`;
+  const channelOf = (name: string) => options.cluster === undefined ? name.slice(prefix.length + 2) : name.slice(prefix.length + 3, -1);
+  const keys = (channel: string) => [`${prefix}m:${port.tag(channel)}`, `${prefix}h:${port.tag(channel)}`];
   const newEpoch = () => crypto.randomUUID().slice(0, 8);
   const shas = new Map<string, string>();
   const run = async (script: string, channel: string, args: string[]): Promise<unknown> => {
-    const options = { keys: keys(channel), arguments: [newEpoch(), String(metaTtl), ...args] };
+    const scriptKeys = keys(channel);
+    const scriptArgs = [newEpoch(), String(metaTtl), ...args];
     const sha = shas.get(script);
     // No await before the command goes out: publishes leave in call order, which fixes their offsets.
-    if (sha === undefined) return cmd.eval(script, options);
+    if (sha === undefined) return port.eval(script, scriptKeys, scriptArgs);
     try {
-      return await cmd.evalSha(sha, options);
+      return await port.evalSha(sha, scriptKeys, scriptArgs);
     } catch (error) {
       // A restarted Redis forgot its scripts. EVAL (which caches it again) goes out in the same tick
       // as the failure is seen, so publishes sent after this one still reach Redis after it.
       if (!String(error).includes("NOSCRIPT")) throw error;
-      return cmd.eval(script, options);
+      return port.eval(script, scriptKeys, scriptArgs);
     }
   };
 
@@ -129,37 +132,36 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
     },
   });
 
-  const presence = new RedisPresence(cmd, prefix, options.instanceTtl ?? 15_000, channelName);
+  const presence = new RedisPresence(port, prefix, options.instanceTtl ?? 15_000, { channel: channelName, hash: (channel) => `${prefix}r:${port.tag(channel)}` });
   const onMessage = (text: string, channel: string) => {
     const parsed = JSON.parse(text) as { e?: string; o?: number; m: BrokerMessage; pr?: Parameters<RedisPresence["receive"]>[0] };
     if (parsed.pr !== undefined) return presence.receive(parsed.pr);
-    follower.receive(channel.slice(prefix.length + 2), parsed.m, parsed.e, parsed.o);
+    follower.receive(channelOf(channel), parsed.m, parsed.e, parsed.o);
   };
   // After a reconnect node-redis resubscribes, but messages published meanwhile were missed: once
-  // both connections are back, every followed channel checks its position.
+  // every connection is back, every followed channel checks its position.
   const catchUp = () => {
-    if (!cmd.isReady || !sub.isReady) return;
+    if (!port.isReady) return;
     if (follower.size > 0) follower.catchUpAll();
     presence.reannounce().catch(() => {});
   };
-  cmd.on("ready", catchUp);
-  sub.on("ready", catchUp);
+  port.onReady(catchUp);
 
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timedOut = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`Cannot connect to Redis at ${url}: no answer within ${waitLimit} ms`)), waitLimit);
   });
   try {
-    await Promise.race([Promise.all([cmd.connect(), sub.connect()]), timedOut]);
-    for (const script of [PUBLISH_SCRIPT, READ_SCRIPT]) shas.set(script, await cmd.scriptLoad(script));
+    await Promise.race([port.connect(), timedOut]);
+    for (const script of [PUBLISH_SCRIPT, READ_SCRIPT]) shas.set(script, await port.scriptLoad(script));
   } catch (error) {
-    await Promise.allSettled([cmd.destroy(), sub.destroy()]);
+    port.destroy();
     throw error;
   } finally {
     clearTimeout(timer);
   }
-  // Watched from here on: both connections are up.
-  const link = new RedisLink({ cmd, sub }, url, options, () => metrics.outages++);
+  // Watched from here on: every connection is up.
+  const link = new RedisLink(port, url, options, () => metrics.outages++);
 
   // A position read before this instance's SUBSCRIBE took effect could miss the messages in
   // between: a second local subscriber waits until the first one's listen has finished.
@@ -169,12 +171,12 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
     await reachable();
   };
 
-  const cluster = redisCluster(cmd, sub, prefix, presence.instance, options.clusterTimeout ?? 5000);
+  const cluster = redisCluster(port, prefix, presence.instance, options.clusterTimeout ?? 5000);
   return {
     presence,
     cluster,
-    outcomes: redisOutcomes(cmd, prefix, presence.instance),
-    sessions: redisSessions(cmd, sub, prefix),
+    outcomes: redisOutcomes(port, prefix, presence.instance),
+    sessions: redisSessions(port, prefix),
     start(fn, onReset, onPresence, logger) {
       deliver = fn;
       if (onReset !== undefined) reset = onReset;
@@ -186,10 +188,10 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
     async publish(channel, message, history) {
       try {
         if (!isStreamed(message.target)) {
-          await cmd.publish(channelName(channel), JSON.stringify({ m: message }));
+          await port.publish(channelName(channel), JSON.stringify({ m: message }));
         } else {
           const { size, maxAge } = history === false ? { size: 0, maxAge: 0 } : { ...DEFAULT_HISTORY, ...history };
-          await run(PUBLISH_SCRIPT, channel, [channelName(channel), JSON.stringify(message), String(size), String(maxAge)]);
+          await run(PUBLISH_SCRIPT, channel, [channelName(channel), JSON.stringify(message), String(size), String(maxAge), port.publishCommand]);
         }
         metrics.published++;
       } catch (error) {
@@ -202,7 +204,7 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
       const listening = (async () => {
         await reachable();
         follower.follow(channel);
-        await sub.subscribe(channelName(channel), onMessage);
+        await port.subscribe(channelName(channel), onMessage);
         follower.started(channel, (await read(channel, 0)).position);
         await presence.load(channel);
       })();
@@ -218,7 +220,7 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
       presence.forget(channel);
       // With its listener: node-redis then marks the channel as unsubscribing, so a listen right after sends SUBSCRIBE again
       // (without one, that listen would only add a listener that this UNSUBSCRIBE's reply then deletes).
-      await sub.unsubscribe(channelName(channel), onMessage);
+      await port.unsubscribe(channelName(channel), onMessage);
     },
     async position(channel) {
       await settled(channel);
@@ -241,7 +243,7 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
       follower.clear();
       await cluster.close();
       await presence.close();
-      await Promise.allSettled([cmd.close(), sub.close()]);
+      await port.close();
     },
   };
 }

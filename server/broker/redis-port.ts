@@ -1,0 +1,160 @@
+/**
+ * The broker's connections to Redis behind one small surface, so that the broker, its presence,
+ * session routing, cluster relay and idempotency outcomes run unchanged on one Redis node and on a
+ * Redis Cluster.
+ *
+ * One node: a command connection and a pub/sub connection; channels are PUBLISH/SUBSCRIBE.
+ * Cluster: node-redis's cluster client, with a command connection to every master and a pub/sub
+ * connection to each master that owns a subscribed channel. Channels are sharded
+ * (SPUBLISH/SSUBSCRIBE, Redis 7+): a message goes only to the master that owns its channel's slot
+ * and from there to the instances subscribed on it, where plain pub/sub would copy every message to
+ * every node. A topic instance's keys and channel carry the same hash tag (`{<channel>}`), so its Lua
+ * scripts and its presence MULTI run within one slot.
+ * @module
+ */
+import { createClient, createCluster } from "redis";
+import type { LinkClient } from "./redis-link.ts";
+
+/** Receives a pub/sub message and the channel it came on. */
+export type PubSubListener = (message: string, channel: string) => void;
+
+/** One Redis node or a Redis Cluster, as the broker uses it. */
+export interface RedisPort {
+  /** Whether every connection is ready. */
+  readonly isReady: boolean;
+  /** The publish command a Lua script runs: PUBLISH, or SPUBLISH on a cluster. */
+  readonly publishCommand: "PUBLISH" | "SPUBLISH";
+  /** The connections to watch, named for logs; on a cluster they follow its topology. */
+  connections(): { name: string; client: LinkClient }[];
+  /** Calls `fn` each time a connection becomes ready, after a reconnect too. */
+  onReady(fn: () => void): void;
+  /** A topic instance's part of its key and channel names: `{<channel>}` on a cluster, so that they share one slot. */
+  tag(channel: string): string;
+  /** Publishes; answers how many subscribers got it (on a cluster: those on the channel's master). */
+  publish(channel: string, message: string): Promise<number>;
+  subscribe(channel: string, listener: PubSubListener): Promise<void>;
+  unsubscribe(channel: string, listener?: PubSubListener): Promise<void>;
+  scriptLoad(script: string): Promise<string>;
+  eval(script: string, keys: string[], args: string[]): Promise<unknown>;
+  evalSha(sha: string, keys: string[], args: string[]): Promise<unknown>;
+  /** SET with a time to live in milliseconds. */
+  setPx(key: string, value: string, ms: number): Promise<unknown>;
+  get(key: string): Promise<string | null>;
+  del(key: string): Promise<unknown>;
+  hGetAll(key: string): Promise<Record<string, string>>;
+  hDel(key: string, field: string): Promise<unknown>;
+  /** In one MULTI: sets a hash field (deletes it when `value` is undefined), renews the hash's TTL, publishes `message`. */
+  hashAndPublish(hash: string, field: string, value: string | undefined, ttl: number, channel: string, message: string): Promise<unknown>;
+  connect(): Promise<void>;
+  close(): Promise<void>;
+  destroy(): void;
+}
+
+/** Connection settings shared by every connection. */
+export interface PortSocket {
+  connectTimeout: number;
+  reconnectStrategy: (retries: number) => number;
+}
+
+/** One Redis node: a command connection (no offline queue: commands fail at once while Redis is down) and a pub/sub one. */
+export function singleNodePort(url: string, socket: PortSocket): RedisPort {
+  const cmd = createClient({ url, socket, disableOfflineQueue: true });
+  const sub = createClient({ url, socket });
+  for (const client of [cmd, sub]) {
+    // Without an error listener node-redis would throw the error and end the process.
+    client.on("error", () => {});
+    client.on("end", () => {});
+  }
+  return {
+    get isReady() {
+      return cmd.isReady && sub.isReady;
+    },
+    publishCommand: "PUBLISH",
+    connections: () => [{ name: "command", client: cmd }, { name: "pub/sub", client: sub }],
+    onReady(fn) {
+      cmd.on("ready", fn);
+      sub.on("ready", fn);
+    },
+    tag: (channel) => channel,
+    publish: (channel, message) => cmd.publish(channel, message),
+    subscribe: (channel, listener) => sub.subscribe(channel, listener),
+    unsubscribe: (channel, listener) => sub.unsubscribe(channel, listener),
+    scriptLoad: (script) => cmd.scriptLoad(script),
+    eval: (script, keys, args) => cmd.eval(script, { keys, arguments: args }),
+    evalSha: (sha, keys, args) => cmd.evalSha(sha, { keys, arguments: args }),
+    setPx: (key, value, ms) => cmd.set(key, value, { PX: ms }),
+    get: (key) => cmd.get(key),
+    del: (key) => cmd.del(key),
+    hGetAll: (key) => cmd.hGetAll(key),
+    hDel: (key, field) => cmd.hDel(key, field),
+    hashAndPublish(hash, field, value, ttl, channel, message) {
+      const multi = cmd.multi();
+      if (value !== undefined) multi.hSet(hash, field, value).pExpire(hash, ttl);
+      else multi.hDel(hash, field);
+      return multi.publish(channel, message).exec();
+    },
+    async connect() {
+      await Promise.all([cmd.connect(), sub.connect()]);
+    },
+    async close() {
+      await Promise.allSettled([cmd.close(), sub.close()]);
+    },
+    destroy() {
+      cmd.destroy();
+      sub.destroy();
+    },
+  };
+}
+
+/** A Redis Cluster, discovered from any of `urls`; its channels are sharded. */
+export function clusterPort(urls: string[], socket: PortSocket): RedisPort {
+  const cluster = createCluster({ rootNodes: urls.map((url) => ({ url })), defaults: { socket, disableOfflineQueue: true } });
+  cluster.on("error", () => {});
+  cluster.on("node-error", () => {});
+  const connections = () => {
+    const out: { name: string; client: LinkClient }[] = [];
+    for (const master of cluster.masters) {
+      if (master.client !== undefined) out.push({ name: `command ${master.address}`, client: master.client });
+      if (master.pubSub !== undefined) out.push({ name: `pub/sub ${master.address}`, client: master.pubSub.client });
+    }
+    return out;
+  };
+  return {
+    get isReady() {
+      return cluster.isReady && connections().every((c) => c.client.isReady);
+    },
+    publishCommand: "SPUBLISH",
+    connections,
+    onReady(fn) {
+      cluster.on("node-ready", fn);
+    },
+    tag: (channel) => `{${channel}}`,
+    publish: (channel, message) => cluster.sPublish(channel, message),
+    subscribe: (channel, listener) => cluster.sSubscribe(channel, listener),
+    unsubscribe: (channel, listener) => cluster.sUnsubscribe(channel, listener),
+    scriptLoad: (script) => cluster.scriptLoad(script),
+    eval: (script, keys, args) => cluster.eval(script, { keys, arguments: args }),
+    evalSha: (sha, keys, args) => cluster.evalSha(sha, { keys, arguments: args }),
+    setPx: (key, value, ms) => cluster.set(key, value, { PX: ms }),
+    get: (key) => cluster.get(key),
+    del: (key) => cluster.del(key),
+    hGetAll: (key) => cluster.hGetAll(key),
+    hDel: (key, field) => cluster.hDel(key, field),
+    hashAndPublish(hash, field, value, ttl, channel, message) {
+      // Routed by the hash: it and the channel carry the same hash tag.
+      const multi = cluster.multi(hash);
+      if (value !== undefined) multi.hSet(hash, field, value).pExpire(hash, ttl);
+      else multi.hDel(hash, field);
+      return multi.sPublish(channel, message).exec();
+    },
+    async connect() {
+      await cluster.connect();
+    },
+    async close() {
+      await cluster.close().catch(() => {});
+    },
+    destroy() {
+      cluster.destroy();
+    },
+  };
+}

@@ -1,0 +1,155 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { type Client, createClient } from "../client/mod.ts";
+import { httpFallback } from "../client/http.ts";
+import type { contract } from "./fixtures/redis-instance.ts";
+import { type InstanceProcess, redisMissing, startInstance } from "./fixtures/redis.ts";
+import { type RedisClusterProcess, startRedisCluster } from "./fixtures/redis-cluster.ts";
+import { type HttpProxy, startHttpProxy } from "./fixtures/http-proxy.ts";
+import { RUNTIME, until } from "./fixtures/serve.ts";
+import { startTcpProxy } from "./fixtures/tcp-proxy.ts";
+
+type Contract = typeof contract;
+const FAST = { reconnect: { min: 20, max: 200 } };
+const skip = redisMissing();
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+describe(`a Deno and a Bun instance on a 3-master Redis Cluster (sharded pub/sub), tested from ${RUNTIME}`, { skip }, () => {
+  let cluster: RedisClusterProcess;
+  let instances: InstanceProcess[] = [];
+  const clients: Client<Contract>[] = [];
+  const client = (url: string, options = {}) => {
+    const c = createClient<Contract>(url, { ...FAST, ...options });
+    clients.push(c);
+    return c;
+  };
+  /** The sharded channels each master serves. */
+  const shardChannels = async () =>
+    await Promise.all(cluster.ports.map(async (port) => (await cluster.cli(port, "pubsub", "shardchannels")).split("\n").filter((l) => l !== "")));
+
+  before(async () => {
+    cluster = await startRedisCluster();
+    // Each instance is given a different node: it discovers the rest.
+    instances = await Promise.all([
+      startInstance("deno", cluster.urls[0]!, { REDIS_CLUSTER: "1" }),
+      startInstance("bun", cluster.urls[1]!, { REDIS_CLUSTER: "1" }),
+    ]);
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await Promise.all(instances.map((i) => i.kill()));
+    await cluster?.stop();
+  });
+
+  it("publishes from both instances on many topic instances reach every subscriber once, in order; channels and keys spread over the masters", async () => {
+    const names = range(1, 12).map((i) => `spread-${i}`);
+    const seen = instances.map(() => new Map(names.map((n) => [n, [] as number[]])));
+    const subs = instances.flatMap((inst, i) => {
+      const c = client(inst.url);
+      return names.map((name) => c.api.feed.subscribe({ name }, { onData: (m) => seen[i]!.get(name)!.push(m.n) }));
+    });
+    await Promise.all(subs.map((s) => s.ready));
+    // Half the topic instances published from the Deno instance, half from the Bun one, concurrently.
+    const publishers = instances.map((inst) => client(inst.url));
+    await Promise.all(names.map((name, i) => publishers[i % 2]!.api.burst({ name, count: 100 })));
+    await until(() => seen.every((s) => [...s.values()].every((got) => got.length >= 100)), 15_000, "100 messages of every topic instance on both instances");
+    for (const s of seen) for (const [name, got] of s) assert.deepEqual(got, range(1, 100), `${name} once, in order`);
+
+    const channels = await shardChannels();
+    const holding = channels.filter((list) => list.some((c) => c.startsWith("tether:p:{feed")));
+    assert.ok(holding.length >= 2, `topic channels on more than one master: ${JSON.stringify(channels)}`);
+    // A topic instance's channel, meta hash, history stream and presence hash share one slot.
+    const channel = channels.flat().find((c) => c.startsWith("tether:p:{feed"))!;
+    const slot = (name: string) => cluster.cli(cluster.ports[0]!, "cluster", "keyslot", name);
+    const slots = await Promise.all(["p", "m", "h", "r"].map((kind) => slot(channel.replace("tether:p:", `tether:${kind}:`))));
+    assert.equal(new Set(slots).size, 1, `one slot: ${slots}`);
+  });
+
+  it("a subscriber whose connection is cut again and again gets 500 messages exactly once, in order, recovered from history", async () => {
+    const proxy = await startTcpProxy(Number(new URL(instances[0]!.url).port));
+    try {
+      const received: number[] = [];
+      const recoveries: boolean[] = [];
+      const sub = client(proxy.via(instances[0]!.url)).api.feed.subscribe({ name: "cuts" }, {
+        onData: (m) => received.push(m.n),
+        onSubscribed: (info) => info.resubscribed && recoveries.push(info.recovered),
+      });
+      await sub.ready;
+      const publisher = client(instances[1]!.url);
+      for (let n = 1; n <= 500; n++) {
+        await publisher.api.emit({ name: "cuts", n });
+        if (n % 100 === 50) proxy.reset();
+      }
+      await until(() => received.length >= 500, 20_000, "500 messages");
+      assert.ok(recoveries.length >= 3 && recoveries.every((r) => r), `every resubscribe recovered: ${recoveries}`);
+      assert.deepEqual(received, range(1, 500));
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("presence is shared across instances, leaves too; a cluster-wide query sees room members on both", async () => {
+    const subs = instances.map((inst, i) => client(inst.url, { params: () => ({ name: ["ana", "bo"][i]! }) }).api.lobby.subscribe({ id: "one" }, {}));
+    await Promise.all(subs.map((s) => s.ready));
+    const members = (i: number) => Object.keys(subs[i]!.presence.members).sort().join(",");
+    await until(() => members(0) === "ana,bo" && members(1) === "ana,bo", 5000, "both subscribers to see both members");
+    subs[1]!.unsubscribe();
+    await until(() => members(0) === "ana", 5000, "bo's leave on the Deno instance");
+
+    const cs = instances.map((inst) => client(inst.url));
+    await Promise.all(cs.map((c) => c.api.join({ room: "blue" })));
+    const ids = cs.map((c) => c.connectionId!).sort();
+    for (const c of cs) assert.deepEqual((await c.api.clusterMembers({ room: "blue" })).sort(), ids);
+  });
+
+  it("a retry-safe call re-sent to the other instance gets the first run's result; the handler runs once", async () => {
+    let target = instances[0]!.url;
+    const sockets: WebSocket[] = [];
+    const Tracked = class extends WebSocket {
+      constructor(_url: string | URL, protocols?: string | string[]) {
+        super(target, protocols);
+        sockets.push(this);
+      }
+    };
+    const caller = client(instances[0]!.url, { WebSocket: Tracked });
+    const probes = instances.map((inst) => client(inst.url));
+    const runsBefore = await Promise.all(probes.map((p) => p.api.runs()));
+    const answer = caller.api.slowBump({ ms: 400 }, { retry: true });
+    const deadline = Date.now() + 5000;
+    while ((await probes[0]!.api.runs()) === runsBefore[0]) {
+      if (Date.now() > deadline) throw new Error("The first run did not start within 5 s");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    target = instances[1]!.url;
+    sockets.at(-1)!.close();
+    assert.match(await answer, /^run \d+ on instance /);
+    assert.deepEqual(await Promise.all(probes.map((p) => p.api.runs())), [runsBefore[0]! + 1, runsBefore[1]], "the handler ran once");
+    assert.equal(sockets.length, 2, "the call was re-sent on a second connection");
+  });
+
+  it("HTTP fallback sessions work when each POST lands on the other instance", async () => {
+    let proxy: HttpProxy | undefined;
+    try {
+      proxy = await startHttpProxy(instances.map((i) => Number(new URL(i.base).port)));
+      const fallback = httpFallback();
+      const c = client(`${proxy.via(instances[0]!.url)}?name=http`, { WebSocket: fallback.WebSocket });
+      await c.ready();
+      assert.equal(fallback.transport, "http");
+      const got: number[] = [];
+      const sub = c.api.feed.subscribe({ name: "over-http" }, { onData: (m) => got.push(m.n) });
+      await sub.ready;
+      const before = [...proxy.counts];
+      for (let n = 1; n <= 30; n++) await c.api.emit({ name: "over-http", n });
+      await until(() => got.length >= 30, 10_000, "30 messages over HTTP");
+      assert.deepEqual(got, range(1, 30));
+      const spread = proxy.counts.map((n, i) => n - before[i]!);
+      assert.ok(spread.every((n) => n > 5), `POSTs reached both instances: ${spread}`);
+    } finally {
+      await proxy?.close();
+    }
+  });
+
+  it("GET /healthz reports ok on both instances", async () => {
+    for (const inst of instances) assert.equal((await (await fetch(`${inst.base}/healthz`)).json()).status, "ok");
+  });
+});
