@@ -46,15 +46,16 @@ async function main(): Promise<void> {
   }
   const { config } = read;
   let broker: Broker | undefined;
-  if (config.redis !== undefined) {
+  const [redisUrl, ...rootNodes] = config.redisCluster ?? (config.redis === undefined ? [] : [config.redis]);
+  if (redisUrl !== undefined) {
     try {
-      broker = await createRedisBroker(config.redis);
+      broker = await createRedisBroker(redisUrl, config.redisCluster === undefined ? {} : { cluster: { rootNodes } });
     } catch (error) {
       console.error(error instanceof Error ? error.message : String(error));
       rt.exit(1);
     }
   }
-  const { port, host: hostname, redis: _, logLevel, origins, ...options } = config;
+  const { port, host: hostname, redis: _, redisCluster: _cluster, logLevel, origins, ...options } = config;
   const logger = createLogger(logLevel);
   const service = createChatService({ ...options, logger, ...(broker === undefined ? {} : { broker }), ...(origins === undefined ? {} : { origins }) });
   const isBun = "Bun" in globalThis;

@@ -19,6 +19,8 @@ export interface ProgramConfig {
   dev: boolean;
   /** Redis URL to scale out on; undefined runs on the in-memory broker. */
   redis: string | undefined;
+  /** Node URLs of a Redis Cluster to scale out on (sharded pub/sub); undefined: not a cluster. */
+  redisCluster: string[] | undefined;
   /** Least severe log level written to stderr. */
   logLevel: LogLevel;
   /** Heartbeat interval and timeout, in milliseconds. */
@@ -92,6 +94,13 @@ const SETTINGS: Setting[] = [
     apply: (c, t) => void (c.redis = t === "" ? undefined : t),
   },
   {
+    flag: "redis-cluster", env: "REDIS_CLUSTER", arg: "<urls>", help: "scale out on a Redis Cluster (Redis 7+, sharded pub/sub): comma-separated node URLs, one is enough", shown: () => "none",
+    apply(c, t) {
+      const urls = t.split(",").map((u) => u.trim()).filter(Boolean);
+      c.redisCluster = urls.length === 0 ? undefined : urls;
+    },
+  },
+  {
     flag: "origins", env: "TETHER_ORIGINS", arg: "<list>", help: "comma-separated browser origins allowed to open sockets, the page's public one included (https://chat.example.com); * allows any", shown: () => "loopback pages only (localhost, 127.0.0.1, [::1], any port)",
     apply: (c, t) => void (c.origins = t.split(",").map((o) => o.trim()).filter(Boolean)),
   },
@@ -122,6 +131,7 @@ function defaults(): ProgramConfig {
     host: "127.0.0.1",
     dev: false,
     redis: undefined,
+    redisCluster: undefined,
     logLevel: "warn",
     heartbeat: { ...DEFAULT_HEARTBEAT },
     origins: undefined,
@@ -162,6 +172,9 @@ export function readProgramConfig(args: readonly string[], env: (name: string) =
     if (text === undefined) continue;
     const problem = setting.apply(config, text);
     if (problem !== undefined) return { error: given.has(setting.flag) ? problem : `${problem} (from ${setting.env})` };
+  }
+  if (config.redis !== undefined && config.redisCluster !== undefined) {
+    return { error: "--redis and --redis-cluster exclude each other: give one Redis node or the nodes of one cluster" };
   }
   if (config.heartbeat.timeout <= config.heartbeat.interval) {
     return { error: `--heartbeat-timeout (${config.heartbeat.timeout}) must be longer than --heartbeat-interval (${config.heartbeat.interval})` };

@@ -42,6 +42,7 @@ const SETTINGS = [
   ["port", "PORT"],
   ["host", "HOST"],
   ["redis", "REDIS_URL"],
+  ["redis-cluster", "REDIS_CLUSTER"],
   ["origins", "TETHER_ORIGINS"],
   ["log-level", "TETHER_LOG_LEVEL"],
   ["heartbeat-interval", "TETHER_HEARTBEAT_INTERVAL"],
@@ -113,6 +114,7 @@ describe(`server.ts settings on ${RUNTIME}`, () => {
       [["--heartbeat-interval", "5000", "--heartbeat-timeout", "4000"], {}, /must be longer than --heartbeat-interval/],
       [["--port", "70000"], {}, /--port must be a number between 0 and 65535/],
       [["--verbose"], {}, /Unknown option "--verbose"/],
+      [["--redis", "redis://127.0.0.1:1"], { REDIS_CLUSTER: "redis://127.0.0.1:2" }, /--redis and --redis-cluster exclude each other/],
     ];
     for (const [args, env, message] of cases) {
       const result = spawnSync(process.execPath, [...runArgs, ...args], { encoding: "utf8", timeout: 15_000, env: { ...process.env, ...env } });
