@@ -4,17 +4,23 @@
  * subscribers are spread round-robin over the instances; one `burst` call publishes M messages on
  * instance 1, and the figure is the time until every subscriber holds all M.
  * Prints a markdown table and one JSON line per run. Flags: `--subs=N` (default 300),
- * `--messages=M` (default 2000), `--smoke` (30 subscribers, 200 messages).
+ * `--messages=M` (default 2000), `--smoke` (30 subscribers, 200 messages). `--cluster`: on a 3-master
+ * Redis Cluster (sharded pub/sub; instance i is given node i % 3) instead of one redis-server.
+ * `--topics=K` (default 1): the subscribers spread over K topic instances, each published to
+ * concurrently (every subscriber still gets M).
  * On one machine the instances, Redis and this load generator share the cores: compare the rows
  * with each other, not with a real cluster.
  * @module
  */
 import { type InstanceProcess, startInstance, startRedis } from "../tests/fixtures/redis.ts";
+import { startRedisCluster } from "../tests/fixtures/redis-cluster.ts";
 
 const flags = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, "").split("=") as [string, string | undefined]));
 const smoke = flags.has("smoke");
 const subs = Number(flags.get("subs") ?? (smoke ? 30 : 300));
 const messages = Number(flags.get("messages") ?? (smoke ? 200 : 2000));
+const topics = Number(flags.get("topics") ?? 1);
+const onCluster = flags.has("cluster");
 
 /** A raw protocol socket that counts event frames without decoding them. */
 async function subscriber(url: string, name: string): Promise<{ count: () => number; close: () => void }> {
@@ -43,26 +49,28 @@ async function burst(url: string, name: string, count: number): Promise<void> {
   ws.close();
 }
 
-const redis = await startRedis();
+const redis = onCluster ? await startRedisCluster() : await startRedis();
+const nodes = "urls" in redis ? redis.urls : [redis.url];
+const env = onCluster ? { REDIS_CLUSTER: "1" } : {};
 const rows: string[] = [];
 try {
   for (const n of [1, 2, 3]) {
-    const instances: InstanceProcess[] = await Promise.all(Array.from({ length: n }, () => startInstance("bun", redis.url)));
+    const instances: InstanceProcess[] = await Promise.all(Array.from({ length: n }, (_, i) => startInstance("bun", nodes[i % nodes.length]!, env)));
     const name = `bench-${n}`;
-    const clients = await Promise.all(Array.from({ length: subs }, (_, i) => subscriber(instances[i % n]!.url, name)));
+    const clients = await Promise.all(Array.from({ length: subs }, (_, i) => subscriber(instances[i % n]!.url, `${name}-${i % topics}`)));
     const started = performance.now();
-    await burst(instances[0]!.url, name, messages);
+    await Promise.all(Array.from({ length: topics }, (_, t) => burst(instances[0]!.url, `${name}-${t}`, messages)));
     const deadline = Date.now() + 60_000;
     while (clients.some((c) => c.count() < messages) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     const seconds = (performance.now() - started) / 1000;
     const delivered = clients.reduce((sum, c) => sum + c.count(), 0);
-    const result = { instances: n, subscribers: subs, messages, delivered, seconds: Number(seconds.toFixed(3)), deliveriesPerSecond: Math.round(delivered / seconds) };
+    const result = { redis: onCluster ? "cluster of 3" : "one node", topics, instances: n, subscribers: subs, messages, delivered, seconds: Number(seconds.toFixed(3)), deliveriesPerSecond: Math.round(delivered / seconds) };
     console.log(JSON.stringify(result));
-    rows.push(`| ${n} | ${subs} | ${messages} | ${delivered === subs * messages ? "all" : `${delivered} of ${subs * messages}`} | ${result.seconds} | ${result.deliveriesPerSecond.toLocaleString("en")} |`);
+    rows.push(`| ${result.redis} | ${topics} | ${n} | ${subs} | ${messages} | ${delivered === subs * messages ? "all" : `${delivered} of ${subs * messages}`} | ${result.seconds} | ${result.deliveriesPerSecond.toLocaleString("en")} |`);
     for (const c of clients) c.close();
     await Promise.all(instances.map((i) => i.kill()));
   }
 } finally {
   await redis.stop();
 }
-console.log(["", "| instances | subscribers | messages | delivered | seconds | deliveries/s |", "|---|---|---|---|---|---|", ...rows].join("\n"));
+console.log(["", "| redis | topic instances | instances | subscribers | messages | delivered | seconds | deliveries/s |", "|---|---|---|---|---|---|---|---|", ...rows].join("\n"));
