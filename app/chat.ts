@@ -59,6 +59,18 @@ export function createChatService(options: ServiceOptions<Contract, ChatAuth> = 
     return list;
   };
 
+  /** Publishes a message to a room and keeps it for `chat.history`. */
+  const post = async (roomId: string, author: string, text: string) => {
+    const message = { id: `${Date.now().toString(36)}-${(++counter).toString(36)}`, roomId, author, text, sentAt: new Date() };
+    // Published first: a message the broker did not take (Redis down) is neither kept nor
+    // acknowledged; the caller gets INTERNAL "the broker is unavailable" and may send it again.
+    await service.publish("rooms.messages", { roomId }, message);
+    const list = kept(roomId);
+    list.push(message);
+    if (list.length > KEPT_PER_ROOM) list.splice(0, list.length - KEPT_PER_ROOM);
+    return message;
+  };
+
   const service: Service<Contract, ChatAuth> = createService<Contract, ChatAuth>(contract, {
     rooms: {
       list: directory,
@@ -80,17 +92,16 @@ export function createChatService(options: ServiceOptions<Contract, ChatAuth> = 
       },
     },
     chat: {
-      send: async ({ roomId, text }, ctx) => {
-        const message = { id: `${Date.now().toString(36)}-${(++counter).toString(36)}`, roomId, author: ctx.auth.name, text, sentAt: new Date() };
-        // Published first: a message the broker did not take (Redis down) is neither kept nor
-        // acknowledged; the caller gets INTERNAL "the broker is unavailable" and may send it again.
-        await ctx.publish("rooms.messages", { roomId }, message);
-        const list = kept(roomId);
-        list.push(message);
-        if (list.length > KEPT_PER_ROOM) list.splice(0, list.length - KEPT_PER_ROOM);
-        return message;
-      },
+      send: ({ roomId, text }, ctx) => post(roomId, ctx.auth.name, text),
       history: ({ roomId, limit }) => (rooms.get(roomId) ?? []).slice(-limit),
+      // The requester confirms in its own window (a server-to-client call); the room then learns who cleared it.
+      clear: async ({ roomId }, ctx) => {
+        const { confirmed } = await ctx.client.confirm({ question: `Clear the history of #${roomId} for everyone?` }, { signal: ctx.signal });
+        if (!confirmed) throw ctx.error("NOT_CONFIRMED", "The history was kept", { roomId });
+        const cleared = kept(roomId).splice(0).length;
+        await post(roomId, ctx.auth.name, "cleared the history");
+        return { cleared };
+      },
     },
     me: (_, ctx) => ({ name: ctx.auth.name, connectionId: ctx.connectionId }),
   }, {

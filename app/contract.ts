@@ -1,5 +1,6 @@
 /**
- * The demo service's contract: chat rooms with history, presence and a typing indicator.
+ * The demo service's contract: chat rooms with history, presence and a typing indicator, and one
+ * procedure the client implements (`client.confirm`, which the server calls before clearing a room).
  * Frontends import its type (or the generated client); the server implements it.
  * @module
  */
@@ -59,11 +60,24 @@ export const contract = defineContract({
       output: v.array(Message),
       description: "The latest messages of a room, oldest first",
     }),
+    clear: procedure({
+      input: v.object({ roomId: RoomId }),
+      output: v.object({ cleared: v.pipe(v.number(), v.description("Messages removed")) }),
+      errors: { NOT_CONFIRMED: v.object({ roomId: RoomId }) },
+      description: "Clears a room's history once the requester confirms (the server asks with client.confirm); the room is told who cleared it",
+    }),
   },
   me: procedure({
     output: v.object({ name: v.string(), connectionId: v.string() }),
     description: "Who this connection is",
   }),
+  client: {
+    confirm: procedure({
+      input: v.object({ question: v.pipe(v.string(), v.maxLength(200)) }),
+      output: v.object({ confirmed: v.boolean() }),
+      description: "Asks the user a yes-or-no question; the server waits for the answer",
+    }),
+  },
 });
 
 /** The demo contract's type, for `createClient<Contract>`. */

@@ -9,6 +9,7 @@ import type { ContractTree } from "../shared/contract.ts";
 import { type ErrorCode, type Issue, RpcError } from "../shared/errors.ts";
 import type { ServerFrame } from "../shared/protocol.ts";
 import { SUBPROTOCOL } from "../shared/version.ts";
+import { createImplementations } from "./implementations.ts";
 import { createLiveness } from "./liveness.ts";
 import type { ClientOptions } from "./options.ts";
 import { type ClientApi, createProxy } from "./proxy.ts";
@@ -77,7 +78,7 @@ type EventSource = Partial<Pick<EventTarget, "addEventListener" | "removeEventLi
  * const client = createClient<typeof contract>("ws://localhost:8080/ws");
  * const { id } = await client.api.chat.send({ roomId: "lobby", text: "hi" });
  */
-export function createClient<C extends ContractTree>(url: string, options: ClientOptions = {}): Client<C> {
+export function createClient<C extends ContractTree>(url: string, options: ClientOptions<C> = {}): Client<C> {
   const timeout = options.timeout ?? 30_000;
   const backoff = options.reconnect === false ? undefined : { ...DEFAULT_BACKOFF, ...options.reconnect };
   const connectTimeout = options.connectTimeout ?? 10_000;
@@ -106,6 +107,7 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
   };
   const requests = createRequests(send, wake, touchIdle, options.queueSize ?? 100);
   const subscriptions = createSubscriptions(send, requests.nextId, wake, touchIdle);
+  const served = createImplementations(options.implement, send);
   const liveness = createLiveness(send, (reason) => dropped(CloseCode.HEARTBEAT_TIMEOUT, reason));
 
   function emit<E extends keyof ClientEvents>(event: E, ...args: ClientEvents[E]): void {
@@ -156,6 +158,7 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
     socket = undefined;
     clearTimeout(helloTimer);
     liveness.stop();
+    served.disconnected();
     if (ws === undefined) return;
     ws.onmessage = ws.onclose = null;
     if (ws.readyState < 2) ws.close(code, reason);
@@ -260,6 +263,10 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
         return void send(JSON.stringify({ type: "pong", ts: frame.ts }));
       case "pong":
         return liveness.pong(frame.ts);
+      case "call":
+        return served.call(frame);
+      case "cancel":
+        return served.cancel(frame.id);
     }
   }
 

@@ -5,7 +5,8 @@
 export { type Client, type ClientEvents, type ConnectionState, createClient, type Result, type StateChange } from "./client.ts";
 export type { CallOptions, ClientOptions } from "./options.ts";
 export type { ClientApi, ProcedureClient, TopicClient } from "./proxy.ts";
+export type { Implementation, ImplementationContext, Implementations } from "./implementations.ts";
 export type { BackoffOptions } from "./reconnect.ts";
 export type { PresenceView, SubscriptionHandle, SubscriptionHandlers } from "./subscription.ts";
-export type { CallError, ContractTree, DeclaredError, Procedure, Topic, TypedSchema } from "../shared/contract.ts";
+export type { CallError, ClientSide, ContractTree, DeclaredError, Procedure, ServerSide, Topic, TypedSchema } from "../shared/contract.ts";
 export { type ErrorCode, type Issue, RpcError } from "../shared/errors.ts";

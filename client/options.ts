@@ -2,7 +2,9 @@
  * The options a client and each of its calls take.
  * @module
  */
+import type { ClientSide, ContractTree } from "../shared/contract.ts";
 import type { RpcError } from "../shared/errors.ts";
+import type { Implementations } from "./implementations.ts";
 import type { BackoffOptions } from "./reconnect.ts";
 
 /** Per-call options. */
@@ -15,8 +17,13 @@ export interface CallOptions {
   retry?: boolean;
 }
 
-/** Client settings; every field has a documented default. */
-export interface ClientOptions {
+/** Client settings for a contract `C`; every field has a documented default. */
+export interface ClientOptions<C extends ContractTree = ContractTree> {
+  /**
+   * The procedures of the contract's `client` section that the server calls on this client (`ctx.client.confirm(input)`),
+   * every one of them when given; a client without them answers such calls NOT_FOUND. @default none
+   */
+  implement?: Implementations<ClientSide<C>>;
   /** Default per-call timeout in milliseconds. @default 30000 */
   timeout?: number;
   /** Reconnect backoff, or false to never reconnect. @default DEFAULT_BACKOFF */

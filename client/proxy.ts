@@ -9,6 +9,7 @@ import type {
   CallError,
   CallInput,
   CallOutput,
+  ServerSide,
   TopicMessageIn,
   TopicMessageOut,
   TopicParamsIn,
@@ -46,11 +47,17 @@ export interface TopicClient<T extends AnyTopic> {
   publish(params: TopicParamsIn<T>, message: TopicMessageIn<T>): Promise<void>;
 }
 
-/** The client-side mirror of a contract. */
-export type ClientApi<C> = {
+/** The client-side mirror of a contract (its `client` section is what the client implements, not calls). */
+export type ClientApi<C> = ApiTree<ServerSide<C>>;
+
+/**
+ * The mirror of one namespace.
+ * @internal
+ */
+type ApiTree<C> = {
   readonly [K in keyof C]: C[K] extends AnyProcedure ? ProcedureClient<C[K]>
     : C[K] extends AnyTopic ? TopicClient<C[K]>
-    : ClientApi<C[K]>;
+    : ApiTree<C[K]>;
 };
 
 /** What the proxy forwards to. */

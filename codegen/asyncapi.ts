@@ -6,9 +6,9 @@
  */
 import { toJsonSchema } from "@valibot/to-json-schema";
 import type { GenericSchema } from "valibot";
-import { type AnyProcedure, type AnyTopic, type ContractTree, flattenContract, isProcedure } from "../shared/contract.ts";
+import { type AnyProcedure, type AnyTopic, CLIENT_SECTION, clientProcedures, type ContractTree, flattenContract, isProcedure } from "../shared/contract.ts";
 import { SUBPROTOCOL } from "../shared/version.ts";
-import { typeName } from "./client-module.ts";
+import { errorTypeName, typeName } from "./client-module.ts";
 
 /** A JSON value as written to the document. */
 type Json = Record<string, unknown>;
@@ -41,13 +41,19 @@ export function wireSchema(schema: GenericSchema, mode: "input" | "output"): Jso
   return json;
 }
 
-/** Every payload's JSON Schema by type name (the names of the generated client's types). */
+/**
+ * Every payload's JSON Schema by type name (the names of the generated client's types): procedure
+ * inputs, outputs and declared errors' data (the `client` section's under `client.`), topic params,
+ * messages and presence.
+ */
 export function payloadSchemas(contract: ContractTree): Record<string, Json> {
   const schemas: Record<string, Json> = {};
-  for (const [path, entry] of flattenContract(contract)) {
+  const procedures = [...flattenContract(contract), ...[...clientProcedures(contract)].map(([path, p]) => [`${CLIENT_SECTION}.${path}`, p] as const)];
+  for (const [path, entry] of procedures) {
     if (isProcedure(entry)) {
       if (entry.input !== undefined) schemas[typeName(path, "Input")] = wireSchema(entry.input, "input");
       if (entry.output !== undefined) schemas[typeName(path, "Output")] = wireSchema(entry.output, "output");
+      for (const [code, schema] of Object.entries(entry.errors ?? {})) schemas[errorTypeName(path, code)] = wireSchema(schema as GenericSchema, "output");
       continue;
     }
     if (entry.params !== undefined) schemas[typeName(path, "Params")] = wireSchema(entry.params, "input");
@@ -75,21 +81,41 @@ const frame = (type: string, properties: Json, required: string[]): Json => ({
 });
 
 const ID = ref("#/components/schemas/RequestId");
+const SERVER_ID = ref("#/components/schemas/ServerRequestId");
 
-function procedureChannel(path: string, p: AnyProcedure): { channel: Json; operations: Record<string, Json> } {
+/**
+ * A procedure's channel: its call and result, and its declared errors (one `error` message, one
+ * variant per code with the schema of its data). A procedure of the `client` section (`method` is
+ * its path inside the section) is called by the server: the client receives the call and replies.
+ */
+function procedureChannel(path: string, p: AnyProcedure, method = path): { channel: Json; operations: Record<string, Json> } {
+  const byServer = method !== path;
+  const id = byServer ? SERVER_ID : ID;
   const input = p.input === undefined ? undefined : typeName(path, "Input");
   const output = p.output === undefined ? undefined : typeName(path, "Output");
-  const messages = {
-    call: { name: "call", title: `Call ${path}`, payload: frame("call", { id: ID, method: { const: path }, input: payload(schemaRef(input)) }, ["id", "method"]) },
-    result: { name: "result", title: `Result of ${path}`, payload: frame("result", { id: ID, output: payload(schemaRef(output)) }, ["id", "output"]) },
+  const messages: Json = {
+    call: { name: "call", title: `Call ${path}`, payload: frame("call", { id, method: { const: method }, input: payload(schemaRef(input)) }, ["id", "method"]) },
+    result: { name: "result", title: `Result of ${path}`, payload: frame("result", { id, output: payload(schemaRef(output)) }, ["id", "output"]) },
   };
+  const replies = [ref(`#/channels/${path}/messages/result`)];
+  const declared = Object.keys(p.errors ?? {});
+  if (declared.length > 0) {
+    const variants = declared.map((code) => frame("error", { id, code: { const: code }, message: { type: "string" }, data: payload(schemaRef(errorTypeName(path, code))) }, ["id", "code", "message", "data"]));
+    messages.error = {
+      name: "error",
+      title: `Declared errors of ${path}`,
+      summary: `Besides the protocol's codes (PROTOCOL.md section 7), ${path} fails with ${declared.join(", ")}, each with its data`,
+      payload: { oneOf: variants },
+    };
+    replies.push(ref(`#/channels/${path}/messages/error`));
+  }
   const channel = { address: path, title: path, ...(p.description ? { description: p.description } : {}), messages };
   const operation = {
-    action: "send",
+    action: byServer ? "receive" : "send",
     channel: ref(`#/channels/${path}`),
-    summary: p.description ?? `Calls ${path}`,
+    summary: p.description ?? (byServer ? `The server calls ${method} on the client` : `Calls ${path}`),
     messages: [ref(`#/channels/${path}/messages/call`)],
-    reply: { channel: ref(`#/channels/${path}`), messages: [ref(`#/channels/${path}/messages/result`)] },
+    reply: { channel: ref(`#/channels/${path}`), messages: replies },
   };
   return { channel, operations: { [path]: operation } };
 }
@@ -151,6 +177,12 @@ export function generateAsyncApi(spec: AsyncApiSpec): Json {
     channels[path] = part.channel;
     Object.assign(operations, part.operations);
   }
+  for (const [method, entry] of clientProcedures(spec.contract)) {
+    const path = `${CLIENT_SECTION}.${method}`;
+    const part = procedureChannel(path, entry, method);
+    channels[path] = part.channel;
+    Object.assign(operations, part.operations);
+  }
   return {
     asyncapi: "3.0.0",
     info: { title: spec.title, version: spec.version, description: spec.description },
@@ -174,6 +206,9 @@ export function generateAsyncApi(spec: AsyncApiSpec): Json {
           properties: { epoch: { type: "string" }, offset: { type: "integer", minimum: 0 } },
           required: ["epoch", "offset"],
         },
+        ...(clientProcedures(spec.contract).size === 0 ? {} : {
+          ServerRequestId: { type: "integer", minimum: 1, description: "Chosen by the server for a call it makes to the client (its own id space); echoed in the client's answer" },
+        }),
         ...payloadSchemas(spec.contract),
       },
     },

@@ -4,7 +4,7 @@
  * `createChatClient()` wrapping the client runtime. It imports the Tether client and nothing else.
  * @module
  */
-import { type AnyProcedure, type AnyTopic, type ContractTree, flattenContract, isProcedure } from "../shared/contract.ts";
+import { type AnyProcedure, type AnyTopic, CLIENT_SECTION, clientProcedures, type ContractTree, flattenContract, isProcedure } from "../shared/contract.ts";
 import { describe, docComment, type SchemaNames, type SchemaNode, typeText, type TypeMode } from "./typescript.ts";
 
 /** What to generate and from where. */
@@ -26,6 +26,11 @@ export interface ClientModuleSpec {
 /** A PascalCase type name from a dotted path and a suffix: `chat.send` + `Input` gives `ChatSendInput`. */
 export function typeName(path: string, suffix: string): string {
   return path.split(".").map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join("") + suffix;
+}
+
+/** The type name of a declared error's data: `shop.buy` + `OUT_OF_STOCK` gives `ShopBuyErrorOutOfStock`. */
+export function errorTypeName(path: string, code: string): string {
+  return typeName(path, `Error${typeName(code.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()), "")}`);
 }
 
 /** Generates the module's source text (deterministic: the same contract gives the same bytes). */
@@ -52,6 +57,8 @@ export function generateClientModule(spec: ClientModuleSpec): string {
     if (isProcedure(entry)) procedureTypes(path, entry, define, slots);
     else topicTypes(path, entry, define, slots);
   }
+  // The procedures the client implements, typed like the others (`ClientConfirmInput`…), so `implement` is checked.
+  for (const [path, entry] of clientProcedures(spec.contract)) procedureTypes(`${CLIENT_SECTION}.${path}`, entry, define, slots);
   return [
     header(spec),
     out.join("\n"),
@@ -60,9 +67,9 @@ export function generateClientModule(spec: ClientModuleSpec): string {
     `/** A connected client of the ${svc.toLowerCase()} service. */\n`,
     `export type ${svc}Client = Client<${svc}Contract>;\n\n`,
     `/**\n * Connects to the ${svc.toLowerCase()} service.\n * @param url the service's WebSocket URL, e.g. \`ws://localhost:8080/ws\`\n`,
-    ` * @param options the client's options (reconnect, timeouts, query params); see \`ClientOptions\`\n`,
+    ` * @param options the client's options (reconnect, timeouts, query params, the \`implement\`ations the server calls); see \`ClientOptions\`\n`,
     ` * @example\n * const client = create${svc}Client("ws://localhost:8080/ws");\n */\n`,
-    `export function create${svc}Client(url: string, options: ClientOptions = {}): ${svc}Client {\n`,
+    `export function create${svc}Client(url: string, options: ClientOptions<${svc}Contract> = {}): ${svc}Client {\n`,
     `  return createClient<${svc}Contract>(url, options);\n}\n`,
   ].join("");
 }
@@ -75,7 +82,7 @@ function procedureTypes(path: string, p: AnyProcedure, define: Define, slots: Ma
   const output = p.output === undefined ? "void" : define(typeName(path, "Output"), p.output, "output", `What \`${path}\` returns${what}`);
   // Declared errors keep their codes and data types, so `.safe` narrows them as with the contract itself.
   const errors = Object.entries<SchemaNode>(p.errors ?? {}).map(([code, schema]) => {
-    const data = define(typeName(path, `Error${typeName(code.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()), "")}`), schema, "output", `Data of \`${path}\`'s \`${code}\` error`);
+    const data = define(errorTypeName(path, code), schema, "output", `Data of \`${path}\`'s \`${code}\` error`);
     return `readonly ${code}: Schema<${data}>`;
   });
   const declared = errors.length === 0 ? "" : `, { ${errors.join("; ")} }`;

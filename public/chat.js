@@ -1,4 +1,5 @@
-// The demo chat page: rooms, history, presence, typing, and a connection badge, all through the
+// The demo chat page: rooms, history, presence, typing, a connection badge, and clearing a room's
+// history (the server asks this page to confirm: a server-to-client call), all through the
 // generated client (tether-chat.js, built by `deno task codegen` from client/generated/chat.ts).
 import { createChatClient } from "./tether-chat.js";
 import { httpFallback } from "./tether-http.js";
@@ -32,7 +33,8 @@ function start() {
   // A short backoff cap: a chat should be back within seconds of its server.
   // Where WebSocket is blocked the chat continues over HTTP, and moves back once it passes again.
   const fallback = httpFallback();
-  const client = createChatClient(url, { params: () => ({ name }), reconnect: { max: 2000 }, WebSocket: fallback.WebSocket });
+  // `implement`: what the server may call on this page; client.confirm asks the user in a dialog.
+  const client = createChatClient(url, { params: () => ({ name }), reconnect: { max: 2000 }, WebSocket: fallback.WebSocket, implement: { confirm } });
   const view = { room: "", messages: new Map(), pending: [], typing: new Map(), rooms: new Map(), subs: [] };
   let latency;
 
@@ -256,7 +258,38 @@ function start() {
     }));
   }
 
+  // ---- clearing a room's history: the server calls client.confirm on this page before it clears ----
+  $("clear-room").addEventListener("click", async () => {
+    const room = view.room;
+    try {
+      await client.api.chat.clear({ roomId: room }, { timeout: 90_000 });
+      if (room === view.room) {
+        view.messages = new Map();
+        void loadHistory(room);
+      }
+    } catch {
+      // NOT_CONFIRMED (the user said no), or the server gave up waiting: the history stays.
+    }
+  });
+
   joinRoom((query.get("room") ?? "lobby").toLowerCase());
+}
+
+/** Implements client.confirm: shows the server's question, answers with the user's choice (no when the server stops waiting). */
+function confirm({ question }, { signal }) {
+  const dialog = $("confirm");
+  $("confirm-question").textContent = question;
+  dialog.returnValue = "";
+  dialog.showModal();
+  return new Promise((resolve) => {
+    const done = () => {
+      signal.removeEventListener("abort", stop);
+      resolve({ confirmed: dialog.returnValue === "yes" });
+    };
+    const stop = () => dialog.close("no");
+    dialog.addEventListener("close", done, { once: true });
+    signal.addEventListener("abort", stop, { once: true });
+  });
 }
 
 // ---- small DOM helpers (text only: nothing a user typed is ever parsed as HTML) ----

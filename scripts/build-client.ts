@@ -6,6 +6,7 @@
  */
 import * as esbuild from "esbuild";
 import { basename, dirname, resolve } from "node:path";
+import { readFile } from "node:fs/promises";
 import { gzipSync } from "node:zlib";
 
 /** The module bundled for browsers: the generated client (the runtime, superjson and all). */
@@ -35,8 +36,25 @@ export const superjsonInPlace: esbuild.Plugin = {
   name: "superjson-in-place",
   setup(build) {
     build.onResolve({ filter: /^copy-anything$/ }, () => ({ path: "copy-anything", namespace: "in-place" }));
-    build.onLoad({ filter: /.*/, namespace: "in-place" }, () => ({ contents: "export const copy = (value) => value;", loader: "js" }));
+    build.onResolve({ filter: /^\.\/(class-)?registry\.js$/ }, (args) => (/superjson/.test(args.importer) ? { path: args.path, namespace: "in-place" } : undefined));
+    build.onLoad({ filter: /.*/, namespace: "in-place" }, (args) => ({ contents: STUBS[args.path]!, loader: "js" }));
+    // The default instance and its bound statics are built at load, so esbuild cannot drop them; Tether uses a private instance.
+    build.onLoad({ filter: /superjson[\\/]dist[\\/]index\.js$/ }, async (args) => ({
+      contents: (await readFile(args.path, "utf8")).replace(/^(SuperJSON\.\w+ = |export const \w+ = SuperJSON\.).*$/gm, ""),
+      loader: "js",
+    }));
   },
+};
+
+/**
+ * What the in-place plugin loads instead of a module: copy-anything's `copy` as the identity, and
+ * superjson's class and symbol registries as registries that stay empty (Tether never calls
+ * `registerClass` or `registerSymbol`, so every lookup answers undefined, as the real ones would).
+ */
+const STUBS: Record<string, string> = {
+  "copy-anything": "export const copy = (value) => value;",
+  "./registry.js": "export class Registry { register() {} getIdentifier() {} getValue() {} }",
+  "./class-registry.js": "export class ClassRegistry { register() {} getIdentifier() {} getValue() {} getAllowedProps() {} }",
 };
 
 /** A built bundle and what it weighs. */

@@ -92,6 +92,8 @@ export class Connection<A = unknown> {
   closedWith: { code: number; reason: string } | undefined;
   /** The service's backpressure control; set when the service opens the connection. */
   flow: FlowControl | undefined;
+  /** The service's server-to-client calls, for `ctx.client`; set when the service opens the connection. */
+  clientCalls: { caller(connectionId: string): unknown } | undefined;
   private tokens: number;
   private refilledAt = Date.now();
   /** Set while the server lets the socket's buffer drain before its close frame (shutdown): nothing more is read or written. */

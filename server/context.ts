@@ -42,6 +42,12 @@ export class CallContext<C, A> implements Context<C, A> {
     this.roomRegistry.leave(this.conn as Connection, room);
   }
 
+  /** The procedures of the contract's `client` section, called on this connection (`ctx.client.confirm(input)`). */
+  get client(): never {
+    if (this.conn.clientCalls === undefined) throw new TypeError("Cannot call the client: the connection is not served by a service");
+    return this.conn.clientCalls.caller(this.conn.id) as never;
+  }
+
   /** The rooms the connection is in. */
   rooms(): ReadonlySet<string> {
     return this.conn.rooms;

@@ -6,6 +6,7 @@
  */
 import { type AnyProcedure, type AnyTopic, type ContractTree, flattenContract, isTopic } from "../shared/contract.ts";
 import type { Broker } from "./broker/broker.ts";
+import type { ClientCalls } from "./client-calls.ts";
 import type { Handlers, Middleware, Publisher, Target, TopicHooks } from "./handlers.ts";
 import type { IdempotencyCache } from "./idempotency.ts";
 import type { Logger } from "./log.ts";
@@ -31,6 +32,8 @@ export interface Core<A> {
   metrics: Metrics;
   logger: Logger;
   idempotency: IdempotencyCache;
+  /** Server-to-client calls: their frames and the clients' answers. */
+  clientCalls: ClientCalls;
 }
 
 /**

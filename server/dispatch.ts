@@ -76,6 +76,9 @@ export function receive<A>(core: Core<A>, conn: Connection<A>, data: string | Ar
       return void conn.send(frame.ts === undefined ? PONG : JSON.stringify({ type: "pong", ts: frame.ts }));
     case "pong":
       return;
+    case "result":
+    case "error":
+      return core.clientCalls.answered(conn, frame);
   }
 }
 

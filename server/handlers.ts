@@ -3,15 +3,18 @@
  * @module
  */
 import type { RpcError } from "../shared/errors.ts";
+import type { ClientCaller } from "./client-calls.ts";
 import type {
   AnyProcedure,
   AnyTopic,
+  ClientSide,
   DeclaredCode,
   ErrorDataIn,
   EntryAt,
   HandlerInput,
   HandlerOutput,
   PathsOf,
+  ServerSide,
   TopicMessageIn,
   TopicParamsIn,
   TopicParamsOut,
@@ -67,6 +70,11 @@ export interface Context<C, A> extends Publisher<C> {
   leave(room: string): void;
   /** The rooms this connection is in. */
   rooms(): ReadonlySet<string>;
+  /**
+   * Calls a procedure of the contract's `client` section on this connection (Socket.IO's
+   * `socket.emitWithAck`): `await ctx.client.confirm(input, { timeout, signal })`.
+   */
+  readonly client: ClientCaller<ClientSide<C>>;
   /**
    * Publishes to every subscriber of the instance but this connection (`socket.broadcast.emit`);
    * settles like `publish`. `options.volatile` drops rather than queues (see {@link Target.volatile}).
@@ -130,13 +138,19 @@ type RequiredKeys<T> = {
     : K;
 }[keyof T];
 
-/** The handler tree for a contract: every procedure required, topic hooks optional. */
-export type Handlers<T, C = T, A = unknown> =
+/** The handler tree for a contract: every procedure required, topic hooks optional; its `client` section is the client's to implement. */
+export type Handlers<T, C = T, A = unknown> = HandlerTree<ServerSide<T>, C, A>;
+
+/**
+ * The handlers of one namespace.
+ * @internal
+ */
+type HandlerTree<T, C, A> =
   & {
-    [K in RequiredKeys<T>]: T[K] extends AnyProcedure ? ProcedureHandler<T[K], C, A> : Handlers<T[K], C, A>;
+    [K in RequiredKeys<T>]: T[K] extends AnyProcedure ? ProcedureHandler<T[K], C, A> : HandlerTree<T[K], C, A>;
   }
   & {
-    [K in Exclude<keyof T, RequiredKeys<T>>]?: T[K] extends AnyTopic ? TopicHooks<T[K], C, A> : Handlers<T[K], C, A>;
+    [K in Exclude<keyof T, RequiredKeys<T>>]?: T[K] extends AnyTopic ? TopicHooks<T[K], C, A> : HandlerTree<T[K], C, A>;
   };
 
 /** One call, subscribe or publish as middleware sees it. */

@@ -42,6 +42,7 @@ export class ConnectionLifecycle<A> {
     const { metrics, logger, options } = core;
     const conn = new Connection<A>(socket, auth, ip, rate);
     conn.flow = flow;
+    conn.clientCalls = core.clientCalls;
     if (refused !== undefined) {
       // Never registered and never dispatched to (receive ignores closed connections): only the error and the close go out.
       const code = refused.code === "FORBIDDEN" ? CloseCode.FORBIDDEN : CloseCode.UNAUTHORIZED;

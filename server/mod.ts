@@ -3,21 +3,25 @@
  * Pick a runtime by importing `server/adapters/deno.ts` or `server/adapters/bun.ts`.
  * @module
  */
-export { defineContract, type HistoryOptions, procedure, type SlowConsumerPolicy, topic } from "../shared/contract.ts";
+export { type ClientSide, defineContract, type HistoryOptions, procedure, type ServerSide, type SlowConsumerPolicy, topic } from "../shared/contract.ts";
 export { type ErrorCode, type Issue, RpcError } from "../shared/errors.ts";
 export { CloseCode, type Limits, PROTOCOL_VERSION, SUBPROTOCOL } from "../shared/protocol.ts";
 export { createService, type Service } from "./service.ts";
+export type { ClientCallOptions, ClientCaller, ClientProcedureCaller } from "./client-calls.ts";
 export { type Cluster, type ClusterConnection, ClusterTimeoutError, type Selector } from "./cluster.ts";
 export { type CloseInfo, DEFAULT_LIMITS, type ServiceOptions } from "./options.ts";
 export type { Context, Handlers, Middleware, MiddlewareCall, PresenceEntry, ProcedureContext, ProcedureHandler, Publisher, Target, TopicHooks } from "./handlers.ts";
 export type {
   Broker,
   BrokerMessage,
+  ClientAnswer,
+  ClientCallRelay,
   ClusterAnswers,
   ClusterRelay,
   Deliver,
   PresenceChange,
   Recovery,
+  RelayedClientCall,
   RemotePresence,
   Reset,
   SessionRelay,

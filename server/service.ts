@@ -4,10 +4,11 @@
  */
 import * as v from "valibot";
 import { decode, encode, topicKey } from "../shared/codec.ts";
-import type { ContractTree } from "../shared/contract.ts";
+import { type ClientSide, clientProcedures, type ContractTree } from "../shared/contract.ts";
 import { RpcError } from "../shared/errors.ts";
 import { CloseCode } from "../shared/protocol.ts";
 import { type BrokerMessage, type PresenceChange, renderBrokerMetrics } from "./broker/broker.ts";
+import { type ClientCaller, ClientCalls } from "./client-calls.ts";
 import { checkCloseCode, type Cluster, createCluster } from "./cluster.ts";
 import type { Connection, Socket } from "./connection.ts";
 import { bindHandlers, type Core, middlewareChains } from "./core.ts";
@@ -67,6 +68,12 @@ export interface Service<C extends ContractTree, A = unknown> extends Publisher<
    * memory broker, this one's): room members, a connection's rooms, presence, join, leave, disconnect.
    */
   readonly cluster: Cluster;
+  /**
+   * Calls the procedures of the contract's `client` section on one connection, of this instance
+   * or (Redis broker) of any other: `await service.client(connectionId).confirm(input, { timeout, signal })`.
+   * A connection that is not open anywhere rejects with DISCONNECTED.
+   */
+  client(connectionId: string): ClientCaller<ClientSide<C>>;
   /** The rooms a connection of this instance is in (synchronous; `cluster.roomsOf` finds it on any instance). */
   roomsOf(connectionId: string): ReadonlySet<string>;
   /** Connection ids in a room on this instance (synchronous; `cluster.roomMembers` asks every instance). */
@@ -179,6 +186,14 @@ export function createService<C extends ContractTree, A = undefined>(
     metrics,
     logger,
     idempotency: new IdempotencyCache(resolved.idempotencyWindow, broker.outcomes),
+    clientCalls: new ClientCalls({
+      procedures: clientProcedures(contract),
+      connections,
+      timeout: resolved.callTimeout,
+      maxPending: resolved.limits.maxInFlight,
+      logger,
+      relay: broker.clientCalls,
+    }),
   };
 
   // A channel that lost messages (Redis outage): its subscribers reconnect, resubscribe with their
@@ -232,6 +247,10 @@ export function createService<C extends ContractTree, A = undefined>(
     },
 
     cluster: createCluster({ connections, rooms, presence, close: (id, code, reason) => service.disconnect(id, code, reason) }, broker.cluster),
+
+    client(connectionId) {
+      return core.clientCalls.caller(connectionId) as ClientCaller<ClientSide<C>>;
+    },
 
     useNativePublish(publish) {
       registry.nativePublish = publish;

@@ -113,6 +113,12 @@ export interface ContractTree {
   readonly [name: string]: ContractEntry | ContractTree;
 }
 
+/**
+ * The top-level key of the procedures the client implements and the server calls
+ * (`client: { confirm: procedure(...) }`); only procedures and namespaces of them may sit under it.
+ */
+export const CLIENT_SECTION = "client";
+
 /** Names the client proxy uses itself, so no procedure, topic or namespace may take them. */
 export const RESERVED_NAMES = ["subscribe", "publish", "safe", "then", "bind", "call", "apply"] as const;
 
@@ -169,7 +175,28 @@ export function topic<
  */
 export function defineContract<const C extends ContractTree>(contract: C): C {
   flattenContract(contract);
+  clientProcedures(contract);
   return contract;
+}
+
+/**
+ * Every procedure of a contract's `client` section (the ones the client implements) by dotted path
+ * under it (`confirm`, not `client.confirm`).
+ * @throws {TypeError} when a name is not allowed or the section holds a topic
+ */
+export function clientProcedures(contract: ContractTree): Map<string, AnyProcedure> {
+  const section = contract[CLIENT_SECTION];
+  const procedures = new Map<string, AnyProcedure>();
+  if (section === undefined) return procedures;
+  const prefix = `${CLIENT_SECTION}.`;
+  const entries = isProcedure(section) || isTopic(section) ? new Map([[CLIENT_SECTION, section]]) : flattenContract(section as ContractTree, prefix);
+  for (const [path, entry] of entries) {
+    if (!isProcedure(entry) || path === CLIENT_SECTION) {
+      throw new TypeError(`Cannot define contract: "${path}" must be a procedure the client implements, inside the "${CLIENT_SECTION}" section`);
+    }
+    procedures.set(path.slice(prefix.length), entry);
+  }
+  return procedures;
 }
 
 /** Whether a contract entry is a procedure. */
@@ -183,12 +210,14 @@ export function isTopic(entry: unknown): entry is AnyTopic {
 }
 
 /**
- * Every procedure and topic of a contract by dotted path (`chat.send`).
+ * Every procedure and topic the server serves, by dotted path (`chat.send`); the top-level `client`
+ * section (see {@link clientProcedures}) is not part of it.
  * @throws {TypeError} when a name is not an identifier or is reserved
  */
 export function flattenContract(tree: ContractTree, prefix = ""): Map<string, AnyProcedure | AnyTopic> {
   const entries = new Map<string, AnyProcedure | AnyTopic>();
   for (const [name, entry] of Object.entries(tree)) {
+    if (prefix === "" && name === CLIENT_SECTION) continue;
     if (!NAME.test(name) || (RESERVED_NAMES as readonly string[]).includes(name)) {
       throw new TypeError(`Cannot define contract: "${prefix}${name}" is not an allowed name`);
     }
@@ -242,6 +271,12 @@ export type TopicMessageOut<T> = T extends Topic<GenericSchema, infer M, Generic
 /** Presence metadata of one connection of a member. */
 export type TopicPresence<T> = T extends Topic<GenericSchema, GenericSchema, infer R> ? InferOutput<R> : never;
 
+/** The server's side of a contract: everything but its top-level `client` section. */
+export type ServerSide<C> = { [K in keyof C as K extends typeof CLIENT_SECTION ? never : K]: C[K] };
+
+/** A contract's `client` section: the procedures the client implements (none when absent). */
+export type ClientSide<C> = C extends { readonly client: infer S } ? S : Record<never, never>;
+
 /**
  * Two path segments joined by a dot.
  * @internal
@@ -250,10 +285,16 @@ type Join<A extends string, B extends string> = A extends "" ? B : `${A}.${B}`;
 
 /** Every dotted path of a contract whose entry extends `Kind`. */
 export type PathsOf<C, Kind, Prefix extends string = ""> = {
-  [K in keyof C & string]: C[K] extends Kind ? Join<Prefix, K>
+  [K in keyof C & string]: Prefix extends "" ? K extends typeof CLIENT_SECTION ? never : PathStep<C, K, Kind, Prefix> : PathStep<C, K, Kind, Prefix>;
+}[keyof C & string];
+
+/**
+ * The paths one key of a namespace contributes to {@link PathsOf}.
+ * @internal
+ */
+type PathStep<C, K extends keyof C & string, Kind, Prefix extends string> = C[K] extends Kind ? Join<Prefix, K>
     : C[K] extends AnyProcedure | AnyTopic ? never
     : PathsOf<C[K], Kind, Join<Prefix, K>>;
-}[keyof C & string];
 
 /** The entry of a contract at a dotted path. */
 export type EntryAt<C, Path extends string> = Path extends `${infer Head}.${infer Rest}`

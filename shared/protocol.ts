@@ -78,6 +78,21 @@ export const PingFrame = v.object({ type: v.literal("ping"), ts: v.optional(v.nu
 /** Either side: answer to a ping, echoing its `ts`. */
 export const PongFrame = v.object({ type: v.literal("pong"), ts: v.optional(v.number()) });
 
+/** An id the server chose for a call it makes to the client (its own id space: a positive safe integer). */
+const ServerId = v.pipe(v.number(), v.safeInteger(), v.minValue(1));
+
+/** Client -> server: the output of a procedure the server called on the client (section 3.1). */
+export const AnswerFrame = v.object({ type: v.literal("result"), id: ServerId, output: v.optional(PayloadSchema) });
+
+/** Client -> server: the failure of a procedure the server called on the client (section 3.1). */
+export const FailureFrame = v.object({
+  type: v.literal("error"),
+  id: ServerId,
+  code: v.pipe(v.string(), v.maxLength(64)),
+  message: v.pipe(v.string(), v.maxLength(1024)),
+  data: v.optional(PayloadSchema),
+});
+
 /** Every frame a client may send. */
 export const ClientFrame = v.variant("type", [
   CallFrame,
@@ -88,6 +103,8 @@ export const ClientFrame = v.variant("type", [
   AuthFrame,
   PingFrame,
   PongFrame,
+  AnswerFrame,
+  FailureFrame,
 ]);
 
 /** A frame a client may send, as validated. */
@@ -182,6 +199,20 @@ export interface PresenceFrame {
   count: number;
 }
 
+/** Server -> client: run a procedure of the contract's `client` section; ids are the server's own (section 3.1). */
+export interface ServerCallFrame {
+  type: "call";
+  id: number;
+  method: string;
+  input?: Payload;
+}
+
+/** Server -> client: stop the server's call with this id (timed out or cancelled); no answer is expected. */
+export interface ServerCancelFrame {
+  type: "cancel";
+  id: number;
+}
+
 /** Every frame a server may send. */
 export type ServerFrame =
   | HelloFrame
@@ -191,5 +222,7 @@ export type ServerFrame =
   | UnsubscribedFrame
   | EventFrame
   | PresenceFrame
+  | ServerCallFrame
+  | ServerCancelFrame
   | v.InferOutput<typeof PingFrame>
   | v.InferOutput<typeof PongFrame>;

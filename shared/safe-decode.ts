@@ -202,8 +202,8 @@ function walk(value: unknown): string | undefined {
  */
 export function framePayloadProblem(frame: object): string | undefined {
   // Any client frame: those without payload members (cancel, ping…) simply have none to check.
-  const { input, params, data } = frame as { input?: Payload; params?: Payload; data?: Payload };
-  for (const payload of [input, params, data]) {
+  const { input, params, data, output } = frame as { input?: Payload; params?: Payload; data?: Payload; output?: Payload };
+  for (const payload of [input, params, data, output]) {
     if (payload?.meta === undefined) continue;
     const problem = metaProblem(payload.meta, payload.json);
     if (problem !== undefined) return problem;

@@ -6,7 +6,7 @@ import { contract } from "../app/contract.ts";
 import { createChatService } from "../app/chat.ts";
 import { staticFiles } from "../app/static.ts";
 import type { RunningServer } from "../server/mod.ts";
-import { flattenContract } from "../shared/contract.ts";
+import { clientProcedures, flattenContract } from "../shared/contract.ts";
 import { RUNTIME, serve } from "./fixtures/serve.ts";
 
 /** The checked-in document (codegen's --check keeps it equal to what the contract generates). */
@@ -32,20 +32,35 @@ describe(`AsyncAPI document (${RUNTIME})`, () => {
     const errors = diagnostics.filter((d) => d.severity === 0).map((d) => `${d.path.join(".")}: ${d.message}`);
     assert.deepEqual(errors, []);
     assert.equal(document?.version(), "3.0.0");
-    assert.equal(document?.channels().length, flattenContract(contract).size);
+    assert.equal(document?.channels().length, flattenContract(contract).size + clientProcedures(contract).size);
   });
 
   it("describes every procedure as a call with a reply, and every topic as subscribe and receive", () => {
     for (const [path, entry] of flattenContract(contract)) {
       assert.ok(doc.channels[path], `channel ${path}`);
       if (entry["~kind"] === "procedure") {
-        assert.deepEqual(Object.keys(doc.channels[path]!.messages), ["call", "result"]);
+        const declared = entry.errors === undefined ? [] : ["error"];
+        assert.deepEqual(Object.keys(doc.channels[path]!.messages), ["call", "result", ...declared], path);
         assert.equal(doc.operations[path]?.action, "send");
       } else {
         assert.equal(doc.operations[`${path}.subscribe`]?.action, "send");
         assert.equal(doc.operations[`${path}.receive`]?.action, "receive");
         assert.equal(Boolean(doc.operations[`${path}.publish`]), entry.clientPublish);
       }
+    }
+  });
+
+  it("lists each procedure's declared errors with their data's schema, and the client section as calls the client receives", () => {
+    const error = doc.channels["chat.clear"]!.messages.error!.payload as { oneOf: { properties: { code: unknown; data: { properties: { json: unknown } } } }[] };
+    assert.deepEqual(error.oneOf.map((variant) => variant.properties.code), [{ const: "NOT_CONFIRMED" }]);
+    assert.deepEqual(error.oneOf[0]!.properties.data.properties.json, { $ref: "#/components/schemas/ChatClearErrorNotConfirmed" });
+    assert.deepEqual(doc.components.schemas.ChatClearErrorNotConfirmed?.properties?.roomId?.description, "Room id");
+    for (const [method] of clientProcedures(contract)) {
+      const path = `client.${method}`;
+      assert.equal(doc.operations[path]?.action, "receive", path);
+      const call = doc.channels[path]!.messages.call!.payload as { properties: { method: unknown; id: unknown } };
+      assert.deepEqual(call.properties.method, { const: method });
+      assert.deepEqual(call.properties.id, { $ref: "#/components/schemas/ServerRequestId" });
     }
   });
 

@@ -130,4 +130,27 @@ describe(`demo chat in Chromium against server.ts on ${RUNTIME}`, { skip: !chrom
     // The badge reports latency once the connection is back.
     await alice.waitForFunction(() => /Online · \d+ ms/.test(document.querySelector("#status")?.textContent ?? ""), undefined, { timeout: WAIT });
   });
+
+  it("clearing a room's history asks the requester in a dialog (a server-to-client call): Cancel keeps it, Yes clears it and tells the room", async () => {
+    const before = await delivered(alice);
+    assert.ok(before.length > 0);
+    await alice.click("#clear-room");
+    await alice.waitForSelector("#confirm[open]", { timeout: WAIT });
+    assert.match((await alice.textContent("#confirm-question")) ?? "", new RegExp(`Clear the history of #${ROOM}`));
+    assert.equal(await bob.$("#confirm[open]"), null, "only the requester is asked");
+    await alice.click("#confirm-no");
+    await alice.waitForSelector("#confirm", { state: "hidden", timeout: WAIT });
+    assert.deepEqual(await delivered(alice), before);
+
+    await alice.click("#clear-room");
+    await alice.waitForSelector("#confirm[open]", { timeout: WAIT });
+    await alice.screenshot({ path: `artifacts/browser-${RUNTIME}-alice-confirm.png` }).catch(() => {});
+    await alice.click("#confirm-yes");
+    await alice.waitForFunction(() => {
+      const texts = [...document.querySelectorAll("#messages .message .text")].map((e) => e.textContent);
+      return texts.length === 1 && texts[0] === "cleared the history";
+    }, undefined, { timeout: WAIT });
+    await waitForMessages(bob, ["cleared the history"]);
+    assert.equal((await delivered(bob)).at(-1), "cleared the history");
+  });
 });

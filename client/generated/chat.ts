@@ -85,10 +85,38 @@ export interface ChatHistoryInput {
 /** What `chat.history` returns: the latest messages of a room, oldest first */
 export type ChatHistoryOutput = Message[];
 
+/** What `chat.clear` takes: clears a room's history once the requester confirms (the server asks with client.confirm); the room is told who cleared it */
+export interface ChatClearInput {
+  /** Room id */
+  roomId: string;
+}
+
+/** What `chat.clear` returns: clears a room's history once the requester confirms (the server asks with client.confirm); the room is told who cleared it */
+export interface ChatClearOutput {
+  /** Messages removed */
+  cleared: number;
+}
+
+/** Data of `chat.clear`'s `NOT_CONFIRMED` error */
+export interface ChatClearErrorNotConfirmed {
+  /** Room id */
+  roomId: string;
+}
+
 /** What `me` returns: who this connection is */
 export interface MeOutput {
   name: string;
   connectionId: string;
+}
+
+/** What `client.confirm` takes: asks the user a yes-or-no question; the server waits for the answer */
+export interface ClientConfirmInput {
+  question: string;
+}
+
+/** What `client.confirm` returns: asks the user a yes-or-no question; the server waits for the answer */
+export interface ClientConfirmOutput {
+  confirmed: boolean;
 }
 
 /** The chat service's contract as types only (no schemas): what `createClient` needs. */
@@ -108,9 +136,15 @@ export type ChatContract = {
     send: Procedure<Schema<ChatSendInput>, Schema<ChatSendOutput>>;
     /** The latest messages of a room, oldest first */
     history: Procedure<Schema<ChatHistoryInput>, Schema<ChatHistoryOutput>>;
+    /** Clears a room's history once the requester confirms (the server asks with client.confirm); the room is told who cleared it */
+    clear: Procedure<Schema<ChatClearInput>, Schema<ChatClearOutput>, { readonly NOT_CONFIRMED: Schema<ChatClearErrorNotConfirmed> }>;
   };
   /** Who this connection is */
   me: Procedure<Schema<undefined>, Schema<MeOutput>>;
+  client: {
+    /** Asks the user a yes-or-no question; the server waits for the answer */
+    confirm: Procedure<Schema<ClientConfirmInput>, Schema<ClientConfirmOutput>>;
+  };
 };
 
 /** A connected client of the chat service. */
@@ -119,10 +153,10 @@ export type ChatClient = Client<ChatContract>;
 /**
  * Connects to the chat service.
  * @param url the service's WebSocket URL, e.g. `ws://localhost:8080/ws`
- * @param options the client's options (reconnect, timeouts, query params); see `ClientOptions`
+ * @param options the client's options (reconnect, timeouts, query params, the `implement`ations the server calls); see `ClientOptions`
  * @example
  * const client = createChatClient("ws://localhost:8080/ws");
  */
-export function createChatClient(url: string, options: ClientOptions = {}): ChatClient {
+export function createChatClient(url: string, options: ClientOptions<ChatContract> = {}): ChatClient {
   return createClient<ChatContract>(url, options);
 }

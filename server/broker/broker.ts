@@ -108,6 +108,39 @@ export interface ClusterRelay {
   ask(request: unknown): Promise<ClusterAnswers>;
 }
 
+/** A client's answer to a server-to-client call, as it travels (between instances too): its output, or its error's parts. */
+export type ClientAnswer = { ok: true; output?: Payload | undefined } | { ok: false; code: string; message: string; data?: Payload | undefined };
+
+/** A server-to-client call sent to the instance that holds the connection. */
+export interface RelayedClientCall {
+  /** The connection the call is for. */
+  connection: string;
+  /** The procedure's path in the contract's `client` section. */
+  method: string;
+  /** The input, validated and encoded (a payload's JSON text). */
+  input: string;
+  /** Milliseconds the holding instance waits for the client's answer. */
+  timeout: number;
+}
+
+/**
+ * Carries server-to-client calls to the instance holding the connection and brings the client's
+ * answer back (`service.client(id)` for a connection of another instance).
+ */
+export interface ClientCallRelay {
+  /**
+   * Starts running other instances' calls with `run`, which returns undefined when the connection
+   * is not on this instance; its signal aborts when the asker cancels.
+   */
+  listen(run: (call: RelayedClientCall, signal: AbortSignal) => Promise<ClientAnswer> | undefined): Promise<void>;
+  /**
+   * Sends a call to every other instance; resolves to the holder's answer, to undefined when no
+   * instance holds the connection, or to a TIMEOUT answer when the holder went silent for longer
+   * than the call's timeout and the broker's bound. Aborting `signal` cancels it on the holder.
+   */
+  call(call: RelayedClientCall, signal: AbortSignal | undefined): Promise<ClientAnswer | undefined>;
+}
+
 /** Moves messages between instances and keeps per-instance history; memory or Redis. */
 export interface Broker {
   /**
@@ -124,6 +157,8 @@ export interface Broker {
   readonly sessions?: SessionRelay;
   /** Reaches the other instances for `service.cluster`; absent with one instance (the memory broker). */
   readonly cluster?: ClusterRelay;
+  /** Reaches the instance holding a connection for `service.client(id)`; absent with one instance (the memory broker). */
+  readonly clientCalls?: ClientCallRelay;
   /**
    * Publishes to a channel; untargeted messages get an offset and, if `history`, are kept. A
    * returned promise rejects when the backend did not take the message (nobody will receive it).

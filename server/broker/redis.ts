@@ -15,6 +15,7 @@ import { type Broker, type BrokerMessage, DEFAULT_HISTORY, type Deliver, isStrea
 import { PUBLISH_SCRIPT, READ_SCRIPT } from "./redis-scripts.ts";
 import { type LinkTiming, RedisLink } from "./redis-link.ts";
 import { clusterPort, type RedisPort, singleNodePort } from "./redis-port.ts";
+import { redisClientCalls } from "./redis-client-calls.ts";
 import { redisCluster } from "./redis-cluster.ts";
 import { redisOutcomes } from "./redis-outcomes.ts";
 import { RedisPresence } from "./redis-presence.ts";
@@ -31,7 +32,10 @@ export interface RedisBrokerOptions extends LinkTiming {
   connectTimeout?: number;
   /** Milliseconds an instance's heartbeat lives: a killed instance's presence members leave after it. @default 15000 */
   instanceTtl?: number;
-  /** Milliseconds a `service.cluster` query or action waits for the other instances' answers. @default 5000 */
+  /**
+   * Milliseconds a `service.cluster` query or action waits for the other instances' answers, and a
+   * server-to-client call for another instance's connection waits beyond its own timeout. @default 5000
+   */
   clusterTimeout?: number;
   /**
    * Runs on a Redis Cluster (Redis 7+) instead of one node: `url` is one of its nodes and
@@ -172,9 +176,11 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
   };
 
   const cluster = redisCluster(port, prefix, presence.instance, options.clusterTimeout ?? 5000);
+  const clientCalls = redisClientCalls(port, prefix, presence.instance, options.clusterTimeout ?? 5000);
   return {
     presence,
     cluster,
+    clientCalls,
     outcomes: redisOutcomes(port, prefix, presence.instance),
     sessions: redisSessions(port, prefix),
     start(fn, onReset, onPresence, logger) {
@@ -242,6 +248,7 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
       link.close();
       follower.clear();
       await cluster.close();
+      await clientCalls.close();
       await presence.close();
       await port.close();
     },

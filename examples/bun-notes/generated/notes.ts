@@ -52,10 +52,10 @@ export type NotesClient = Client<NotesContract>;
 /**
  * Connects to the notes service.
  * @param url the service's WebSocket URL, e.g. `ws://localhost:8080/ws`
- * @param options the client's options (reconnect, timeouts, query params); see `ClientOptions`
+ * @param options the client's options (reconnect, timeouts, query params, the `implement`ations the server calls); see `ClientOptions`
  * @example
  * const client = createNotesClient("ws://localhost:8080/ws");
  */
-export function createNotesClient(url: string, options: ClientOptions = {}): NotesClient {
+export function createNotesClient(url: string, options: ClientOptions<NotesContract> = {}): NotesClient {
   return createClient<NotesContract>(url, options);
 }

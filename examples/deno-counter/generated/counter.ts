@@ -44,10 +44,10 @@ export type CounterClient = Client<CounterContract>;
 /**
  * Connects to the counter service.
  * @param url the service's WebSocket URL, e.g. `ws://localhost:8080/ws`
- * @param options the client's options (reconnect, timeouts, query params); see `ClientOptions`
+ * @param options the client's options (reconnect, timeouts, query params, the `implement`ations the server calls); see `ClientOptions`
  * @example
  * const client = createCounterClient("ws://localhost:8080/ws");
  */
-export function createCounterClient(url: string, options: ClientOptions = {}): CounterClient {
+export function createCounterClient(url: string, options: ClientOptions<CounterContract> = {}): CounterClient {
   return createClient<CounterContract>(url, options);
 }
