@@ -24,6 +24,9 @@ import { createSubscriptions } from "./subscriptions.ts";
  */
 export type ConnectionState = "idle" | "connecting" | "open" | "reconnecting" | "closed" | "unauthorized";
 
+/** Which transport carries a connection: a WebSocket, or the HTTP fallback's stream and POSTs. */
+export type TransportKind = "websocket" | "http";
+
 /** Why the state changed: the close that caused it (code and reason), and the typed error of a refusal. */
 export interface StateChange {
   /** The close frame's reason, or the client's own words ("connected", "client closed", "idle"…). */
@@ -32,6 +35,11 @@ export interface StateChange {
   code?: number | undefined;
   /** Set on "unauthorized": UNAUTHORIZED or FORBIDDEN, with the server's message. */
   error?: RpcError | undefined;
+  /**
+   * Set on "open" when the socket names its transport, as the HTTP fallback's does
+   * (`@tether/rpc/client/http`): "websocket" or "http". Undefined with a plain WebSocket.
+   */
+  transport?: TransportKind | undefined;
 }
 
 /**
@@ -225,7 +233,8 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
     connectionId = hello.connectionId;
     openedAt = Date.now();
     refreshed = false;
-    setState("open", { reason: "connected" });
+    // The fallback's socket says which transport it greeted on; a plain WebSocket has no such member.
+    setState("open", { reason: "connected", transport: (socket as unknown as { transport?: TransportKind }).transport });
     liveness.start(hello.heartbeat);
     subscriptions.resubscribeAll();
     requests.flush();
@@ -300,20 +309,24 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
   const win = globalThis as EventSource;
   const doc = (globalThis as { document?: EventSource & { visibilityState?: string } }).document;
   const onVisibility = () => doc?.visibilityState === "visible" && state === "open" && liveness.check();
-  win.addEventListener?.("online", retryNow);
-  // The event is fired at the document (and bubbles to window); listen where it starts when we can.
-  (doc?.addEventListener ? doc : win).addEventListener?.("visibilitychange", onVisibility);
+  /** Starts or stops listening to the browser's hints. */
+  const hints = (method: keyof EventSource) => {
+    win[method]?.("online", retryNow);
+    // The event is fired at the document (and bubbles to window); listen where it starts when we can.
+    (doc?.[method] ? doc : win)[method]?.("visibilitychange", onVisibility);
+  };
+  hints("addEventListener");
 
   /** Ends the client for good ("closed", or "unauthorized" with the refusal's error): everything waiting fails with that error. */
   function end(why: StateChange, next: ConnectionState = "closed"): void {
     if (state === "closed") return;
-    const error = (failure = why.error ?? closedError());
+    // What every request and waiter gets: the refusal, or that the client closed.
+    const error = (failure = why.error ?? new RpcError("DISCONNECTED", "Client closed"));
     setState(next, why);
     connectSeq++;
     clearTimeout(retryTimer);
     clearTimeout(idleTimer);
-    win.removeEventListener?.("online", retryNow);
-    (doc?.removeEventListener ? doc : win).removeEventListener?.("visibilitychange", onVisibility);
+    hints("removeEventListener");
     detach(CloseCode.NORMAL, "client closed");
     requests.rejectAll(error);
     subscriptions.failAll(error);
@@ -365,11 +378,6 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
   };
 }
 
-/** What every request and waiter gets once the client is closed. */
-function closedError(): RpcError {
-  return new RpcError("DISCONNECTED", "Client closed");
-}
-
 /**
  * An error frame as an RpcError; validation issues land in `data.issues`. `code` may be an
  * application code the procedure declared: the proxy's `CallError` type says which.
@@ -379,7 +387,7 @@ function toError(code: string, message: string, data: Payload | undefined, issue
   try {
     detail = decode(data, true);
   } catch {
-    detail = undefined;
+    // Undecodable detail is left out: the code and message still say what failed.
   }
   return new RpcError(code as ErrorCode, message, issues === undefined ? detail : { issues, ...(detail as object | undefined) });
 }

@@ -8,10 +8,10 @@
  * greeted socket. Browser-safe.
  * @module
  */
+import type { TransportKind } from "./client.ts";
 import { HttpSocket } from "./http-socket.ts";
 
-/** Which transport carries the connection. */
-export type TransportKind = "websocket" | "http";
+export type { TransportKind };
 
 /** Settings of the fallback. */
 export interface HttpFallbackOptions {
@@ -23,7 +23,7 @@ export interface HttpFallbackOptions {
   WebSocket?: typeof WebSocket;
 }
 
-/** Pass `WebSocket` to `createClient`; read `transport` or listen for changes. */
+/** Pass `WebSocket` to `createClient`; read `transport` or listen for changes (the client's "open" state events carry it too). */
 export interface HttpFallback {
   /** The constructor to give the client: `createClient(url, { WebSocket: fallback.WebSocket })`. */
   readonly WebSocket: typeof WebSocket;
@@ -73,6 +73,8 @@ export function httpFallback(options: HttpFallbackOptions = {}): HttpFallback {
     onmessage: ((event: { data: unknown }) => void) | null = null;
     onclose: ((event: { code: number; reason: string }) => void) | null = null;
     onerror: (() => void) | null = null;
+    /** The transport this socket was greeted on: the client puts it in its "open" state event. */
+    transport: TransportKind | undefined;
     #inner: Inner;
     #hello = false;
     #inflight = new Set<unknown>();
@@ -141,6 +143,7 @@ export function httpFallback(options: HttpFallbackOptions = {}): HttpFallback {
       if (!this.#hello) {
         this.#hello = true;
         this.readyState = 1;
+        this.transport = kind;
         greeted(kind);
         if (kind === "http") this.#probe = setInterval(() => this.#probeOnce(), probeInterval);
       }

@@ -2,7 +2,7 @@
  * The Tether client: the one module frontends import.
  * @module
  */
-export { type Client, type ClientEvents, type ConnectionState, createClient, type Result, type StateChange } from "./client.ts";
+export { type Client, type ClientEvents, type ConnectionState, createClient, type Result, type StateChange, type TransportKind } from "./client.ts";
 export type { CallOptions, ClientOptions } from "./options.ts";
 export type { ClientApi, ProcedureClient, TopicClient } from "./proxy.ts";
 export type { Implementation, ImplementationContext, Implementations } from "./implementations.ts";

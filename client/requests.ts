@@ -100,11 +100,9 @@ export function createRequests(send: (frame: string) => boolean, wake: () => voi
         if (signal?.aborted) return (entry.cleanup(), reject(new RpcError("CANCELLED", `${label} was cancelled`)));
         signal?.addEventListener("abort", onAbort, { once: true });
         if (transmit(entry)) return;
-        if (!options.queue) return fail(new RpcError("DISCONNECTED", `${label} needs an open connection`));
-        if (queued.length >= queueSize) {
-          entry.cleanup();
-          return reject(new RpcError("DISCONNECTED", `Offline queue is full (${queueSize} requests)`));
-        }
+        // Neither sent nor queued: rejected here (`fail` settles only what was sent or queued).
+        if (!options.queue) return (entry.cleanup(), reject(new RpcError("DISCONNECTED", `${label} needs an open connection`)));
+        if (queued.length >= queueSize) return (entry.cleanup(), reject(new RpcError("DISCONNECTED", `Offline queue is full (${queueSize} requests)`)));
         queued.push(entry);
         wake();
       }),

@@ -32,11 +32,12 @@ function start() {
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
   // A short backoff cap: a chat should be back within seconds of its server.
   // Where WebSocket is blocked the chat continues over HTTP, and moves back once it passes again.
-  const fallback = httpFallback();
   // `implement`: what the server may call on this page; client.confirm asks the user in a dialog.
-  const client = createChatClient(url, { params: () => ({ name }), reconnect: { max: 2000 }, WebSocket: fallback.WebSocket, implement: { confirm } });
+  const client = createChatClient(url, { params: () => ({ name }), reconnect: { max: 2000 }, WebSocket: httpFallback().WebSocket, implement: { confirm } });
   const view = { room: "", messages: new Map(), pending: [], typing: new Map(), rooms: new Map(), subs: [] };
   let latency;
+  // "websocket" or "http": named by each "open" state event (the fallback's socket supplies it).
+  let transport = "";
 
   $("me-name").textContent = name;
   paintAvatar($("me-avatar"), name);
@@ -45,10 +46,10 @@ function start() {
   const badge = () => {
     const state = client.state;
     $("status").dataset.state = state;
-    $("status").dataset.transport = fallback.transport ?? "";
+    $("status").dataset.transport = transport;
     $("app").dataset.state = state;
     $("status-text").textContent = state === "open"
-      ? `Online${fallback.transport === "http" ? " (HTTP)" : ""}${latency === undefined ? "" : ` · ${latency} ms`}`
+      ? `Online${transport === "http" ? " (HTTP)" : ""}${latency === undefined ? "" : ` · ${latency} ms`}`
       : state === "reconnecting" ? "Reconnecting…" : state === "connecting" ? "Connecting…" : state === "unauthorized" ? "Refused" : "Offline";
   };
   const measure = async () => {
@@ -62,7 +63,8 @@ function start() {
     }
     badge();
   };
-  client.on("state", (state) => {
+  client.on("state", (state, change) => {
+    if (state === "open") transport = change.transport ?? "";
     if (state !== "open") {
       // Nothing is known about the others while offline: no latency, no stale "is typing".
       latency = undefined;

@@ -2,7 +2,9 @@
  * The demo chat in a real Chromium with WebSocket blocked (playwright's `routeWebSocket` closes
  * every socket before the server's hello, as a proxy that kills upgrades would): it chats over the
  * HTTP fallback, its badge says so, it survives a server restart, and it returns to WebSocket once
- * sockets pass again. Against `server.ts` on this test's runtime.
+ * sockets pass again. The badge's `data-transport` is the `transport` of the client's last "open"
+ * state event (public/chat.js), so every badge check here is a check of the state events. Against
+ * `server.ts` on this test's runtime.
  * @module
  */
 import { after, before, describe, it } from "node:test";

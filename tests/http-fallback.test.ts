@@ -1,7 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import { createClient, RpcError } from "../client/mod.ts";
+import { createClient, RpcError, type StateChange, type TransportKind } from "../client/mod.ts";
 import { httpFallback } from "../client/http.ts";
 import { createService, defineContract, procedure, type RunningServer, topic } from "../server/mod.ts";
 import { RUNTIME, serve, until } from "./fixtures/serve.ts";
@@ -126,8 +126,10 @@ describe(`HTTP fallback on ${RUNTIME}: WebSocket refused by a proxy`, () => {
     }
   });
 
-  it("moves back to WebSocket when upgrades pass again, losing and repeating nothing", async () => {
+  it("moves back to WebSocket when upgrades pass again, losing and repeating nothing; the state events say http, then websocket", async () => {
     const { fallback, client } = connect();
+    const opens: (TransportKind | undefined)[] = [];
+    client.on("state", (state, change) => state === "open" && opens.push(change.transport));
     try {
       const got: number[] = [];
       const sub = client.api.feed.subscribe(undefined, { onData: (n) => got.push(n) });
@@ -145,8 +147,23 @@ describe(`HTTP fallback on ${RUNTIME}: WebSocket refused by a proxy`, () => {
       }
       await until(() => got.length - base === sent, 5000, "every message across the switch");
       assert.deepEqual(got.slice(base), Array.from({ length: sent }, (_, i) => 1000 + i));
+      assert.equal(opens[0], "http", "the first open was on HTTP");
+      assert.equal(opens.at(-1), "websocket", "the last open is on the WebSocket");
+      assert.ok(opens.every((t) => t === "http" || t === "websocket"), `every open names its transport: ${opens.join(", ")}`);
     } finally {
       proxy.blockUpgrades = true;
+      client.close();
+    }
+  });
+
+  it("a client on a plain WebSocket reports no transport in its state events", async () => {
+    const client = createClient<typeof contract>(server.url);
+    const opens: StateChange[] = [];
+    client.on("state", (state, change) => state === "open" && opens.push(change));
+    try {
+      await client.ready();
+      assert.deepEqual(opens, [{ reason: "connected", transport: undefined }]);
+    } finally {
       client.close();
     }
   });

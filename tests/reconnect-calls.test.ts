@@ -152,6 +152,20 @@ describe(`Calls, auth and lazy mode across reconnects on a real ${RUNTIME} serve
     }
   });
 
+  it("authenticate() while disconnected rejects at once with DISCONNECTED instead of hanging (regression)", async () => {
+    // Nothing listens on this port: the client stays disconnected.
+    const client = createClient<typeof contract>("ws://127.0.0.1:1/ws", { reconnect: { min: 1000, max: 1000 } });
+    try {
+      const outcome = await Promise.race([
+        client.authenticate("new").then(() => "resolved", (e: RpcError) => e.code),
+        new Promise((r) => setTimeout(() => r("still pending"), 2000)),
+      ]);
+      assert.equal(outcome, "DISCONNECTED");
+    } finally {
+      client.close();
+    }
+  });
+
   it("lazy mode connects on first use and closes the socket when idle", async () => {
     await until(() => service.connections.size === 0, 2000, "earlier clients to leave");
     const before = 0;
