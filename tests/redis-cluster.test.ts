@@ -1,5 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { type Client, createClient } from "../client/mod.ts";
 import { httpFallback } from "../client/http.ts";
 import type { contract } from "./fixtures/redis-instance.ts";
@@ -171,6 +172,36 @@ describe(`a Deno and a Bun instance on a 3-master Redis Cluster (sharded pub/sub
     // 11 went out while the subscriber was being sent back: it may or may not have reached it.
     assert.deepEqual(received.filter((n) => n !== 11), range(1, 15).filter((n) => n !== 11));
     assert.ok(received.filter((n) => n === 11).length <= 1, `11 at most once: ${received}`);
+  });
+
+  it("server.ts --redis-cluster <urls> runs on the cluster: ready, and listening on its own sharded channels", async () => {
+    const replyChannels = async () => (await shardChannels()).flat().filter((c) => c.startsWith("tether:c:")).length;
+    const before = await replyChannels();
+    const runArgs = RUNTIME === "deno" ? ["run", "--allow-net", "--allow-env", "--allow-read", "server.ts"] : ["server.ts"];
+    const child = spawn(process.execPath, [...runArgs, "--port", "0", "--redis-cluster", cluster.urls.join(",")], { stdio: ["ignore", "pipe", "pipe"] });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("server.ts did not report listening within 15 s")), 15_000);
+        let out = "";
+        child.stdout!.on("data", (chunk) => {
+          out += String(chunk);
+          const line = out.split("\n").find((l) => l.includes('"listening"'));
+          if (line !== undefined) (clearTimeout(timer), resolve(JSON.parse(line).url));
+        });
+        child.once("exit", (code) => (clearTimeout(timer), reject(new Error(`server.ts exited with ${code}`))));
+      });
+      const base = url.replace("ws://", "http://").replace(/\/ws$/, "");
+      assert.equal((await fetch(`${base}/readyz`)).status, 200);
+      const deadline = Date.now() + 5000;
+      while ((await replyChannels()) !== before + 1) {
+        if (Date.now() > deadline) assert.fail(`server.ts's reply channel did not appear: ${JSON.stringify(await shardChannels())}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      child.kill("SIGKILL");
+      await exited;
+    }
   });
 
   it("a stalled master turns readiness off with a warn log on both instances; once it answers again, delivery goes on", async () => {

@@ -32,21 +32,33 @@ export interface RedisPort {
   tag(channel: string): string;
   /** Publishes; answers how many subscribers got it (on a cluster: those on the channel's master). */
   publish(channel: string, message: string): Promise<number>;
+  /** SUBSCRIBE (SSUBSCRIBE on a cluster, on the channel's master). */
   subscribe(channel: string, listener: PubSubListener): Promise<void>;
+  /** Removes the listener (every listener when none is given) and unsubscribes once none is left. */
   unsubscribe(channel: string, listener?: PubSubListener): Promise<void>;
+  /** Loads a Lua script; answers its SHA1 for `evalSha`. */
   scriptLoad(script: string): Promise<string>;
+  /** Runs a Lua script (on a cluster: on the master of `keys[0]`, which all keys share a slot with). */
   eval(script: string, keys: string[], args: string[]): Promise<unknown>;
+  /** Runs a loaded script; fails with NOSCRIPT when this Redis does not know it. */
   evalSha(sha: string, keys: string[], args: string[]): Promise<unknown>;
   /** SET with a time to live in milliseconds. */
   setPx(key: string, value: string, ms: number): Promise<unknown>;
+  /** GET. */
   get(key: string): Promise<string | null>;
+  /** DEL of one key. */
   del(key: string): Promise<unknown>;
+  /** HGETALL. */
   hGetAll(key: string): Promise<Record<string, string>>;
+  /** HDEL of one field. */
   hDel(key: string, field: string): Promise<unknown>;
   /** In one MULTI: sets a hash field (deletes it when `value` is undefined), renews the hash's TTL, publishes `message`. */
   hashAndPublish(hash: string, field: string, value: string | undefined, ttl: number, channel: string, message: string): Promise<unknown>;
+  /** Opens every connection (a cluster: discovers its masters first). */
   connect(): Promise<void>;
+  /** Closes every connection once its pending commands are answered. */
   close(): Promise<void>;
+  /** Closes every connection at once, failing what is pending. */
   destroy(): void;
 }
 
