@@ -16,68 +16,121 @@ import type { Middleware, MiddlewareCall } from "./handlers.ts";
 import { duplicateIdFrame, idInUse } from "./requests.ts";
 import type { Core } from "./core.ts";
 
+/** A procedure as the core runs it. */
+type Procedure<A> = Core<A>["procedures"] extends Map<string, infer P> ? P : never;
+
 /** Runs one call frame; exactly one result or error frame answers it. */
 export function runCall<A>(core: Core<A>, conn: Connection<A>, frame: v.InferOutput<typeof CallFrame>): void {
   const { id, method } = frame;
   const proc = core.procedures.get(method);
-  // Metrics label only contract paths: a client cannot grow the label set with made-up names.
-  const label = proc === undefined ? "(unknown)" : method;
-  const refuse = (code: ErrorCode, message: string, issues?: Issue[]) => {
-    core.metrics.call(label, code);
-    conn.send(simpleErrorFrame(id, code, message, issues));
-  };
   if (idInUse(conn as Connection, id)) {
-    core.metrics.call(label, "DUPLICATE_ID");
+    core.metrics.call(proc === undefined ? "(unknown)" : method, "DUPLICATE_ID");
     return void conn.send(duplicateIdFrame(id));
   }
-  if (conn.inflight.size >= core.options.limits.maxInFlight) {
-    return refuse("TOO_MANY_REQUESTS", `Too many calls in flight (at most ${core.options.limits.maxInFlight})`);
+  const { maxInFlight } = core.options.limits;
+  if (conn.inflight.size >= maxInFlight) {
+    return refuse(core, conn, proc, frame, "TOO_MANY_REQUESTS", `Too many calls in flight (at most ${maxInFlight})`);
   }
-  if (proc === undefined) return refuse("NOT_FOUND", `Unknown procedure "${method}"`);
+  if (proc === undefined) return refuse(core, conn, proc, frame, "NOT_FOUND", `Unknown procedure "${method}"`);
   let input: unknown;
   try {
     input = decode(frame.input);
   } catch {
-    return refuse("BAD_REQUEST", `Cannot call "${method}": input is not a valid superjson payload`);
+    return refuse(core, conn, proc, frame, "BAD_REQUEST", `Cannot call "${method}": input is not a valid superjson payload`);
   }
   if (proc.def.input !== undefined) {
     const parsed = v.safeParse(proc.def.input, input);
-    if (!parsed.success) return refuse("INVALID_INPUT", `Cannot call "${method}": input failed validation`, toIssues(parsed.issues));
+    if (!parsed.success) return refuse(core, conn, proc, frame, "INVALID_INPUT", `Cannot call "${method}": input failed validation`, toIssues(parsed.issues));
     input = parsed.output;
   }
+  new RunningCall(core, conn, proc, method, id).start(input, frame.idempotencyKey);
+}
 
-  const abort = new LazyAbort();
-  const started = performance.now();
-  const done = (outcome: string) => core.metrics.call(method, outcome, (performance.now() - started) / 1000);
-  conn.inflight.set(id, abort);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  // A timeout or cancel answers at once; whatever the handler returns later is dropped.
-  const onAbort = () => {
-    clearTimeout(timer);
-    if (conn.inflight.get(id) !== abort) return;
-    conn.inflight.delete(id);
-    done(abort.signal.reason instanceof RpcError ? abort.signal.reason.code : "INTERNAL");
-    conn.send(errorFrame(id, abort.signal.reason, core.options.dev));
-  };
+/** Answers a call refused before its handler ran, and counts it (metrics label only contract paths). */
+function refuse<A>(
+  core: Core<A>,
+  conn: Connection<A>,
+  proc: Procedure<A> | undefined,
+  frame: { id: string | number; method: string },
+  code: ErrorCode,
+  message: string,
+  issues?: Issue[],
+): void {
+  core.metrics.call(proc === undefined ? "(unknown)" : frame.method, code);
+  conn.send(simpleErrorFrame(frame.id, code, message, issues));
+}
 
-  const ctx = new CallContext<ContractTree, A>(conn, core.rooms, core.publisher, abort);
-  const chain = core.chain(method);
-  const invoke = () => proc.handler(input, ctx as never);
-  const once = chain.length === 0 ? invoke : () => through(chain, { kind: "call", path: method, input, ctx }, invoke);
-  // A retry-safe call repeated with its idempotency key gets the first run's outcome.
-  const key = frame.idempotencyKey;
-  const run = key === undefined ? once : () => core.idempotency.run(`${method}\n${key}`, once, abort.signal);
+/**
+ * One call from its handler's start to its answer. It is the call's entry in `conn.inflight` and
+ * the abort its context's signal follows: a cancel, a timeout or the connection's close aborts it,
+ * which answers at once (whatever the handler returns later is dropped). One object per call, its
+ * steps on the prototype: a small synchronous call allocates no closures, no timer and no
+ * AbortController (bench/: server CPU per call).
+ */
+class RunningCall<A> extends LazyAbort {
+  private readonly started = performance.now();
+  private timer: ReturnType<typeof setTimeout> | undefined;
 
-  const onOutput = (output: unknown) => {
-    if (!settle(conn, id, abort, timer)) return;
-    if (proc.def.output !== undefined) {
-      const checked = v.safeParse(proc.def.output, output);
+  constructor(
+    private readonly core: Core<A>,
+    private readonly conn: Connection<A>,
+    private readonly proc: Procedure<A>,
+    private readonly method: string,
+    private readonly id: string | number,
+  ) {
+    super();
+    conn.inflight.set(id, this);
+  }
+
+  /** Runs the handler (through middleware and the idempotency cache, when there are any) and answers. */
+  start(input: unknown, idempotencyKey: string | undefined): void {
+    const { core, method } = this;
+    const ctx = new CallContext<ContractTree, A>(this.conn, core.rooms, core.publisher, this);
+    const chain = this.proc.chain ??= core.chain(method);
+    let answer: unknown;
+    try {
+      if (chain.length === 0 && idempotencyKey === undefined) answer = this.proc.handler(input, ctx as never);
+      else {
+        const invoke = () => this.proc.handler(input, ctx as never);
+        const once = chain.length === 0 ? invoke : () => through(chain, { kind: "call", path: method, input, ctx }, invoke);
+        // A retry-safe call repeated with its idempotency key gets the first run's outcome.
+        answer = idempotencyKey === undefined ? once() : core.idempotency.run(`${method}\n${idempotencyKey}`, once, this.signal);
+      }
+    } catch (error) {
+      return this.fail(error);
+    }
+    // A plain value is answered now: only a pending answer needs a timer (a timer per call costs more than a whole small call on Deno).
+    if (typeof (answer as PromiseLike<unknown> | null)?.then !== "function") return this.output(answer);
+    if (!this.aborted) this.timer = setTimeout(() => this.abort(this.timeoutError()), core.options.callTimeout);
+    (answer as PromiseLike<unknown>).then((output) => this.output(output), (error) => this.fail(error));
+  }
+
+  /** Aborts the call (cancel, timeout, close) and answers its reason at once, if it was not answered yet. */
+  override abort(reason?: unknown): void {
+    if (this.aborted) return;
+    super.abort(reason);
+    clearTimeout(this.timer);
+    if (this.conn.inflight.get(this.id) !== this) return;
+    this.conn.inflight.delete(this.id);
+    this.done(reason instanceof RpcError ? reason.code : "INTERNAL");
+    this.conn.send(errorFrame(this.id, reason, this.core.options.dev));
+  }
+
+  private timeoutError(): RpcError {
+    return new RpcError("TIMEOUT", `Call "${this.method}" took longer than ${this.core.options.callTimeout} ms`);
+  }
+
+  private output(output: unknown): void {
+    if (!this.settle()) return;
+    const { core, method, id } = this;
+    const schema = this.proc.def.output;
+    if (schema !== undefined) {
+      const checked = v.safeParse(schema, output);
       if (!checked.success) {
-        done("INTERNAL");
+        this.done("INTERNAL");
         core.logger.warn("procedure returned an invalid output", { method, issue: checked.issues[0].message });
         const detail = core.options.dev ? `: ${checked.issues[0].message}` : "";
-        conn.send(simpleErrorFrame(id, "INTERNAL", `Procedure "${method}" returned an invalid output${detail}`));
-        return;
+        return void this.conn.send(simpleErrorFrame(id, "INTERNAL", `Procedure "${method}" returned an invalid output${detail}`));
       }
       output = checked.output;
     }
@@ -86,47 +139,34 @@ export function runCall<A>(core: Core<A>, conn: Connection<A>, frame: v.InferOut
       text = encodeText(output);
     } catch (error) {
       // superjson refuses some values (keys named "constructor"…): answer INTERNAL, never an unhandled rejection.
-      done("INTERNAL");
+      this.done("INTERNAL");
       core.logger.warn("procedure output cannot be encoded", { method, error: error instanceof Error ? error.message : String(error) });
-      conn.send(simpleErrorFrame(id, "INTERNAL", `Procedure "${method}" returned a value that cannot be encoded`));
-      return;
+      return void this.conn.send(simpleErrorFrame(id, "INTERNAL", `Procedure "${method}" returned a value that cannot be encoded`));
     }
-    done("ok");
-    conn.send(`{"type":"result","id":${JSON.stringify(id)},"output":${text}}`);
-  };
-  const onError = (thrown: unknown) => {
-    if (!settle(conn, id, abort, timer)) return;
-    const error = checkDeclared(thrown, proc.def.errors, method, core.logger);
-    done(error instanceof RpcError ? error.code : "INTERNAL");
+    this.done("ok");
+    this.conn.send(`{"type":"result","id":${typeof id === "number" ? id : JSON.stringify(id)},"output":${text}}`);
+  }
+
+  private fail(thrown: unknown): void {
+    if (!this.settle()) return;
+    const { core, method } = this;
+    const error = checkDeclared(thrown, this.proc.def.errors, method, core.logger);
+    this.done(error instanceof RpcError ? error.code : "INTERNAL");
     if (!(error instanceof RpcError)) core.logger.warn("procedure threw", { method, error: error instanceof Error ? error.message : String(error) });
-    conn.send(errorFrame(id, error, core.options.dev, true));
-  };
-
-  let answer: unknown;
-  try {
-    answer = run();
-  } catch (error) {
-    answer = Promise.reject(error);
+    this.conn.send(errorFrame(this.id, error, core.options.dev, true));
   }
-  // A plain value is answered now: only a pending answer needs a timer and a cancel listener
-  // (a timer per call costs more than a whole small call on Deno; see bench/).
-  if (typeof (answer as PromiseLike<unknown> | null)?.then !== "function") return onOutput(answer);
-  if (!abort.signal.aborted) {
-    timer = setTimeout(
-      () => abort.abort(new RpcError("TIMEOUT", `Call "${method}" took longer than ${core.options.callTimeout} ms`)),
-      core.options.callTimeout,
-    );
-    abort.signal.addEventListener("abort", onAbort, { once: true });
-  }
-  (answer as PromiseLike<unknown>).then(onOutput, onError);
-}
 
-/** Marks a call finished; false when a timeout or cancel already answered it. */
-function settle(conn: Connection, id: string | number, abort: AbortController, timer: ReturnType<typeof setTimeout> | undefined): boolean {
-  if (conn.inflight.get(id) !== abort) return false;
-  conn.inflight.delete(id);
-  if (timer !== undefined) clearTimeout(timer);
-  return conn.open;
+  /** Marks the call finished; false when a timeout or cancel already answered it, or the connection closed. */
+  private settle(): boolean {
+    if (this.conn.inflight.get(this.id) !== this) return false;
+    this.conn.inflight.delete(this.id);
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    return this.conn.open;
+  }
+
+  private done(outcome: string): void {
+    this.core.metrics.call(this.method, outcome, (performance.now() - this.started) / 1000);
+  }
 }
 
 /** Runs `final` inside a middleware chain, outermost namespace first. */

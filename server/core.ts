@@ -19,7 +19,8 @@ import type { TopicRegistry } from "./topics.ts";
 /** Internal state shared by the service's parts (calls, subscriptions, the connection lifecycle). */
 export interface Core<A> {
   options: ResolvedOptions<ContractTree, A>;
-  procedures: Map<string, { def: AnyProcedure; handler: (input: unknown, ctx: never) => unknown }>;
+  /** Procedures by path; `chain` is the procedure's middleware, kept on first call. */
+  procedures: Map<string, { def: AnyProcedure; handler: (input: unknown, ctx: never) => unknown; chain?: Middleware<ContractTree, A>[] }>;
   topics: Map<string, { def: AnyTopic; hooks: TopicHooks<AnyTopic, ContractTree, A> }>;
   chain(path: string): Middleware<ContractTree, A>[];
   registry: TopicRegistry;

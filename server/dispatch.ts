@@ -8,6 +8,7 @@ import { parseFrame } from "../shared/codec.ts";
 import { RpcError } from "../shared/errors.ts";
 import { ClientFrame, CloseCode, type Limits } from "../shared/protocol.ts";
 import { forbiddenKey, framePayloadProblem } from "../shared/safe-decode.ts";
+import { plainCallFrame } from "./call-frame.ts";
 import { runCall } from "./calls.ts";
 import { type Connection, REFUSAL_WINDOW } from "./connection.ts";
 import { simpleErrorFrame, toIssues } from "./error-frame.ts";
@@ -49,11 +50,15 @@ export function receive<A>(core: Core<A>, conn: Connection<A>, data: string | Ar
   if (forbidden !== undefined) {
     return refuse(core, conn, "BAD_REQUEST", simpleErrorFrame(idOf(parsed.value), "BAD_REQUEST", `Frame refused: "${forbidden}" is not allowed as a key`));
   }
-  const result = v.safeParse(frameSchemaOf(parsed.value), parsed.value);
-  if (!result.success) {
-    return refuse(core, conn, "BAD_REQUEST", simpleErrorFrame(idOf(parsed.value), "BAD_REQUEST", "Frame does not match protocol v1", toIssues(result.issues)));
+  // A plain call frame, the common one, is checked by hand; every other frame gets the protocol schema's verdict.
+  let frame: ClientFrame | undefined = plainCallFrame(parsed.value);
+  if (frame === undefined) {
+    const result = v.safeParse(frameSchemaOf(parsed.value), parsed.value);
+    if (!result.success) {
+      return refuse(core, conn, "BAD_REQUEST", simpleErrorFrame(idOf(parsed.value), "BAD_REQUEST", "Frame does not match protocol v1", toIssues(result.issues)));
+    }
+    frame = result.output;
   }
-  const frame = result.output;
   const unsafe = framePayloadProblem(frame);
   if (unsafe !== undefined) {
     return refuse(core, conn, "BAD_REQUEST", simpleErrorFrame("id" in frame ? frame.id : null, "BAD_REQUEST", `Frame refused: ${unsafe}`));

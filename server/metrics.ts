@@ -21,9 +21,20 @@ export interface Gauges {
 
 /** One call latency histogram (per procedure). */
 interface Histogram {
+  /** Calls per bucket: those at most its bound and over the previous one (rendered cumulative, as Prometheus wants). */
   buckets: number[];
   sum: number;
   count: number;
+}
+
+/** What is counted of one procedure's calls: one record, found with one lookup per call. */
+interface CallStats {
+  /** Calls answered with a result. */
+  ok: number;
+  /** Calls answered with an error, by code. */
+  failed: Map<string, number>;
+  /** Latency of the calls whose handler ran; undefined before the first. */
+  latency: Histogram | undefined;
 }
 
 /**
@@ -35,10 +46,8 @@ export class Metrics {
   connectionsOpened = 0;
   /** Upgrades refused before a socket existed, by HTTP status. */
   readonly refused: Map<number, number> = new Map();
-  /** Calls answered, by procedure and outcome (`ok` or an error code). */
-  readonly calls: Map<string, Map<string, number>> = new Map();
-  /** Call latency by procedure. */
-  readonly latency: Map<string, Histogram> = new Map();
+  /** Calls answered (by outcome: `ok` or an error code) and their latency, by procedure. */
+  readonly calls: Map<string, CallStats> = new Map();
   /** Messages published through the service (each counts once, however many receive it). */
   published = 0;
   /** Event frames handed to sockets (one per subscriber reached). */
@@ -54,13 +63,16 @@ export class Metrics {
 
   /** Records one answered call; `seconds` is omitted for calls refused before their handler ran. */
   call(method: string, outcome: string, seconds?: number): void {
-    let byOutcome = this.calls.get(method);
-    if (byOutcome === undefined) this.calls.set(method, (byOutcome = new Map()));
-    bump(byOutcome, outcome);
+    let stats = this.calls.get(method);
+    if (stats === undefined) this.calls.set(method, (stats = { ok: 0, failed: new Map(), latency: undefined }));
+    if (outcome === "ok") stats.ok++;
+    else bump(stats.failed, outcome);
     if (seconds === undefined) return;
-    let h = this.latency.get(method);
-    if (h === undefined) this.latency.set(method, (h = { buckets: LATENCY_BUCKETS.map(() => 0), sum: 0, count: 0 }));
-    for (let i = 0; i < LATENCY_BUCKETS.length; i++) if (seconds <= LATENCY_BUCKETS[i]!) h.buckets[i]!++;
+    const h = (stats.latency ??= { buckets: LATENCY_BUCKETS.map(() => 0), sum: 0, count: 0 });
+    // Only the first bucket that holds it is bumped (the rendering sums them up): most calls stop at the first.
+    let i = 0;
+    while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]!) i++;
+    if (i < LATENCY_BUCKETS.length) h.buckets[i]!++;
     h.sum += seconds;
     h.count++;
   }
@@ -102,14 +114,17 @@ export class Metrics {
     metric("tether_subscriptions", "gauge", "Live subscriptions", [`tether_subscriptions ${gauges.subscriptions}`]);
     metric("tether_calls_inflight", "gauge", "Calls running now", [`tether_calls_inflight ${gauges.inflight}`]);
     const calls: string[] = [];
-    for (const [method, byOutcome] of this.calls) {
-      for (const [outcome, n] of byOutcome) calls.push(`tether_calls_total{method=${quote(method)},outcome=${quote(outcome)}} ${n}`);
+    for (const [method, stats] of this.calls) {
+      const outcomes = stats.ok > 0 ? [["ok", stats.ok] as const, ...stats.failed] : stats.failed;
+      for (const [outcome, n] of outcomes) calls.push(`tether_calls_total{method=${quote(method)},outcome=${quote(outcome)}} ${n}`);
     }
     metric("tether_calls_total", "counter", "Calls answered, by procedure and outcome", calls);
     const latency: string[] = [];
-    for (const [method, h] of this.latency) {
+    for (const [method, { latency: h }] of this.calls) {
+      if (h === undefined) continue;
       const m = `method=${quote(method)}`;
-      LATENCY_BUCKETS.forEach((le, i) => latency.push(`tether_call_duration_seconds_bucket{${m},le="${le}"} ${h.buckets[i]}`));
+      let cumulative = 0;
+      LATENCY_BUCKETS.forEach((le, i) => latency.push(`tether_call_duration_seconds_bucket{${m},le="${le}"} ${(cumulative += h.buckets[i]!)}`));
       latency.push(`tether_call_duration_seconds_bucket{${m},le="+Inf"} ${h.count}`);
       latency.push(`tether_call_duration_seconds_sum{${m}} ${h.sum}`, `tether_call_duration_seconds_count{${m}} ${h.count}`);
     }

@@ -90,12 +90,23 @@ export type ParsedFrame = { ok: true; value: unknown } | { ok: false; fault: Fra
  */
 export function parseFrame(text: string, maxBytes: number, maxDepth: number): ParsedFrame {
   if (text.length > maxBytes) return { ok: false, fault: "too-large" };
-  if (nestingDepth(text) > maxDepth) return { ok: false, fault: "too-deep" };
+  if (!fewBrackets(text, maxDepth) && nestingDepth(text) > maxDepth) return { ok: false, fault: "too-deep" };
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch {
     return { ok: false, fault: "malformed" };
   }
+}
+
+/**
+ * Whether a text has at most `limit` opening brackets, counted by the runtime's native search:
+ * then it cannot nest deeper than `limit`, and the scan character by character is not needed.
+ */
+function fewBrackets(text: string, limit: number): boolean {
+  let n = 0;
+  for (let i = text.indexOf("{"); i >= 0; i = text.indexOf("{", i + 1)) if (++n > limit) return false;
+  for (let i = text.indexOf("["); i >= 0; i = text.indexOf("[", i + 1)) if (++n > limit) return false;
+  return true;
 }
 
 /** The deepest bracket nesting of a JSON text, ignoring brackets inside strings. */
