@@ -3,7 +3,7 @@
  * @module
  */
 import * as v from "valibot";
-import { decode, encodeText } from "../shared/codec.ts";
+import { decode, encodeToSend } from "../shared/codec.ts";
 import type { ContractTree } from "../shared/contract.ts";
 import { type ErrorCode, type Issue, RpcError } from "../shared/errors.ts";
 import type { CallFrame } from "../shared/protocol.ts";
@@ -79,7 +79,7 @@ class RunningCall<A> extends LazyAbort {
     private readonly id: string | number,
   ) {
     super();
-    conn.inflight.set(id, this);
+    conn.addCall(id, this);
   }
 
   /** Runs the handler (through middleware and the idempotency cache, when there are any) and answers. */
@@ -111,7 +111,7 @@ class RunningCall<A> extends LazyAbort {
     super.abort(reason);
     clearTimeout(this.timer);
     if (this.conn.inflight.get(this.id) !== this) return;
-    this.conn.inflight.delete(this.id);
+    this.conn.deleteCall(this.id);
     this.done(reason instanceof RpcError ? reason.code : "INTERNAL");
     this.conn.send(errorFrame(this.id, reason, this.core.options.dev));
   }
@@ -134,9 +134,10 @@ class RunningCall<A> extends LazyAbort {
       }
       output = checked.output;
     }
-    let text: string;
+    let frame: string;
     try {
-      text = encodeText(output);
+      // One stringify of the whole frame: a flat string, where concatenated parts make the runtime join them before sending.
+      frame = JSON.stringify({ type: "result", id, output: encodeToSend(output) });
     } catch (error) {
       // superjson refuses some values (keys named "constructor"…): answer INTERNAL, never an unhandled rejection.
       this.done("INTERNAL");
@@ -144,7 +145,7 @@ class RunningCall<A> extends LazyAbort {
       return void this.conn.send(simpleErrorFrame(id, "INTERNAL", `Procedure "${method}" returned a value that cannot be encoded`));
     }
     this.done("ok");
-    this.conn.send(`{"type":"result","id":${typeof id === "number" ? id : JSON.stringify(id)},"output":${text}}`);
+    this.conn.send(frame);
   }
 
   private fail(thrown: unknown): void {
@@ -159,7 +160,7 @@ class RunningCall<A> extends LazyAbort {
   /** Marks the call finished; false when a timeout or cancel already answered it, or the connection closed. */
   private settle(): boolean {
     if (this.conn.inflight.get(this.id) !== this) return false;
-    this.conn.inflight.delete(this.id);
+    this.conn.deleteCall(this.id);
     if (this.timer !== undefined) clearTimeout(this.timer);
     return this.conn.open;
   }

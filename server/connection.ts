@@ -57,24 +57,21 @@ export interface Subscription {
 }
 
 /**
- * A connection's state; created by the service when an adapter opens a socket.
+ * A connection's state; created by the service when an adapter opens a socket. Its collections are
+ * allocated on first write and dropped when they empty again (reads of an absent one see a shared
+ * empty one), so an idle subscribed connection holds only its subscriptions (bench/: memory per
+ * idle connection). The connection is itself the abort its lifetime hooks' signal follows.
  * @internal
  */
-export class Connection<A = unknown> {
+export class Connection<A = unknown> extends LazyAbort {
   /** Random id announced in the hello frame. */
   readonly id: string;
-  /** Calls running now, by request id. */
-  readonly inflight: Map<string | number, AbortController> = new Map();
-  /** Ids of subscribe, unsubscribe, publish and auth frames not answered yet (requests.ts). */
-  readonly awaiting: Set<string | number> = new Set();
-  /** Per channel, the subscribe or unsubscribe still running there: the next one waits for it (requests.ts). */
-  readonly channelWork: Map<string, Promise<void>> = new Map();
+  #inflight: Map<string | number, AbortController> | undefined;
+  #awaiting: Set<string | number> | undefined;
+  #channelWork: Map<string, Promise<void>> | undefined;
+  #rooms: Set<string> | undefined;
   /** Live subscriptions by channel (`topic:key`). */
   readonly subscriptions: Map<string, Subscription> = new Map();
-  /** Rooms this connection is in. */
-  readonly rooms: Set<string> = new Set();
-  /** Aborted when the connection closes; every call's signal follows it. */
-  readonly closed: LazyAbort = new LazyAbort();
   /** Timestamp (ms) of the last frame received; the heartbeat sweep reads it. */
   lastSeen: number = Date.now();
   /** Frames refused by the rate limit in the current refusal window (see {@link Connection.admit}). */
@@ -111,13 +108,89 @@ export class Connection<A = unknown> {
     readonly ip: string,
     private readonly rate: { perSecond: number; burst: number },
   ) {
+    super();
     this.id = crypto.randomUUID();
     this.tokens = rate.burst;
   }
 
+  /** Calls running now, by request id. */
+  get inflight(): ReadonlyMap<string | number, AbortController> {
+    return this.#inflight ?? EMPTY_MAP;
+  }
+
+  /** Ids of subscribe, unsubscribe, publish and auth frames not answered yet (requests.ts). */
+  get awaiting(): ReadonlySet<string | number> {
+    return this.#awaiting ?? EMPTY_SET;
+  }
+
+  /** Per channel, the subscribe or unsubscribe still running there: the next one waits for it (requests.ts). */
+  get channelWork(): ReadonlyMap<string, Promise<void>> {
+    return this.#channelWork ?? EMPTY_MAP;
+  }
+
+  /** Rooms this connection is in. */
+  get rooms(): ReadonlySet<string> {
+    return this.#rooms ?? EMPTY_SET;
+  }
+
+  /** Aborted when the connection closes; the lifetime hooks' signal follows it (the connection itself). */
+  get closed(): LazyAbort {
+    return this;
+  }
+
+  /** Records a call in flight. */
+  addCall(id: string | number, call: AbortController): void {
+    (this.#inflight ??= new Map()).set(id, call);
+  }
+
+  /** Aborts every call in flight with one reason (each answers it, if it still can) and forgets them: the connection closed. */
+  abortCalls(reason: unknown): void {
+    const calls = this.#inflight;
+    if (calls === undefined) return;
+    for (const call of [...calls.values()]) call.abort(reason);
+    this.#inflight = undefined;
+  }
+
+  /** Forgets a call in flight (answered, cancelled, timed out, or the connection closed). */
+  deleteCall(id: string | number): void {
+    if (this.#inflight?.delete(id) === true && this.#inflight.size === 0) this.#inflight = undefined;
+  }
+
+  /** Records a request awaiting its answer. */
+  addAwaiting(id: string | number): void {
+    (this.#awaiting ??= new Set()).add(id);
+  }
+
+  /** Forgets an answered request. */
+  deleteAwaiting(id: string | number): void {
+    if (this.#awaiting?.delete(id) === true && this.#awaiting.size === 0) this.#awaiting = undefined;
+  }
+
+  /** Records the work running on a channel; later work there waits for it. */
+  setChannelWork(channel: string, work: Promise<void>): void {
+    (this.#channelWork ??= new Map()).set(channel, work);
+  }
+
+  /** Forgets a channel's work once it is done, unless newer work replaced it. */
+  endChannelWork(channel: string, work: Promise<void>): void {
+    if (this.#channelWork?.get(channel) !== work) return;
+    this.#channelWork.delete(channel);
+    if (this.#channelWork.size === 0) this.#channelWork = undefined;
+  }
+
+  /** Notes a room this connection joined (rooms.ts keeps the other side). */
+  addRoom(room: string): void {
+    (this.#rooms ??= new Set()).add(room);
+  }
+
+  /** Notes a room this connection left. */
+  deleteRoom(room: string): void {
+    if (this.#rooms?.delete(room) === true && this.#rooms.size === 0) this.#rooms = undefined;
+  }
+
   /** Whether the socket is still open from the core's point of view (false from the moment the server closes it). */
   get open(): boolean {
-    return !this.quiet && this.closedWith === undefined && !this.closed.aborted;
+    return !this.quiet && this.closedWith === undefined && !this.aborted;
   }
 
   /** Stops reading from and writing to the socket, so that what it has buffered can drain before {@link close} (shutdown). */
@@ -168,6 +241,9 @@ export class Connection<A = unknown> {
     return true;
   }
 }
+
+const EMPTY_MAP: ReadonlyMap<never, never> = new Map<never, never>();
+const EMPTY_SET: ReadonlySet<never> = new Set<never>();
 
 /** A close reason cut to the 123 bytes of UTF-8 a close frame can carry, never mid-character. */
 export function fitReason(reason: string): string {

@@ -92,8 +92,7 @@ export class ConnectionLifecycle<A> {
     // One reason for the connection and its calls; reading `conn.closed.signal` would create the lazy controller.
     const gone = new RpcError("DISCONNECTED", "Connection closed");
     conn.closed.abort(gone);
-    for (const ac of conn.inflight.values()) ac.abort(gone);
-    conn.inflight.clear();
+    conn.abortCalls(gone);
     try {
       options.onDisconnect?.(this.contextOf(conn), close);
     } catch (error) {

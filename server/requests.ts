@@ -22,7 +22,7 @@ export class PendingRequest {
   #answered = false;
 
   private constructor(private readonly conn: Connection, readonly id: string | number) {
-    conn.awaiting.add(id);
+    conn.addAwaiting(id);
   }
 
   /**
@@ -44,7 +44,7 @@ export class PendingRequest {
   answer(frame: string): void {
     if (this.#answered) return;
     this.#answered = true;
-    this.conn.awaiting.delete(this.id);
+    this.conn.deleteAwaiting(this.id);
     this.conn.send(frame);
   }
 }
@@ -65,8 +65,8 @@ export function inOrder(conn: Connection, channel: string, work: () => Promise<v
   }
   if (running === undefined) return;
   const tail = running.catch(failed);
-  conn.channelWork.set(channel, tail);
+  conn.setChannelWork(channel, tail);
   void tail.then(() => {
-    if (conn.channelWork.get(channel) === tail) conn.channelWork.delete(channel);
+    conn.endChannelWork(channel, tail);
   });
 }

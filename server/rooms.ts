@@ -13,13 +13,13 @@ export class RoomRegistry {
     let set = this.members.get(room);
     if (set === undefined) this.members.set(room, (set = new Set()));
     set.add(conn);
-    conn.rooms.add(room);
+    conn.addRoom(room);
   }
 
   /** Removes a connection from a room, forgetting the room when it empties. */
   leave(conn: Connection, room: string): void {
     const set = this.members.get(room);
-    conn.rooms.delete(room);
+    conn.deleteRoom(room);
     if (set === undefined) return;
     set.delete(conn);
     if (set.size === 0) this.members.delete(room);

@@ -28,12 +28,17 @@ export function encode(value: unknown): Payload {
 }
 
 /**
- * The JSON text of {@link encode}'s payload, for a value about to be sent. Plain JSON (strings,
- * finite numbers, booleans, null, plain objects and arrays, no `undefined`, not deeper than 64) skips
- * superjson's walk, which costs more than the rest of a small call; anything else goes through it.
+ * {@link encode}'s payload, for a value about to be sent. Plain JSON (strings, finite numbers,
+ * booleans, null, plain objects and arrays, no `undefined`, not deeper than 64) skips superjson's
+ * walk, which costs more than the rest of a small call; anything else goes through it.
  */
+export function encodeToSend(value: unknown): Payload {
+  return isPlainJson(value, 0) ? { json: value } : encode(value);
+}
+
+/** The JSON text of {@link encodeToSend}'s payload. */
 export function encodeText(value: unknown): string {
-  return isPlainJson(value, 0) ? `{"json":${JSON.stringify(value)}}` : JSON.stringify(encode(value));
+  return JSON.stringify(encodeToSend(value));
 }
 
 /** Whether superjson would leave a value as it is with no meta (bounded depth: a cycle is "not plain"). */

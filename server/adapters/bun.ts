@@ -9,23 +9,14 @@ import type { RpcError } from "../../shared/errors.ts";
 import { SUBPROTOCOL } from "../../shared/protocol.ts";
 import type { Connection, SendResult } from "../connection.ts";
 import { runtimeIdleTimeout } from "../heartbeat.ts";
-import { routeRequest } from "../http.ts";
+import { type Route, routeRequest } from "../http.ts";
 import { OVERSIZE_CLOSE_FACTOR } from "../options.ts";
 import type { Service } from "../service.ts";
 import type { RunningServer, ServeOptions } from "./serve-options.ts";
 
-/** What this adapter keeps on each Bun socket. */
-interface SocketData {
-  auth: unknown;
-  ip: string;
-  conn: Connection<unknown> | undefined;
-  /** Set only when authentication failed: the socket gets this error and a 4401 / 4403 close. */
-  refused?: RpcError;
-}
-
 /** The members of Bun's ServerWebSocket this adapter uses. */
 interface BunSocket {
-  data: SocketData;
+  data: BunSocketAdapter;
   send(data: string): number;
   close(code?: number, reason?: string): void;
   getBufferedAmount(): number;
@@ -35,11 +26,29 @@ interface BunSocket {
 }
 
 /**
- * The core's socket API over a Bun socket. A class, not an object of closures: its methods live on
- * the prototype, which saves about half a kilobyte per idle connection (bench/, memory scenario).
+ * What this adapter keeps on each Bun socket (its `data`), and the core's socket API over it. One
+ * object per socket, a class rather than an object of closures: its methods live on the prototype
+ * (bench/, memory per idle connection).
  */
 class BunSocketAdapter {
-  constructor(private readonly ws: BunSocket) {}
+  /** The socket, set when it opens. */
+  private ws!: BunSocket;
+  /** The connection the core opened on it. */
+  conn: Connection<unknown> | undefined;
+
+  /**
+   * @param auth what authentication returned
+   * @param ip the peer address
+   * @param refused set only when authentication failed: the socket gets this error and a 4401 / 4403 close
+   */
+  constructor(readonly auth: unknown, readonly ip: string, readonly refused: RpcError | undefined) {}
+
+  /** Binds the opened socket. */
+  opened(ws: BunSocket): this {
+    this.ws = ws;
+    return this;
+  }
+
   send(frame: string): SendResult {
     // Bun answers bytes written, -1 when it queued the frame past backpressureLimit, 0 when it dropped it.
     const sent = this.ws.send(frame);
@@ -66,7 +75,7 @@ class BunSocketAdapter {
 /** The members of Bun's Server this adapter uses. */
 interface BunServer {
   port: number;
-  upgrade(request: Request, options: { data: SocketData; headers: Record<string, string> }): boolean;
+  upgrade(request: Request, options: { data: BunSocketAdapter; headers: Record<string, string> }): boolean;
   publish(channel: string, data: string): number;
   requestIP(request: Request): { address: string } | null;
   timeout(request: Request, seconds: number): void;
@@ -109,23 +118,17 @@ export function serveBun<C extends ContractTree, A>(service: Service<C, A>, opti
   const server = bun.serve({
     port: options.port ?? 8080,
     hostname,
-    async fetch(request, srv) {
-      const route = await routeRequest(service, request, srv.requestIP(request)?.address ?? "");
-      if (route.kind === "response") {
-        // An HTTP fallback stream is quiet between heartbeats: Bun's 10 s idle cut would end it.
-        if (route.stream) srv.timeout(request, 0);
-        return route.response;
-      }
-      if (route.kind === "pass") return options.fetch?.(request) ?? new Response("Not found", { status: 404 });
-      const data: SocketData = { auth: route.auth, ip: srv.requestIP(request)?.address ?? "", conn: undefined };
-      if (route.refused !== undefined) data.refused = route.refused;
-      // Bun does not pick a subprotocol itself: echo ours or browsers fail the handshake.
-      if (srv.upgrade(request, { data, headers: { "sec-websocket-protocol": SUBPROTOCOL } })) return undefined;
-      return new Response("WebSocket upgrade failed", { status: 400 });
+    fetch(request, srv) {
+      const ip = srv.requestIP(request)?.address ?? "";
+      // Answered in the same turn when it can be: an upgrade decided after an await holds more memory per socket on Bun.
+      const route = routeRequest(service, request, ip);
+      if (route instanceof Promise) return route.then((r) => answer(r, request, srv, ip));
+      return answer(route, request, srv, ip);
     },
     websocket: {
       open(ws) {
-        ws.data.conn = service.open(new BunSocketAdapter(ws), ws.data.auth as A, ws.data.ip, ws.data.refused) as Connection<unknown>;
+        const data = ws.data.opened(ws);
+        data.conn = service.open(data, data.auth as A, data.ip, data.refused) as Connection<unknown>;
       },
       message(ws, message) {
         if (ws.data.conn !== undefined) service.receive(ws.data.conn as Connection<A>, message);
@@ -148,6 +151,19 @@ export function serveBun<C extends ContractTree, A>(service: Service<C, A>, opti
       perMessageDeflate: false,
     },
   });
+  /** What a routed request gets: its response, the app's, or the upgrade. */
+  function answer(route: Route<A>, request: Request, srv: BunServer, ip: string): Response | undefined | Promise<Response | undefined> {
+    if (route.kind === "response") {
+      // An HTTP fallback stream is quiet between heartbeats: Bun's 10 s idle cut would end it.
+      if (route.stream) srv.timeout(request, 0);
+      return route.response;
+    }
+    if (route.kind === "pass") return options.fetch?.(request) ?? new Response("Not found", { status: 404 });
+    const data = new BunSocketAdapter(route.auth, ip, route.refused);
+    // Bun does not pick a subprotocol itself: echo ours or browsers fail the handshake.
+    if (srv.upgrade(request, { data, headers: { "sec-websocket-protocol": SUBPROTOCOL } })) return undefined;
+    return new Response("WebSocket upgrade failed", { status: 400 });
+  }
   // Bun's publish answers -1 (some subscriber buffering) or 0 (dropped somewhere) when one is backed up.
   service.useNativePublish((channel, frame) => server.publish(channel, frame) > 0);
   return {
