@@ -59,6 +59,14 @@ export const conformanceContract = defineContract({
     description: "History, full presence and client publishing",
   }),
   crowd: topic({ params: Params, message: v.unknown(), presence: Member, presenceMode: "counts", description: "Counts-only presence" }),
+  ask: procedure({
+    input: v.object({ value: v.unknown(), timeout: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(600_000))) }),
+    output: v.unknown(),
+    description: "Calls client.echo on this connection with `value` (a server-to-client call) and returns the client's answer",
+  }),
+  client: {
+    echo: procedure({ input: v.unknown(), output: v.unknown(), description: "Implemented by the client: returns its input" }),
+  },
 });
 
 /** The conformance contract's type. */

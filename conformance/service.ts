@@ -62,6 +62,7 @@ export function createConformanceService(
     },
     feed: { presence: (_params, ctx) => ({ key: ctx.auth.name, meta: { name: ctx.auth.name } }) },
     crowd: { presence: (_params, ctx) => ({ key: ctx.auth.name, meta: { name: ctx.auth.name } }) },
+    ask: ({ value, timeout }, ctx) => ctx.client.echo(value, timeout === undefined ? {} : { timeout }),
   }, {
     ...CONFORMANCE_OPTIONS,
     authenticate: (request) => {

@@ -99,4 +99,30 @@ describe(`the demo chat app on ${RUNTIME}`, () => {
     const room = await eve.api.chat.send.safe({ roomId: "No Spaces", text: "x" });
     assert.equal(room.ok, false);
   });
+
+  it("chat.clear asks the requester to confirm (client.confirm): no keeps the history (NOT_CONFIRMED), yes clears it and tells the room", async () => {
+    let answer = false;
+    const asked: string[] = [];
+    const ada = createClient<Contract>(server.url, {
+      reconnect: false,
+      params: () => ({ name: "ada" }),
+      implement: { confirm: ({ question }) => (asked.push(question), { confirmed: answer }) },
+    });
+    clients.push(ada);
+    const bob = await join("bob");
+    await ada.api.chat.send({ roomId: "clearing", text: "one" });
+    await ada.api.chat.send({ roomId: "clearing", text: "two" });
+    const refused = await ada.api.chat.clear.safe({ roomId: "clearing" });
+    if (refused.ok || refused.error.code !== "NOT_CONFIRMED") return assert.fail("expected NOT_CONFIRMED");
+    assert.deepEqual(refused.error.data, { roomId: "clearing" });
+    assert.deepEqual(asked, ["Clear the history of #clearing for everyone?"]);
+    assert.equal((await bob.api.chat.history({ roomId: "clearing" })).length, 2);
+    // bob implements nothing: the server's question is answered NOT_FOUND and nothing is cleared.
+    assert.equal((await bob.api.chat.clear.safe({ roomId: "clearing" })).ok, false);
+    assert.equal((await bob.api.chat.history({ roomId: "clearing" })).length, 2);
+    answer = true;
+    assert.deepEqual(await ada.api.chat.clear({ roomId: "clearing" }), { cleared: 2 });
+    const left = await bob.api.chat.history({ roomId: "clearing" });
+    assert.deepEqual(left.map((m) => `${m.author}: ${m.text}`), ["ada: cleared the history"]);
+  });
 });
