@@ -1,7 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { type Client, createClient } from "../client/mod.ts";
+import { type Client, createClient, type RpcError } from "../client/mod.ts";
 import { httpFallback } from "../client/http.ts";
 import type { contract } from "./fixtures/redis-instance.ts";
 import { type InstanceProcess, redisMissing, startInstance } from "./fixtures/redis.ts";
@@ -48,6 +48,8 @@ describe(`a Deno and a Bun instance on a 3-master Redis Cluster (sharded pub/sub
       return names.map((name) => c.api.feed.subscribe({ name }, { onData: (m) => seen[i]!.get(name)!.push(m.n) }));
     });
     await Promise.all(subs.map((s) => s.ready));
+    // Pub/sub connections to masters opened just now for these subscriptions do not turn readiness off.
+    for (const inst of instances) assert.equal((await fetch(`${inst.base}/readyz`)).status, 200, `${inst.runtime} ready`);
     // Half the topic instances published from the Deno instance, half from the Bun one, concurrently.
     const publishers = instances.map((inst) => client(inst.url));
     await Promise.all(names.map((name, i) => publishers[i % 2]!.api.burst({ name, count: 100 })));
@@ -99,6 +101,21 @@ describe(`a Deno and a Bun instance on a 3-master Redis Cluster (sharded pub/sub
     await Promise.all(cs.map((c) => c.api.join({ room: "blue" })));
     const ids = cs.map((c) => c.connectionId!).sort();
     for (const c of cs) assert.deepEqual((await c.api.clusterMembers({ room: "blue" })).sort(), ids);
+  });
+
+  it("a server-to-client call made on one instance reaches a client of the other and back; a connection open nowhere is DISCONNECTED", async () => {
+    const implemented = (by: string) => ({ implement: { confirm: ({ question }: { question: string }) => ({ ok: question.endsWith("?"), by }) } });
+    const onDeno = client(instances[0]!.url, implemented("on-deno"));
+    const onBun = client(instances[1]!.url, implemented("on-bun"));
+    await Promise.all([onDeno.ready(), onBun.ready()]);
+    assert.deepEqual(await onBun.api.askClient({ connection: onDeno.connectionId!, question: "from bun?" }), { ok: true, by: "on-deno" });
+    assert.deepEqual(await onDeno.api.askClient({ connection: onBun.connectionId!, question: "from deno" }), { ok: false, by: "on-bun" });
+    // Answered by the other instance's "not here" (it counted the instances from SPUBLISH), not by a timeout.
+    const nowhere = await onBun.api.askClient({ connection: "no-such-connection", question: "q?", timeout: 20_000 }).then(
+      () => assert.fail("expected a rejection"),
+      (e: RpcError) => e,
+    );
+    assert.equal(nowhere.code, "DISCONNECTED");
   });
 
   it("a retry-safe call re-sent to the other instance gets the first run's result; the handler runs once", async () => {

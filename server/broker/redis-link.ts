@@ -47,6 +47,12 @@ interface Watched {
   /** When the PING now waiting for its answer was sent. */
   pingSince: number | undefined;
   stalled: boolean;
+  /**
+   * Whether it was ever ready. A connection still opening for the first time (a cluster's pub/sub
+   * connection to a master that just got its first subscription) does not turn the link down; if
+   * its handshake hangs for `stallTimeout`, the watchdog marks it stalled.
+   */
+  wasReady: boolean;
   /** When the current connection attempt began (or last made progress), while not ready. */
   attemptSince: number;
 }
@@ -93,12 +99,13 @@ export class RedisLink {
     for (const { name, client } of this.clients.connections()) {
       seen.add(client);
       if (this.watched.has(client)) continue;
-      const w: Watched = { name, client, pingSince: undefined, stalled: false, attemptSince: now };
+      const w: Watched = { name, client, pingSince: undefined, stalled: false, wasReady: client.isReady, attemptSince: now };
       this.watched.set(client, w);
       const attempt = () => (w.attemptSince = Date.now());
       client.on("connect", attempt);
       client.on("ready", () => {
         w.stalled = false;
+        w.wasReady = true;
         w.pingSince = undefined;
         this.update(`the ${w.name} connection is ready`);
       });
@@ -114,7 +121,7 @@ export class RedisLink {
   get state(): LinkState {
     const watched = [...this.watched.values()];
     if (watched.some((w) => w.stalled)) return "stalled";
-    return this.clients.isReady && watched.every((w) => w.client.isReady) ? "up" : "down";
+    return this.clients.isReady && watched.every((w) => w.client.isReady || !w.wasReady) ? "up" : "down";
   }
 
   /** Starts the watchdog (one timer for every connection). */

@@ -20,7 +20,7 @@ export type PubSubListener = (message: string, channel: string) => void;
 
 /** One Redis node or a Redis Cluster, as the broker uses it. */
 export interface RedisPort {
-  /** Whether every connection is ready. */
+  /** Whether the connections commands need are ready (one node: both; a cluster: those to every master). */
   readonly isReady: boolean;
   /** The publish command a Lua script runs: PUBLISH, or SPUBLISH on a cluster. */
   readonly publishCommand: "PUBLISH" | "SPUBLISH";
@@ -132,8 +132,10 @@ export function clusterPort(urls: string[], socket: PortSocket): RedisPort {
     return out;
   };
   return {
+    // The command connections; pub/sub connections open on a master's first subscription, and
+    // the link watches them (a subscribe waits for its own).
     get isReady() {
-      return cluster.isReady && connections().every((c) => c.client.isReady);
+      return cluster.isReady && cluster.masters.every((master) => master.client?.isReady === true);
     },
     publishCommand: "SPUBLISH",
     connections,
