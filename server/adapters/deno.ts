@@ -8,6 +8,7 @@ import type { Connection } from "../connection.ts";
 import { runtimeIdleTimeout } from "../heartbeat.ts";
 import { routeRequest } from "../http.ts";
 import type { Service } from "../service.ts";
+import { closeKeepingHandshake } from "./deno-close-handshake.ts";
 import type { RunningServer, ServeOptions } from "./serve-options.ts";
 
 /** The members of Deno's WebSocket this adapter uses. */
@@ -28,6 +29,7 @@ interface DenoRuntime {
     handler: (request: Request, info: { remoteAddr: { hostname: string } }) => Response | Promise<Response>,
   ): { addr: { port: number; hostname: string }; shutdown(): Promise<void> };
   upgradeWebSocket(request: Request, options: { protocol: string; idleTimeout: number }): { socket: DenoSocket; response: Response };
+  unrefTimer(id: number): void;
 }
 
 /**
@@ -57,13 +59,15 @@ export function serveDeno<C extends ContractTree, A>(service: Service<C, A>, opt
     socket.binaryType = "arraybuffer";
     let conn: Connection<A> | undefined;
     let receiving = false;
+    const closeSocket = (code: number, reason: string) => closeKeepingHandshake(socket, code, reason, (id) => deno.unrefTimer(id));
     socket.onopen = () => {
       conn = service.open({
         // Deno writes asynchronously and never refuses: every frame is queued, its buffer reports the backlog.
         send: (frame) => (socket.send(frame), "queued"),
         // Deno reports code 0 to both ends when close() runs inside onmessage with more frames queued
-        // (a flood closed with 1008): close from the next task instead.
-        close: (code, reason) => (receiving ? void setTimeout(() => socket.close(code, reason), 0) : socket.close(code, reason)),
+        // (a flood closed with 1008): close from the next task instead. Either way the close frame
+        // must survive a peer that keeps sending (deno-close-handshake.ts).
+        close: (code, reason) => (receiving ? void setTimeout(() => closeSocket(code, reason), 0) : closeSocket(code, reason)),
         bufferedAmount: () => socket.bufferedAmount,
       }, route.auth, ip, route.refused);
     };
