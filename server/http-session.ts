@@ -11,6 +11,9 @@ const encoder = new TextEncoder();
 /** Bytes the response stream holds before the runtime must read them; past it sends report "queued". */
 const STREAM_HIGH_WATER = 64 * 1024;
 
+/** Counts a stream's backlog in bytes: one strategy (and its size function) shared by every session. */
+const BY_BYTES = new ByteLengthQueuingStrategy({ highWaterMark: STREAM_HIGH_WATER });
+
 /** POST bodies that may wait for an earlier one (forwarded through Redis, they can overtake each other). */
 export const MAX_EARLY_POSTS = 32;
 
@@ -38,8 +41,8 @@ export class HttpSession implements Socket {
   private pending = "";
   /** Sequence number of the next POST body to run. */
   private next = 0;
-  /** Bodies that arrived before their predecessors, by sequence number. */
-  private readonly early = new Map<number, string>();
+  /** Bodies that arrived before their predecessors, by sequence number; created on the first (most sessions never see one). */
+  private early: Map<number, string> | undefined;
 
   /**
    * @param token the session's secret id (the client names it in every POST)
@@ -51,7 +54,7 @@ export class HttpSession implements Socket {
       pull: () => void (this.ended || events.drain()),
       // The client went away (aborted its fetch, or the network dropped it).
       cancel: () => this.finish(1006),
-    }, { highWaterMark: STREAM_HIGH_WATER, size: (chunk) => chunk.byteLength });
+    }, BY_BYTES);
   }
 
   /** Whether the stream has ended. */
@@ -92,6 +95,7 @@ export class HttpSession implements Socket {
   accept(seq: number, body: string): Accepted {
     if (seq < this.next) return "duplicate";
     if (seq > this.next) {
+      this.early ??= new Map();
       if (this.early.has(seq)) return "duplicate";
       if (this.early.size >= MAX_EARLY_POSTS) return "too-early";
       this.early.set(seq, body);
@@ -101,8 +105,8 @@ export class HttpSession implements Socket {
     while (text !== undefined && !this.ended) {
       this.next++;
       for (const line of text.split("\n")) if (line.trim() !== "") this.events.frame(line);
-      text = this.early.get(this.next);
-      this.early.delete(this.next);
+      text = this.early?.get(this.next);
+      this.early?.delete(this.next);
     }
     return "accepted";
   }
@@ -133,7 +137,7 @@ export class HttpSession implements Socket {
   private finish(code: number): void {
     this.ended = true;
     this.pending = "";
-    this.early.clear();
+    this.early = undefined;
     if (this.released) return;
     this.released = true;
     this.events.ended(code);
