@@ -5,7 +5,7 @@
  * @module
  */
 import { decode, encode } from "../shared/codec.ts";
-import type { AnyProcedure, HandlerInput, HandlerOutput } from "../shared/contract.ts";
+import type { AnyProcedure, CallInput, HandlerOutput } from "../shared/contract.ts";
 import { RpcError } from "../shared/errors.ts";
 import type { ServerCallFrame } from "../shared/protocol.ts";
 
@@ -16,11 +16,12 @@ export interface ImplementationContext {
 }
 
 /**
- * The client's implementation of one procedure the server calls: it receives the input (the
- * schema's output type) and returns the output; throwing an RpcError with a code the procedure
- * declared sends that error, anything else thrown is answered INTERNAL.
+ * The client's implementation of one procedure the server calls: it receives the input as the
+ * server sent it (the schema's input type; wrap it in `validated` to have the schema check and
+ * transform it first) and returns the output, which the server validates; throwing an RpcError
+ * with a code the procedure declared sends that error, anything else thrown is answered INTERNAL.
  */
-export type Implementation<P extends AnyProcedure> = (input: HandlerInput<P>, ctx: ImplementationContext) => HandlerOutput<P> | Promise<HandlerOutput<P>>;
+export type Implementation<P extends AnyProcedure> = (input: CallInput<P>, ctx: ImplementationContext) => HandlerOutput<P> | Promise<HandlerOutput<P>>;
 
 /** Implementations of every procedure of a contract's `client` section (see `ClientOptions.implement`). */
 export type Implementations<S> = {

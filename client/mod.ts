@@ -6,6 +6,7 @@ export { type Client, type ClientEvents, type ConnectionState, createClient, typ
 export type { CallOptions, ClientOptions } from "./options.ts";
 export type { ClientApi, ProcedureClient, TopicClient } from "./proxy.ts";
 export type { Implementation, ImplementationContext, Implementations } from "./implementations.ts";
+export { validated } from "./validated.ts";
 export type { BackoffOptions } from "./reconnect.ts";
 export type { PresenceView, SubscriptionHandle, SubscriptionHandlers } from "./subscription.ts";
 export type { CallError, ClientSide, ContractTree, DeclaredError, Procedure, ServerSide, Topic, TypedSchema } from "../shared/contract.ts";

@@ -89,13 +89,12 @@ export class ClientCalls {
   async call(connectionId: string, method: string, input: unknown, options: ClientCallOptions = {}): Promise<unknown> {
     const def = this.parts.procedures.get(method);
     if (def === undefined) throw new TypeError(`Cannot call "${method}" on the client: the contract's client section has no such procedure`);
-    let value = input;
     if (def.input !== undefined) {
       const parsed = v.safeParse(def.input, input);
       if (!parsed.success) throw new TypeError(`Cannot call "${method}" on the client: input failed validation: ${parsed.issues[0].message}`);
-      value = parsed.output;
     }
-    const text = JSON.stringify(encode(value));
+    // Sent as given, as a client sends a call: the receiving side validates it and applies the schema's transforms.
+    const text = JSON.stringify(encode(input));
     const { signal } = options;
     const timeout = options.timeout ?? this.parts.timeout;
     if (signal?.aborted === true) throw abortError(signal.reason);

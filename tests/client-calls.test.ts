@@ -8,7 +8,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import { type Client, createClient, RpcError } from "../client/mod.ts";
+import { type Client, createClient, RpcError, validated } from "../client/mod.ts";
 import { httpFallback } from "../client/http.ts";
 import { createLogger } from "../server/log.ts";
 import { createService, defineContract, procedure, type RunningServer, type Service, topic } from "../server/mod.ts";
@@ -29,6 +29,8 @@ const contract = defineContract({
       /** Never answers by itself: resolves when its signal aborts, and records that. */
       hang: procedure({ input: v.number(), output: v.string() }),
     },
+    /** A schema that transforms: the client gets a Date only when it validates (`validated`). */
+    when: procedure({ input: v.pipe(v.string(), v.isoTimestamp(), v.transform((s) => new Date(s))), output: v.number() }),
   },
 });
 
@@ -63,6 +65,8 @@ describe(`server-to-client calls on ${RUNTIME}`, () => {
             signal.addEventListener("abort", () => (aborted.set(n, signal.reason), resolve("late")));
           }),
       },
+      // Without `validated` the input arrives as the server sent it: the schema's input, a string.
+      when: (iso: string) => Date.parse(iso),
     };
     const client = createClient<Contract>(url, { reconnect: false, ...(mode === "none" ? {} : { implement }), ...extra });
     clients.push(client);
@@ -194,6 +198,35 @@ describe(`server-to-client calls on ${RUNTIME}`, () => {
     const e = await failure(service.client(client.connectionId!).ui.hang(4, { timeout: 100 }));
     assert.equal(e.code, "TIMEOUT");
     await until(() => aborted.has(4), 5000, "the cancel reached the client over HTTP");
+  });
+
+  it("validated(): the client checks the input with the schema and gets its output; a refused input is INVALID_INPUT with issues", async () => {
+    const strict = procedure({ input: v.pipe(v.string(), v.isoTimestamp(), v.maxLength(10)), output: v.number() });
+    const client = createClient<Contract>(server.url, {
+      reconnect: false,
+      implement: {
+        confirm: validated(contract.client.confirm, ({ question }) => ({ ok: question.length > 0, at: AT })),
+        ui: { hang: () => "never" },
+        when: validated(contract.client.when, (date) => date.getTime()),
+      },
+    });
+    clients.push(client);
+    await client.ready();
+    const caller = service.client(client.connectionId!);
+    assert.equal(await caller.when("2026-11-29T01:00:00.000Z"), AT.getTime());
+    assert.deepEqual(await caller.confirm({ question: "q" }), { ok: true, at: AT });
+    await assert.rejects(caller.when("not a date"), TypeError, "the server checks before sending");
+
+    const picky = createClient<Contract>(server.url, {
+      reconnect: false,
+      // A stricter schema than the server's (another version of the contract, say): the client refuses what the server let through.
+      implement: { confirm: () => ({ ok: true, at: AT }), ui: { hang: () => "never" }, when: validated(strict, () => 0) as (iso: string) => Promise<number> },
+    });
+    clients.push(picky);
+    await picky.ready();
+    const refused = await failure(service.client(picky.connectionId!).when("2026-11-29T01:00:00.000Z"));
+    assert.equal(refused.code, "INVALID_INPUT");
+    assert.deepEqual((refused.data as { issues: { path: unknown[] }[] }).issues.map((i) => i.path), [[]]);
   });
 
   it("defineContract keeps the client section apart: only procedures, no server handlers for it", () => {

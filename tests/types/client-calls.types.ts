@@ -4,7 +4,7 @@
  * @module
  */
 import * as v from "valibot";
-import { createClient, RpcError } from "../../client/mod.ts";
+import { createClient, RpcError, validated } from "../../client/mod.ts";
 import { createService, defineContract, procedure } from "../../server/mod.ts";
 
 const contract = defineContract({
@@ -16,6 +16,7 @@ const contract = defineContract({
       errors: { DECLINED: v.object({ reason: v.string() }) },
     }),
     ui: { notify: procedure({ input: v.string() }) },
+    at: procedure({ input: v.pipe(v.string(), v.transform((s) => new Date(s))), output: v.number() }),
   },
 });
 type C = typeof contract;
@@ -52,8 +53,19 @@ const client = createClient<C>("ws://localhost/ws", {
       return { ok: true };
     },
     ui: { notify: (text) => Promise.resolve(void text.toUpperCase()) },
+    // Unvalidated: the input as sent (a string); validated: the schema's output (a Date).
+    at: (iso) => iso.length,
   },
 });
+createClient<C>("ws://localhost/ws", {
+  implement: {
+    confirm: validated(contract.client.confirm, ({ question }) => ({ ok: question !== "" })),
+    ui: { notify: validated(contract.client.ui.notify, () => {}) },
+    at: validated(contract.client.at, (date) => date.getTime()),
+  },
+});
+// @ts-expect-error validated passes the schema's output: a Date has no length
+validated(contract.client.at, (date) => date.length);
 void client.api.clear({ room: "a" });
 // @ts-expect-error the client section is not callable from the client
 void client.api.client;
@@ -69,6 +81,7 @@ createClient<C>("ws://localhost/ws", {
     // @ts-expect-error the output must be { ok: boolean }
     confirm: () => ({ ok: "yes" }),
     ui: { notify: () => {} },
+    at: () => 0,
   },
 });
 createClient<C>("ws://localhost/ws", {
@@ -76,6 +89,7 @@ createClient<C>("ws://localhost/ws", {
     // @ts-expect-error the input is { question: string }, not a number
     confirm: (n: number) => ({ ok: n > 0 }),
     ui: { notify: () => {} },
+    at: () => 0,
   },
 });
 // Without `implement` the client answers every server call NOT_FOUND; that is allowed.
