@@ -7,6 +7,8 @@ import type { Connection } from "./connection.ts";
 /** Room membership of this instance's connections; an emptied room is forgotten at once. */
 export class RoomRegistry {
   private readonly members = new Map<string, Set<Connection>>();
+  /** Told of every join and leave (room-channels.ts keeps Bun's native room channels in step). */
+  onMembership: ((conn: Connection, room: string, joined: boolean) => void) | undefined;
 
   /** Adds a connection to a room. */
   join(conn: Connection, room: string): void {
@@ -14,12 +16,14 @@ export class RoomRegistry {
     if (set === undefined) this.members.set(room, (set = new Set()));
     set.add(conn);
     conn.addRoom(room);
+    this.onMembership?.(conn, room, true);
   }
 
   /** Removes a connection from a room, forgetting the room when it empties. */
   leave(conn: Connection, room: string): void {
     const set = this.members.get(room);
     conn.deleteRoom(room);
+    this.onMembership?.(conn, room, false);
     if (set === undefined) return;
     set.delete(conn);
     if (set.size === 0) this.members.delete(room);

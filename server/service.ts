@@ -127,6 +127,8 @@ export function createService<C extends ContractTree, A = undefined>(
         if (slow) conn.socket.unsubscribe?.(channel);
         else conn.socket.subscribe?.(channel);
       }
+      // Its rooms' native channels too (room-channels.ts).
+      registry.nativeChanged(conn, !slow);
     },
   });
   const registry = new TopicRegistry(rooms, (conn, frame, topic, channel, volatile) => {

@@ -6,6 +6,7 @@
 import type { BrokerMessage } from "./broker/broker.ts";
 import type { Connection } from "./connection.ts";
 import type { Target } from "./handlers.ts";
+import { inNativeChannel, RoomChannels } from "./room-channels.ts";
 import type { RoomRegistry } from "./rooms.ts";
 
 /**
@@ -36,6 +37,8 @@ export class TopicRegistry {
   private readonly offsets = new Map<string, number>();
   /** Set by adapters that publish natively; untargeted and all-but-one publishes take that path. */
   nativePublish: NativePublish | undefined;
+  /** Native channels of rooms (publishes to one room), created on first use. */
+  private readonly roomChannels: RoomChannels;
   /** Backed-up connections (outbox.ts): left out of native channels, served one by one meanwhile. */
   slow: ReadonlySet<Connection> = EMPTY;
   /** Told when native publish reported backpressure, to look at that channel's subscribers. */
@@ -47,7 +50,9 @@ export class TopicRegistry {
     private readonly rooms: RoomRegistry,
     // `volatile`: drop rather than queue when the socket is backed up (Target.volatile).
     private readonly send: (conn: Connection, frame: string, topic: string, channel: string, volatile?: boolean) => void,
-  ) {}
+  ) {
+    this.roomChannels = new RoomChannels(rooms);
+  }
 
   /** Subscribers of a channel that receive live frames. */
   subscribers(channel: string): ReadonlySet<Connection> {
@@ -85,15 +90,29 @@ export class TopicRegistry {
     add(this.live, channel, conn);
     // Sockets without a native channel (the HTTP fallback) are served one by one beside it.
     if (conn.socket.subscribe === undefined) add(this.direct, channel, conn);
-    else if (conn.outbox === null) conn.socket.subscribe(channel);
+    else if (conn.outbox === null) {
+      conn.socket.subscribe(channel);
+      this.roomChannels.live(conn, channel);
+    }
   }
 
   /** Removes a subscription (live or recovering). */
   remove(conn: Connection, channel: string): void {
     remove(this.recovering, channel, conn);
     remove(this.direct, channel, conn);
-    if (remove(this.live, channel, conn)) conn.socket.unsubscribe?.(channel);
-    if (!this.has(channel)) this.offsets.delete(channel);
+    if (remove(this.live, channel, conn)) {
+      conn.socket.unsubscribe?.(channel);
+      this.roomChannels.removed(conn, channel);
+    }
+    if (!this.has(channel)) {
+      this.offsets.delete(channel);
+      this.roomChannels.forget(channel);
+    }
+  }
+
+  /** A connection went slow (it leaves its native channels: the caller takes its topic channels out) or caught up. */
+  nativeChanged(conn: Connection, joined: boolean): void {
+    this.roomChannels.native(conn, joined);
   }
 
   /** Serializes a broker message once and sends it to every local subscriber the target selects. */
@@ -111,7 +130,7 @@ export class TopicRegistry {
     }
     if (live === undefined) return 0;
     if (this.nativePublish !== undefined) {
-      const route = this.nativeRoute(live, target);
+      const route = this.nativeRoute(channel, live, target);
       if (route !== undefined) return this.deliverNatively(channel, message.topic, frame, live, target, route);
     }
     if (target === undefined) {
@@ -126,14 +145,20 @@ export class TopicRegistry {
   }
 
   /**
-   * How a publish can take the native channel: `SERVER` (the server's publish reaches every member),
+   * How a publish can take a native channel: `SERVER` (the server's publish reaches every member),
    * a connection whose socket publishes for it (Bun's `ws.publish` skips the publishing socket: the one
-   * member an all-but-sender publish leaves out), or undefined when the channel cannot express the
-   * target (rooms, one connection, several excluded members, volatile) and subscribers are served one by one.
+   * member an all-but-sender publish leaves out), a room's channel (room-channels.ts: a publish to one
+   * room), or undefined when no channel can express the target (several rooms, a room with
+   * exceptions, one connection, several excluded members, volatile) and subscribers are served one by one.
    */
-  private nativeRoute(live: ReadonlySet<Connection>, target: Target | undefined): Connection | typeof SERVER | undefined {
+  private nativeRoute(channel: string, live: ReadonlySet<Connection>, target: Target | undefined): NativeRoute | undefined {
     if (target === undefined) return SERVER;
-    if (target.room !== undefined || target.connection !== undefined || target.except === undefined || target.volatile === true) return undefined;
+    if (target.connection !== undefined || target.volatile === true) return undefined;
+    if (target.room !== undefined) {
+      if (typeof target.room !== "string" || target.except !== undefined) return undefined;
+      return { room: this.roomChannels.open(channel, live, target.room) };
+    }
+    if (target.except === undefined) return undefined;
     let from: Connection | undefined;
     for (const id of typeof target.except === "string" ? [target.except] : target.except) {
       const conn = this.connectionOf(id);
@@ -152,7 +177,7 @@ export class TopicRegistry {
     frame: string,
     live: ReadonlySet<Connection>,
     target: Target | undefined,
-    route: Connection | typeof SERVER,
+    route: NativeRoute,
   ): number {
     // Slow connections left the native channel. Taken before the native publish (which may turn more slow:
     // those got it natively) and served after it: one that catches up while served rejoins the channel,
@@ -164,11 +189,18 @@ export class TopicRegistry {
     for (const conn of this.direct.get(channel) ?? EMPTY) {
       if (target === undefined || selects(target, conn)) this.send(conn, frame, topic, channel);
     }
-    const published = route === SERVER ? this.nativePublish!(channel, frame) : route.socket.publish!(channel, frame);
+    const published = route === SERVER
+      ? this.nativePublish!(channel, frame)
+      : "room" in route
+      ? this.nativePublish!(route.room, frame)
+      : route.socket.publish!(channel, frame);
     // Only when some subscriber was backed up are they looked at one by one.
     if (!published) for (const conn of live) this.onBackpressure(conn);
     if (slow !== undefined) for (const conn of slow) this.send(conn, frame, topic, channel);
-    return live.size - this.excludedOf(live, target);
+    if (target?.room === undefined) return live.size - this.excludedOf(live, target);
+    let selected = 0;
+    for (const conn of this.candidates(live, target)) if (selects(target, conn)) selected++;
+    return selected;
   }
 
   /** How many subscribers an all-but-these target leaves out. */
@@ -204,13 +236,11 @@ function selects(target: Target, conn: Connection): boolean {
   return true;
 }
 
-/** Whether a connection is a member of the native channels of its live subscriptions: not slow, not HTTP fallback. */
-function inNativeChannel(conn: Connection): boolean {
-  return conn.socket.subscribe !== undefined && conn.outbox === null;
-}
-
 /** The native route of the server's own publish, which skips nobody. */
 const SERVER = "server";
+
+/** Which native publish a message takes: the server's, a subscriber's socket's (all but it), or the server's on a room's channel. */
+type NativeRoute = typeof SERVER | Connection | { room: string };
 
 function add(map: Map<string, Set<Connection>>, channel: string, conn: Connection): void {
   let set = map.get(channel);
