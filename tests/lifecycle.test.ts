@@ -119,9 +119,9 @@ describe(`connection lifecycle on ${RUNTIME}`, () => {
       await until(() => client.state === "closed", 3000, "the client to close");
       await assert.rejects(client.ready(), { code: "DISCONNECTED" });
       assert.deepEqual(changes, [
-        ["open", { reason: "connected" }],
+        ["open", { reason: "connected", transport: undefined }],
         ["reconnecting", { code: 1013, reason: "retry=0; restarting" }],
-        ["open", { reason: "connected" }],
+        ["open", { reason: "connected", transport: undefined }],
         ["closed", { code: 1000, reason: "disconnected by the server" }],
       ]);
     } finally {
