@@ -118,6 +118,7 @@ describe(`connection lifecycle on ${RUNTIME}`, () => {
       service.disconnect(client.connectionId!);
       await until(() => client.state === "closed", 3000, "the client to close");
       await assert.rejects(client.ready(), { code: "DISCONNECTED" });
+      // A plain WebSocket names no transport (the HTTP fallback's socket does: tests/http-fallback.test.ts).
       assert.deepEqual(changes, [
         ["open", { reason: "connected", transport: undefined }],
         ["reconnecting", { code: 1013, reason: "retry=0; restarting" }],
