@@ -4,7 +4,8 @@
  * @module
  */
 import { CloseCode } from "../shared/close-codes.ts";
-import { decode, encode, type Payload } from "../shared/codec.ts";
+import { unpackFrame, type WireFrame } from "../shared/binary-frame.ts";
+import { decode, encode, frameOf, type Payload, readingFrame } from "../shared/codec.ts";
 import type { ContractTree } from "../shared/contract.ts";
 import { type ErrorCode, type Issue, RpcError } from "../shared/errors.ts";
 import type { ServerFrame } from "../shared/protocol.ts";
@@ -108,9 +109,9 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
   /** Whether `refreshAuth` already ran since the last open: one refresh per refusal, never a loop. */
   let refreshed = false;
 
-  const send = (text: string): boolean => {
+  const send = (frame: WireFrame): boolean => {
     if (socket === undefined || state !== "open" || socket.readyState !== 1) return false;
-    socket.send(text);
+    socket.send(frame);
     return true;
   };
   const requests = createRequests(send, wake, touchIdle, options.queueSize ?? 100);
@@ -152,6 +153,7 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
       return scheduleReconnect(undefined, { reason: "dial failed" });
     }
     socket = ws;
+    ws.binaryType = "arraybuffer";
     ws.onmessage = (event) => socket === ws && onFrame(event.data);
     ws.onclose = (event) => socket === ws && dropped(event.code, event.reason);
     // The close event that follows reports the failure; without a listener some runtimes log it as uncaught.
@@ -242,15 +244,20 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
     touchIdle();
   }
 
-  function onFrame(data: unknown): void {
+  function onFrame(data: string | ArrayBuffer): void {
     liveness.seen();
-    if (typeof data !== "string") return;
+    // A binary frame: its JSON text, and the attachments its payloads' binary values name.
+    const binary = typeof data === "string" ? undefined : unpackFrame(new Uint8Array(data));
     let frame: ServerFrame;
     try {
-      frame = JSON.parse(data);
+      frame = JSON.parse(binary?.text ?? (data as string));
     } catch {
       return;
     }
+    readingFrame(binary?.attachments, () => dispatch(frame));
+  }
+
+  function dispatch(frame: ServerFrame): void {
     switch (frame.type) {
       case "hello":
         return opened(frame);
@@ -335,22 +342,29 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
 
   if (!options.lazy) void connect();
 
-  const request = (frame: Record<string, unknown>, label: string, extra: Partial<RequestOptions> = {}) => {
+  /** Sends a request frame; `build` encodes its payloads (binary values become attachments), and a value that cannot be encoded rejects. */
+  const request = (build: () => Record<string, unknown>, label: string, extra: Partial<RequestOptions> = {}) => {
     const id = requests.nextId();
-    return requests.request(id, JSON.stringify({ ...frame, id }), { timeout, retry: false, queue: true, label, ...extra });
+    let frame: WireFrame;
+    try {
+      frame = frameOf(() => JSON.stringify({ ...build(), id }));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return requests.request(id, frame, { timeout, retry: false, queue: true, label, ...extra });
   };
 
   return {
     api: createProxy<C>({
       call: (method, input, opts = {}) =>
         failure ? Promise.reject(failure) : request(
-          { type: "call", method, input: encode(input), ...(opts.retry ? { idempotencyKey: crypto.randomUUID() } : {}) },
+          () => ({ type: "call", method, input: encode(input), ...(opts.retry ? { idempotencyKey: crypto.randomUUID() } : {}) }),
           `Call "${method}"`,
           { timeout: opts.timeout ?? timeout, signal: opts.signal, retry: opts.retry ?? false },
         ),
       subscribe: (topic, params, handlers) => subscriptions.subscribe(topic, params, handlers),
       publish: (topic, params, message) =>
-        request({ type: "publish", topic, params: encode(params), data: encode(message) }, `Publish to "${topic}"`) as Promise<void>,
+        request(() => ({ type: "publish", topic, params: encode(params), data: encode(message) }), `Publish to "${topic}"`) as Promise<void>,
     }),
     get state() {
       return state;
@@ -373,7 +387,7 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
       set.add(listener as Listener);
       return () => set.delete(listener as Listener);
     },
-    authenticate: (token) => request({ type: "auth", token }, "Re-authentication", { queue: false }) as Promise<void>,
+    authenticate: (token) => request(() => ({ type: "auth", token }), "Re-authentication", { queue: false }) as Promise<void>,
     close: () => end({ code: CloseCode.NORMAL, reason: "client closed" }),
   };
 }

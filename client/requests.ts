@@ -3,6 +3,7 @@
  * timeout, cancellation, an in-flight map and a bounded offline queue.
  * @module
  */
+import type { WireFrame } from "../shared/binary-frame.ts";
 import { RpcError } from "../shared/errors.ts";
 
 /** How one request behaves. */
@@ -29,7 +30,7 @@ export interface Requests {
   /** Whether any request is waiting (sent or queued). */
   busy(): boolean;
   /** Sends a request (or queues it while disconnected) and resolves with its answer. */
-  request(id: number, frame: string, options: RequestOptions): Promise<unknown>;
+  request(id: number, frame: WireFrame, options: RequestOptions): Promise<unknown>;
   /** Settles a sent request with its answer; false when no such request is waiting. */
   settle(id: string | number | null, answer: Answer): boolean;
   /** Sends everything queued, in order (the connection is open). */
@@ -42,7 +43,7 @@ export interface Requests {
 
 interface Entry {
   id: number;
-  frame: string;
+  frame: WireFrame;
   retry: boolean;
   resolve(value: unknown): void;
   reject(error: RpcError): void;
@@ -56,7 +57,7 @@ interface Entry {
  * @param changed called whenever a request settles (lazy mode's idle timer listens)
  * @param queueSize most requests kept while disconnected
  */
-export function createRequests(send: (frame: string) => boolean, wake: () => void, changed: () => void, queueSize: number): Requests {
+export function createRequests(send: (frame: WireFrame) => boolean, wake: () => void, changed: () => void, queueSize: number): Requests {
   const sent = new Map<number, Entry>();
   const queued: Entry[] = [];
   let lastId = 0;

@@ -3,7 +3,8 @@
  * @module
  */
 import * as v from "valibot";
-import { decode, encodeToSend } from "../shared/codec.ts";
+import type { WireFrame } from "../shared/binary-frame.ts";
+import { decode, encode, frameOf } from "../shared/codec.ts";
 import type { ContractTree } from "../shared/contract.ts";
 import { type ErrorCode, type Issue, RpcError } from "../shared/errors.ts";
 import type { CallFrame } from "../shared/protocol.ts";
@@ -134,15 +135,18 @@ class RunningCall<A> extends LazyAbort {
       }
       output = checked.output;
     }
-    let frame: string;
+    let frame: WireFrame;
     try {
       // One stringify of the whole frame: a flat string, where concatenated parts make the runtime join them before sending.
-      frame = JSON.stringify({ type: "result", id, output: encodeToSend(output) });
+      // Binary values in the output become attachments of a binary frame (PROTOCOL.md section 1.1).
+      frame = frameOf(() => JSON.stringify({ type: "result", id, output: encode(output) }));
     } catch (error) {
-      // superjson refuses some values (keys named "constructor"…): answer INTERNAL, never an unhandled rejection.
+      // A value the codec cannot carry exactly (payload-encode.ts) is refused here, at the sender, never sent changed.
       this.done("INTERNAL");
-      core.logger.warn("procedure output cannot be encoded", { method, error: error instanceof Error ? error.message : String(error) });
-      return void this.conn.send(simpleErrorFrame(id, "INTERNAL", `Procedure "${method}" returned a value that cannot be encoded`));
+      const detail = error instanceof Error ? error.message : String(error);
+      core.logger.warn("procedure output cannot be encoded", { method, error: detail });
+      const shown = core.options.dev ? `: ${detail}` : "";
+      return void this.conn.send(simpleErrorFrame(id, "INTERNAL", `Procedure "${method}" returned a value that cannot be encoded${shown}`));
     }
     this.done("ok");
     this.conn.send(frame);

@@ -2,6 +2,7 @@
  * One client connection as the core sees it: the socket it writes to and every piece of state it owns.
  * @module
  */
+import type { WireFrame } from "../shared/binary-frame.ts";
 import { CloseCode } from "../shared/protocol.ts";
 import { LazyAbort } from "./lazy-abort.ts";
 import type { FlowControl, Outbox } from "./outbox.ts";
@@ -19,7 +20,7 @@ export type SendResult = "written" | "queued" | "dropped";
  */
 export interface Socket {
   /** Sends a text frame and says what became of it. */
-  send(frame: string): SendResult;
+  send(frame: WireFrame): SendResult;
   /** Closes the socket with a code from the close-code table and a short reason. */
   close(code: number, reason: string): void;
   /** Bytes queued by the runtime and not yet written to the network. */
@@ -32,7 +33,7 @@ export interface Socket {
    * Sends a frame to every member of a native channel but this socket (Bun's `ws.publish`); false when
    * some member was backed up or none was reached. Absent where there is none.
    */
-  publish?(channel: string, frame: string): boolean;
+  publish?(channel: string, frame: WireFrame): boolean;
 }
 
 /** Milliseconds of a rate-limit refusal window: more than `rateBurst` refusals within one closes the socket with 1008. */
@@ -47,7 +48,7 @@ export interface Subscription {
   /** Validated params, as hooks receive them. */
   params: unknown;
   /** Frames held back while history is replayed (with their offsets, to drop replayed ones); null once live. */
-  held: { offset: number | undefined; frame: string }[] | null;
+  held: { offset: number | undefined; frame: WireFrame }[] | null;
   /** Presence member key, when this subscription is tracked. */
   presenceKey: string | undefined;
   /** Epoch announced in `subscribed`. */
@@ -199,7 +200,7 @@ export class Connection<A = unknown> extends LazyAbort {
   }
 
   /** Sends a frame (through the outbox while the socket is backed up); false when it was not sent and will not be. */
-  send(frame: string): boolean {
+  send(frame: WireFrame): boolean {
     if (!this.open) return false;
     if (this.flow !== undefined) return this.flow.send(this, frame);
     return this.socket.send(frame) !== "dropped";

@@ -4,7 +4,8 @@
  * @module
  */
 import * as v from "valibot";
-import { parseFrame } from "../shared/codec.ts";
+import { unpackFrame } from "../shared/binary-frame.ts";
+import { parseFrame, readingFrame } from "../shared/codec.ts";
 import { RpcError } from "../shared/errors.ts";
 import { ClientFrame, CloseCode, type Limits } from "../shared/protocol.ts";
 import { forbiddenKey, framePayloadProblem } from "../shared/safe-decode.ts";
@@ -38,15 +39,27 @@ export function receive<A>(core: Core<A>, conn: Connection<A>, data: string | Ar
     core.metrics.reject("PAYLOAD_TOO_LARGE");
     return conn.close(CloseCode.TOO_BIG, "frame too large");
   }
-  if (typeof data !== "string") {
-    return refuse(core, conn, "BAD_REQUEST", simpleErrorFrame(null, "BAD_REQUEST", "Binary frames are not supported: send JSON text frames"));
+  let text: string;
+  let attachments: Uint8Array[] | undefined;
+  if (typeof data === "string") text = data;
+  else {
+    // A binary frame's limit is on its bytes, attachments included (PROTOCOL.md section 1.1).
+    if (size > limits.maxFrameBytes) {
+      core.metrics.reject("PAYLOAD_TOO_LARGE");
+      return void conn.send(faultFrame("too-large", limits));
+    }
+    const unpacked = unpackFrame(data instanceof Uint8Array ? data : new Uint8Array(data));
+    if (unpacked === undefined) {
+      return refuse(core, conn, "BAD_REQUEST", simpleErrorFrame(null, "BAD_REQUEST", "Binary frame is malformed: its lengths do not add up or its text is not UTF-8"));
+    }
+    ({ text, attachments } = unpacked);
   }
-  const parsed = parseFrame(data, limits.maxFrameBytes, limits.maxDepth);
+  const parsed = parseFrame(text, limits.maxFrameBytes, limits.maxDepth);
   if (!parsed.ok) {
     core.metrics.reject(parsed.fault === "malformed" ? "PARSE_ERROR" : "PAYLOAD_TOO_LARGE");
     return void conn.send(faultFrame(parsed.fault, limits));
   }
-  const forbidden = forbiddenKey(data, parsed.value);
+  const forbidden = forbiddenKey(text, parsed.value);
   if (forbidden !== undefined) {
     return refuse(core, conn, "BAD_REQUEST", simpleErrorFrame(idOf(parsed.value), "BAD_REQUEST", `Frame refused: "${forbidden}" is not allowed as a key`));
   }
@@ -59,10 +72,18 @@ export function receive<A>(core: Core<A>, conn: Connection<A>, data: string | Ar
     }
     frame = result.output;
   }
-  const unsafe = framePayloadProblem(frame);
+  const unsafe = framePayloadProblem(frame, attachments);
   if (unsafe !== undefined) {
     return refuse(core, conn, "BAD_REQUEST", simpleErrorFrame("id" in frame ? frame.id : null, "BAD_REQUEST", `Frame refused: ${unsafe}`));
   }
+  if (attachments === undefined) return dispatch(core, conn, frame);
+  // A binary frame's payloads are decoded while it is dispatched (before any await), with its attachments at hand.
+  const valid = frame;
+  readingFrame(attachments, () => dispatch(core, conn, valid));
+}
+
+/** Runs a valid client frame. */
+function dispatch<A>(core: Core<A>, conn: Connection<A>, frame: ClientFrame): void {
   switch (frame.type) {
     case "call":
       return runCall(core, conn, frame);

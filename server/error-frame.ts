@@ -18,7 +18,12 @@ export function errorFrame(id: string | number | null, error: unknown, dev: bool
   if (error instanceof RpcError && (declared || isProtocolCode(error.code))) {
     frame.code = error.code;
     frame.message = error.message;
-    if (error.data !== undefined) frame.data = encode(error.data);
+    try {
+      if (error.data !== undefined) frame.data = encode(error.data);
+    } catch {
+      // Data the codec cannot carry exactly (encodable.ts) is never sent changed: the caller learns the server failed.
+      return simpleErrorFrame(id, "INTERNAL", `Error "${error.code}" carries data that cannot be encoded`);
+    }
   } else if (dev) {
     frame.message = error instanceof Error ? error.message : String(error);
     frame.data = encode({ stack: error instanceof Error ? error.stack : undefined });

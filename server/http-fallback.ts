@@ -105,7 +105,7 @@ async function openSession<C extends ContractTree, A>(service: Service<C, A>, se
   const opened: { conn?: Connection<A> } = {};
   const session = new HttpSession(token, {
     drain: () => opened.conn !== undefined && service.drain(opened.conn),
-    frame: (text) => opened.conn !== undefined && service.receive(opened.conn, text),
+    frame: (frame) => opened.conn !== undefined && service.receive(opened.conn, frame),
     ended: (code) => {
       sessions.live.delete(token);
       if (opened.conn !== undefined) service.closed(opened.conn, code);

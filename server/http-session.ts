@@ -4,6 +4,7 @@
  * bodies numbered by the client. The core cannot tell it from a WebSocket.
  * @module
  */
+import { fromLine, toLine, type WireFrame } from "../shared/binary-frame.ts";
 import type { SendResult, Socket } from "./connection.ts";
 
 const encoder = new TextEncoder();
@@ -24,7 +25,7 @@ export interface SessionEvents {
   /** The stream ended (closed by the server with `code`, or abandoned by the client: 1006). */
   ended(code: number): void;
   /** A client frame, in the order the client sent it. */
-  frame(text: string): void;
+  frame(frame: WireFrame): void;
 }
 
 /** How a numbered POST body was taken. */
@@ -62,11 +63,11 @@ export class HttpSession implements Socket {
     return this.ended;
   }
 
-  send(frame: string): SendResult {
+  send(frame: WireFrame): SendResult {
     if (this.ended) return "written";
     // Frames sent in one task leave as one chunk: each chunk costs the runtime a write and a flush.
     if (this.pending === "") queueMicrotask(this.flush);
-    this.pending += `${frame}\n`;
+    this.pending += `${toLine(frame)}\n`;
     // Like Deno's sockets: always queued; flow control reads the backlog from bufferedAmount().
     return "queued";
   }
@@ -104,7 +105,8 @@ export class HttpSession implements Socket {
     let text: string | undefined = body;
     while (text !== undefined && !this.ended) {
       this.next++;
-      for (const line of text.split("\n")) if (line.trim() !== "") this.events.frame(line);
+      for (const line of text.split("
+")) if (line.trim() !== "") this.events.frame(fromLine(line));
       text = this.early?.get(this.next);
       this.early?.delete(this.next);
     }

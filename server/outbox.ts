@@ -6,13 +6,14 @@
  * has no drain event). Healthy sockets never allocate: a frame goes straight to `socket.send`.
  * @module
  */
+import type { WireFrame } from "../shared/binary-frame.ts";
 import type { SlowConsumerPolicy } from "../shared/contract.ts";
 import { CloseCode } from "../shared/protocol.ts";
 import type { Connection } from "./connection.ts";
 
 /** One frame waiting for a slow socket. */
 interface Waiting {
-  frame: string;
+  frame: WireFrame;
   /** Topic of an event frame; undefined for answers (results, errors), which are never dropped. */
   topic: string | undefined;
   /** Topic instance of an event frame, for "keep-latest". */
@@ -74,7 +75,7 @@ export class FlowControl {
    * @param channel the topic instance of an event frame
    * @returns false when the frame was dropped (by policy, or because the connection closed)
    */
-  send(conn: Connection, frame: string, topic?: string, channel?: string): boolean {
+  send(conn: Connection, frame: WireFrame, topic?: string, channel?: string): boolean {
     if (!conn.open) return false;
     // A connection that was backed up may have caught up since the last sweep: try to empty its outbox first.
     if (conn.outbox !== null) this.flush(conn);
@@ -94,7 +95,7 @@ export class FlowControl {
    * Sends a volatile frame only if the socket is ready: no outbox and at most `limit` buffered.
    * @returns false when the frame was dropped (never queued)
    */
-  offer(conn: Connection, frame: string): boolean {
+  offer(conn: Connection, frame: WireFrame): boolean {
     if (!conn.open || conn.outbox !== null || conn.socket.bufferedAmount() > this.limit) return false;
     const sent = conn.socket.send(frame);
     if (sent === "queued" && conn.socket.bufferedAmount() > this.limit) this.goSlow(conn);

@@ -4,6 +4,7 @@
  * unsubscribe frames naming the same topic instance take effect, and are answered, in arrival order.
  * @module
  */
+import type { WireFrame } from "../shared/binary-frame.ts";
 import type { Connection } from "./connection.ts";
 import { simpleErrorFrame } from "./error-frame.ts";
 
@@ -41,7 +42,7 @@ export class PendingRequest {
   }
 
   /** Sends the answer and frees the id; any later answer is ignored, so none is ever sent twice. */
-  answer(frame: string): void {
+  answer(frame: WireFrame): void {
     if (this.#answered) return;
     this.#answered = true;
     this.conn.deleteAwaiting(this.id);

@@ -3,6 +3,8 @@
  * delivery loop that sends one serialized frame to all of them.
  * @module
  */
+import { decode, encode, frameOf } from "../shared/codec.ts";
+import type { WireFrame } from "../shared/binary-frame.ts";
 import type { BrokerMessage } from "./broker/broker.ts";
 import type { Connection } from "./connection.ts";
 import type { Target } from "./handlers.ts";
@@ -14,16 +16,23 @@ import type { RoomRegistry } from "./rooms.ts";
  * false when some subscriber was backed up, so the core looks at each one.
  * @internal
  */
-export type NativePublish = (channel: string, frame: string) => boolean;
+export type NativePublish = (channel: string, frame: WireFrame) => boolean;
 
 /** The channel name of a topic instance: the topic, a colon, the canonical params key. */
 export function channelOf(topic: string, key: string): string {
   return `${topic}:${key}`;
 }
 
-/** The event frame of a broker message: one text for every subscriber, and for history replay. */
-export function eventFrame(message: BrokerMessage): string {
-  return JSON.stringify({ type: "event", topic: message.topic, key: message.key, offset: message.offset, data: message.data });
+/**
+ * The event frame of a broker message: one frame for every subscriber, and for history replay. A
+ * message holding binary values (base64 in the broker) becomes a binary frame carrying their bytes.
+ */
+export function eventFrame(message: BrokerMessage): WireFrame {
+  const fields = { type: "event", topic: message.topic, key: message.key, offset: message.offset, data: message.data };
+  const text = JSON.stringify(fields);
+  // Binary annotations are written `["custom",`; a string holding those characters only costs a re-encode.
+  if (message.data.meta === undefined || !text.includes('["custom",')) return text;
+  return frameOf(() => JSON.stringify({ ...fields, data: encode(decode(message.data)) }));
 }
 
 /** Subscribers of every topic instance on this instance, and the fan-out over them. */
@@ -49,7 +58,7 @@ export class TopicRegistry {
   constructor(
     private readonly rooms: RoomRegistry,
     // `volatile`: drop rather than queue when the socket is backed up (Target.volatile).
-    private readonly send: (conn: Connection, frame: string, topic: string, channel: string, volatile?: boolean) => void,
+    private readonly send: (conn: Connection, frame: WireFrame, topic: string, channel: string, volatile?: boolean) => void,
   ) {
     this.roomChannels = new RoomChannels(rooms);
   }
@@ -174,7 +183,7 @@ export class TopicRegistry {
   private deliverNatively(
     channel: string,
     topic: string,
-    frame: string,
+    frame: WireFrame,
     live: ReadonlySet<Connection>,
     target: Target | undefined,
     route: NativeRoute,

@@ -1,83 +1,86 @@
 /**
- * Payload encoding (superjson) and safe frame parsing (size and depth limits before JSON.parse).
+ * Payloads (PROTOCOL.md section 2) and frames: encoding and decoding values, building a frame whose
+ * binary values travel as attachments of a binary frame, and safe frame parsing (size and depth
+ * limits before JSON.parse). The format is superjson 2.x's, restricted; the tests check it against
+ * superjson itself.
  * @module
  */
-import SuperJSON from "superjson";
+import { packFrame, type WireFrame } from "./binary-frame.ts";
+import { applyAnnotations } from "./payload-decode.ts";
+import { type Dict, encodeValue, type Node } from "./payload-encode.ts";
 
-/** A superjson-encoded value as it travels inside a frame: plain JSON plus type annotations. */
+/** An encoded value as it travels inside a frame: plain JSON plus type annotations. */
 export interface Payload {
-  /** The value with Dates, Maps, Sets, BigInts… turned into JSON. */
+  /** The value with Dates, Maps, Sets, BigInts, binary values… turned into JSON. */
   json: unknown;
-  /** superjson's annotations that turn `json` back into the original types; absent for plain JSON. */
+  /** The annotations that turn `json` back into the original types; absent for plain JSON. */
   meta?: Record<string, unknown> | undefined;
 }
 
-// A private instance: registerClass/registerCustom on the global one would leak between users.
-const superjson = new SuperJSON();
-
-/** Encodes any superjson-supported value (Date, Map, Set, BigInt, undefined, nested) into a payload. */
-export function encode(value: unknown): Payload {
-  const { json, meta } = superjson.serialize(value);
-  if (meta === undefined) return { json };
-  // Reference sharing is refused on decode (it can build cycles), so it is never sent: shared values arrive as copies.
-  if (meta.referentialEqualities !== undefined) {
-    const { referentialEqualities: _, ...rest } = meta;
-    return rest.values === undefined ? { json } : { json, meta: rest as Record<string, unknown> };
-  }
-  return { json, meta: meta as Record<string, unknown> };
-}
+/** Attachments of the binary frame being built ({@link frameOf}); outside one, binary values are written as base64. */
+let sink: Uint8Array[] | undefined;
+/** Attachments of the binary frame being read ({@link readingFrame}). */
+let source: readonly Uint8Array[] | undefined;
 
 /**
- * {@link encode}'s payload, for a value about to be sent. Plain JSON (strings, finite numbers,
- * booleans, null, plain objects and arrays, no `undefined`, not deeper than 64) skips superjson's
- * walk, which costs more than the rest of a small call; anything else goes through it.
+ * Encodes a value into a payload: plain JSON, Date, Map, Set, BigInt, undefined, NaN, ±Infinity,
+ * -0, binary values (typed arrays, ArrayBuffer, DataView), nested. Values shared by reference are
+ * written as copies. Binary values become attachments inside {@link frameOf}, base64 text elsewhere.
+ * @throws {RpcError} `BAD_REQUEST` naming the path of a value that cannot be carried exactly (payload-encode.ts)
  */
-export function encodeToSend(value: unknown): Payload {
-  return isPlainJson(value, 0) ? { json: value } : encode(value);
+export function encode(value: unknown): Payload {
+  const [json, values] = encodeValue(value, sink);
+  return values === undefined ? { json } : { json, meta: { values, v: 1 } };
 }
 
-/** The JSON text of {@link encodeToSend}'s payload. */
+/**
+ * The JSON text of {@link encode}'s payload, for a value about to be sent.
+ * @throws {RpcError} like {@link encode}
+ */
 export function encodeText(value: unknown): string {
-  return JSON.stringify(encodeToSend(value));
+  return JSON.stringify(encode(value));
 }
 
-/** Whether superjson would leave a value as it is with no meta (bounded depth: a cycle is "not plain"). */
-function isPlainJson(value: unknown, depth: number): boolean {
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return true;
-    case "number":
-      return Number.isFinite(value) && !Object.is(value, -0);
-    case "object": {
-      if (value === null) return true;
-      if (depth > 64) return false;
-      if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) if (!isPlainJson(value[i], depth + 1)) return false;
-        return true;
-      }
-      if (Object.getPrototypeOf(value) !== Object.prototype) return false;
-      for (const key in value) if (!isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
-      return true;
-    }
-    default:
-      return false;
+/**
+ * Builds one frame: `build` returns its JSON text, encoding its payloads with {@link encode} or
+ * {@link encodeText}; when they hold binary values the result is a binary frame (binary-frame.ts)
+ * carrying them as attachments, otherwise the text itself.
+ */
+export function frameOf(build: () => string): WireFrame {
+  const outer = sink;
+  const attachments: Uint8Array[] = (sink = []);
+  try {
+    const text = build();
+    return attachments.length === 0 ? text : packFrame(text, attachments);
+  } finally {
+    sink = outer;
   }
 }
 
 /**
- * Decodes a payload made by {@link encode}; a missing payload decodes to `undefined`. Payloads from
- * clients are checked by the server before they get here (safe-decode.ts), which keeps the browser
- * bundle free of those checks.
+ * Runs `read` (which decodes a received frame's payloads) with the attachments of the binary frame
+ * they came in; payloads decoded outside it can only hold binary values as base64 text.
+ */
+export function readingFrame<T>(attachments: readonly Uint8Array[] | undefined, read: () => T): T {
+  const outer = source;
+  source = attachments;
+  try {
+    return read();
+  } finally {
+    source = outer;
+  }
+}
+
+/**
+ * Decodes a payload made by {@link encode}; a missing payload decodes to `undefined`.
  * @param inPlace turn the payload's own JSON into the value instead of a copy of it: only for JSON
  *   nothing else reads, such as a frame just parsed (the client decodes everything this way).
  * @throws {Error} when the metadata does not fit the JSON
  */
 export function decode(payload: Payload | undefined, inPlace = false): unknown {
-  if (payload === undefined) return undefined;
-  if (payload.meta === undefined) return payload.json;
-  // superjson's types say JSONValue; a validated frame only holds JSON, so the cast is sound.
-  return superjson.deserialize({ json: payload.json as never, meta: payload.meta as never }, { inPlace });
+  const values = payload?.meta?.values as Node | Dict | undefined;
+  if (values === undefined) return payload?.json;
+  return applyAnnotations(inPlace ? payload!.json : JSON.parse(JSON.stringify(payload!.json)), values, source);
 }
 
 /** Why {@link parseFrame} refused a frame. */

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Payload } from "./codec.ts";
+import { BINARY_KINDS } from "./payload-encode.ts";
 
 /** Bounds on superjson metadata accepted from a peer. */
 export const META_LIMITS = {
@@ -15,8 +16,24 @@ export const META_LIMITS = {
   maxBigIntDigits: 1024,
 } as const;
 
-/** The superjson annotation types Tether payloads use; classes, symbols, custom types, regexps and errors are refused. */
+/** The superjson annotation types Tether payloads use besides binary (`["custom", kind]`); classes, symbols, other custom types, regexps and errors are refused. */
 const ALLOWED_TYPES: ReadonlySet<unknown> = new Set(["undefined", "bigint", "Date", "set", "map", "number"]);
+
+/** Bytes per element of each binary kind a `["custom", name]` annotation may name (1 for ArrayBuffer and DataView). */
+const BINARY_SIZES: ReadonlyMap<unknown, number> = new Map(
+  [...BINARY_KINDS.values()].map((kind) => [kind.name, (kind as unknown as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1]),
+);
+
+/** Standard base64 with padding: the text form of a binary value. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** What a payload's annotations are checked against besides its JSON. */
+interface Budget {
+  /** Annotations seen so far. */
+  annotations: number;
+  /** The attachments of the binary frame the payload came in (none for a text frame). */
+  attachments: readonly Uint8Array[];
+}
 
 /** The JSON strings a `number` annotation may hold. */
 const SPECIAL_NUMBERS: ReadonlySet<unknown> = new Set(["NaN", "Infinity", "-Infinity", "-0"]);
@@ -38,14 +55,15 @@ const INDEX = /^(?:0|[1-9][0-9]*)$/;
  * Accepted: `{"v":1}` plus optionally `values`, an annotation tree (PROTOCOL.md section 2).
  * @param meta the `meta` member of a payload as received
  * @param json the `json` member, which every annotation must point into
+ * @param attachments the attachments of the binary frame the payload came in, which binary values may name
  */
-export function metaProblem(meta: Record<string, unknown>, json: unknown): string | undefined {
+export function metaProblem(meta: Record<string, unknown>, json: unknown, attachments: readonly Uint8Array[] = []): string | undefined {
   for (const key of Object.keys(meta)) {
     if (key !== "values" && key !== "v") return `superjson meta member "${key.slice(0, 32)}" is not accepted`;
   }
   if (meta.v !== 1) return "superjson meta version must be 1";
   if (meta.values === undefined) return undefined;
-  const count = { annotations: 0 };
+  const count: Budget = { annotations: 0, attachments };
   return Array.isArray(meta.values) ? nodeProblem(meta.values, json, count) : dictProblem(meta.values, json, false, count);
 }
 
@@ -53,11 +71,15 @@ export function metaProblem(meta: Record<string, unknown>, json: unknown): strin
  * A node `[type]` or `[type, {path: node}]` annotating `value`: only `set` and `map` have children,
  * and they are applied to the rows before the node itself is.
  */
-function nodeProblem(node: unknown[], value: unknown, count: { annotations: number }): string | undefined {
+function nodeProblem(node: unknown[], value: unknown, count: Budget): string | undefined {
   if (node.length < 1 || node.length > 2) return "superjson annotation is malformed";
   const [type, children] = node;
-  if (typeof type !== "string" || !ALLOWED_TYPES.has(type)) return "superjson annotation type is not allowed";
   if (++count.annotations > META_LIMITS.maxAnnotations) return "superjson meta has too many annotations";
+  if (Array.isArray(type)) {
+    if (type.length !== 2 || type[0] !== "custom" || !BINARY_SIZES.has(type[1])) return "superjson annotation type is not allowed";
+    return children === undefined ? binaryProblem(BINARY_SIZES.get(type[1])!, value, count.attachments) : "superjson binary annotation cannot have children";
+  }
+  if (typeof type !== "string" || !ALLOWED_TYPES.has(type)) return "superjson annotation type is not allowed";
   const problem = valueProblem(type, value);
   if (problem !== undefined || children === undefined) return problem;
   if (type !== "set" && type !== "map") return `superjson "${type}" annotation cannot have children`;
@@ -70,7 +92,7 @@ function nodeProblem(node: unknown[], value: unknown, count: { annotations: numb
  * or Map already built (superjson finds row n of one by iterating n entries).
  * @param mapRows the dictionary holds a `map` node's children: paths start `row.0` (key) or `row.1` (value)
  */
-function dictProblem(dict: unknown, base: unknown, mapRows: boolean, count: { annotations: number }): string | undefined {
+function dictProblem(dict: unknown, base: unknown, mapRows: boolean, count: Budget): string | undefined {
   if (typeof dict !== "object" || dict === null || Array.isArray(dict)) return "superjson annotation is malformed";
   const paths = new Set<string>();
   const prefixes = new Set<string>();
@@ -158,6 +180,22 @@ function valueProblem(type: string, value: unknown): string | undefined {
   return "superjson annotation type is not allowed";
 }
 
+/**
+ * Whether the JSON under a binary annotation is an attachment index of this frame or base64 text,
+ * holding a whole number of elements.
+ */
+function binaryProblem(elementSize: number, value: unknown, attachments: readonly Uint8Array[]): string | undefined {
+  let bytes: number;
+  if (typeof value === "number") {
+    const attached = Number.isInteger(value) ? attachments[value] : undefined;
+    if (attached === undefined) return "binary value names no attachment of its frame";
+    bytes = attached.length;
+  } else if (typeof value === "string" && BASE64.test(value)) {
+    bytes = (value.length / 4) * 3 - (value.endsWith("==") ? 2 : value.endsWith("=") ? 1 : 0);
+  } else return "binary value must be an attachment index or base64 text";
+  return bytes % elementSize === 0 ? undefined : "binary value's length is not a whole number of elements";
+}
+
 /** Whether an ISO string names a real instant and is exactly what `toISOString()` gives for it (no 30 February). */
 function isoRoundTrips(text: string): boolean {
   const time = Date.parse(text);
@@ -200,13 +238,14 @@ function walk(value: unknown): string | undefined {
  * Why any payload of a validated client frame (`input`, `params`, `data`) is unsafe to decode, or
  * undefined. The server runs this once per frame, before a handler or superjson sees the payloads.
  */
-export function framePayloadProblem(frame: object): string | undefined {
+export function framePayloadProblem(frame: object, attachments: readonly Uint8Array[] = []): string | undefined {
   // Any client frame: those without payload members (cancel, ping…) simply have none to check.
   const { input, params, data, output } = frame as { input?: Payload; params?: Payload; data?: Payload; output?: Payload };
   // Four calls rather than a loop over an array of them: this runs on every frame.
-  return payloadProblem(input) ?? payloadProblem(params) ?? payloadProblem(data) ?? payloadProblem(output);
+  return payloadProblem(input, attachments) ?? payloadProblem(params, attachments) ?? payloadProblem(data, attachments) ??
+    payloadProblem(output, attachments);
 }
 
-function payloadProblem(payload: Payload | undefined): string | undefined {
-  return payload?.meta === undefined ? undefined : metaProblem(payload.meta, payload.json);
+function payloadProblem(payload: Payload | undefined, attachments: readonly Uint8Array[]): string | undefined {
+  return payload?.meta === undefined ? undefined : metaProblem(payload.meta, payload.json, attachments);
 }

@@ -4,6 +4,7 @@
  * sender's `ws.publish`.
  * @module
  */
+import type { WireFrame } from "../../shared/binary-frame.ts";
 import type { ContractTree } from "../../shared/contract.ts";
 import type { RpcError } from "../../shared/errors.ts";
 import { SUBPROTOCOL } from "../../shared/protocol.ts";
@@ -17,12 +18,12 @@ import type { RunningServer, ServeOptions } from "./serve-options.ts";
 /** The members of Bun's ServerWebSocket this adapter uses. */
 interface BunSocket {
   data: BunSocketAdapter;
-  send(data: string): number;
+  send(data: WireFrame): number;
   close(code?: number, reason?: string): void;
   getBufferedAmount(): number;
   subscribe(channel: string): void;
   unsubscribe(channel: string): void;
-  publish(channel: string, data: string): number;
+  publish(channel: string, data: WireFrame): number;
 }
 
 /**
@@ -49,7 +50,7 @@ class BunSocketAdapter {
     return this;
   }
 
-  send(frame: string): SendResult {
+  send(frame: WireFrame): SendResult {
     // Bun answers bytes written, -1 when it queued the frame past backpressureLimit, 0 when it dropped it.
     const sent = this.ws.send(frame);
     return sent > 0 ? "written" : sent === 0 ? "dropped" : "queued";
@@ -66,7 +67,7 @@ class BunSocketAdapter {
   unsubscribe(channel: string): void {
     this.ws.unsubscribe(channel);
   }
-  publish(channel: string, frame: string): boolean {
+  publish(channel: string, frame: WireFrame): boolean {
     // Bun's publish from a socket skips that socket (publishToSelf is off); it answers like server.publish.
     return this.ws.publish(channel, frame) > 0;
   }
@@ -76,7 +77,7 @@ class BunSocketAdapter {
 interface BunServer {
   port: number;
   upgrade(request: Request, options: { data: BunSocketAdapter; headers: Record<string, string> }): boolean;
-  publish(channel: string, data: string): number;
+  publish(channel: string, data: WireFrame): number;
   requestIP(request: Request): { address: string } | null;
   timeout(request: Request, seconds: number): void;
   stop(closeActiveConnections?: boolean): Promise<void>;

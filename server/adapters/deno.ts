@@ -2,6 +2,7 @@
  * The Deno adapter: `Deno.serve` + `Deno.upgradeWebSocket`, translated to the core's socket API.
  * @module
  */
+import type { WireFrame } from "../../shared/binary-frame.ts";
 import type { ContractTree } from "../../shared/contract.ts";
 import { SUBPROTOCOL } from "../../shared/protocol.ts";
 import type { Connection } from "../connection.ts";
@@ -13,7 +14,7 @@ import type { RunningServer, ServeOptions } from "./serve-options.ts";
 
 /** The members of Deno's WebSocket this adapter uses. */
 interface DenoSocket {
-  send(data: string): void;
+  send(data: WireFrame): void;
   close(code?: number, reason?: string): void;
   readonly bufferedAmount: number;
   binaryType: "arraybuffer" | "blob";
