@@ -8,6 +8,7 @@
  * greeted socket. Browser-safe.
  * @module
  */
+import { unpackFrame, type WireFrame } from "../shared/binary-frame.ts";
 import type { TransportKind } from "./client.ts";
 import { HttpSocket } from "./http-socket.ts";
 
@@ -39,9 +40,15 @@ interface Inner {
   onmessage: ((event: { data: unknown }) => void) | null;
   onclose: ((event: { code: number; reason: string }) => void) | null;
   onerror: (() => void) | null;
-  send(frame: string): void;
+  send(frame: WireFrame): void;
   close(code?: number, reason?: string): void;
+  /** A WebSocket's: binary frames must arrive as ArrayBuffers. */
+  binaryType?: string;
 }
+
+/** A frame's JSON text (a binary frame's header), to look at its type and id. */
+const textOf = (frame: unknown): string =>
+  typeof frame === "string" ? frame : unpackFrame(new Uint8Array(frame as ArrayBuffer))?.text ?? "";
 
 /** Request frames that expect an answer, and the answers: tracked to switch only when none is in flight. */
 const ASKS = /^\{"type":"(?:call|publish|auth)"/;
@@ -97,8 +104,9 @@ export function httpFallback(options: HttpFallbackOptions = {}): HttpFallback {
       return (this.#inner as { bufferedAmount?: number }).bufferedAmount ?? 0;
     }
 
-    send(frame: string): void {
-      if (transport === "http" && ASKS.test(frame)) this.#inflight.add((JSON.parse(frame) as { id: unknown }).id);
+    send(frame: WireFrame): void {
+      const text = transport === "http" ? textOf(frame) : "";
+      if (ASKS.test(text)) this.#inflight.add((JSON.parse(text) as { id: unknown }).id);
       this.#inner.send(frame);
     }
 
@@ -110,6 +118,7 @@ export function httpFallback(options: HttpFallbackOptions = {}): HttpFallback {
 
     #ws(): Inner {
       const ws = this.#attach(new WS(this.url, this.protocol) as unknown as Inner, "websocket");
+      ws.binaryType = "arraybuffer";
       // A black-holed upgrade (a proxy that never answers) counts as a failure too.
       const timer = setTimeout(() => !this.#hello && this.#inner === ws && this.#failed(ws), helloTimeout);
       ws.onclose = (event) => {
@@ -133,13 +142,13 @@ export function httpFallback(options: HttpFallbackOptions = {}): HttpFallback {
     }
 
     #attach(inner: Inner, kind: TransportKind): Inner {
-      inner.onmessage = (event) => this.#inner === inner && this.#frame(kind, event.data as string);
+      inner.onmessage = (event) => this.#inner === inner && this.#frame(kind, event.data as string | ArrayBuffer);
       inner.onclose = (event) => this.#inner === inner && this.#closed(event);
       inner.onerror = () => {};
       return inner;
     }
 
-    #frame(kind: TransportKind, data: string): void {
+    #frame(kind: TransportKind, data: string | ArrayBuffer): void {
       if (!this.#hello) {
         this.#hello = true;
         this.readyState = 1;
@@ -147,8 +156,9 @@ export function httpFallback(options: HttpFallbackOptions = {}): HttpFallback {
         greeted(kind);
         if (kind === "http") this.#probe = setInterval(() => this.#probeOnce(), probeInterval);
       }
-      if (kind === "http" && ANSWERS.test(data)) {
-        this.#inflight.delete((JSON.parse(data) as { id: unknown }).id);
+      const text = kind === "http" ? textOf(data) : "";
+      if (ANSWERS.test(text)) {
+        this.#inflight.delete((JSON.parse(text) as { id: unknown }).id);
         setTimeout(() => this.#switch(), 0);
       }
       this.onmessage?.({ data });
@@ -165,6 +175,7 @@ export function httpFallback(options: HttpFallbackOptions = {}): HttpFallback {
     #probeOnce(): void {
       if (parked !== undefined || this.readyState !== 1) return;
       const probe = new WS(this.url, this.protocol) as unknown as Inner;
+      probe.binaryType = "arraybuffer";
       const timer = setTimeout(() => probe.close(), helloTimeout);
       probe.onerror = () => {};
       probe.onclose = () => {

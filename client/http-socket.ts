@@ -1,10 +1,12 @@
 /**
  * The client end of the HTTP fallback transport, shaped like a WebSocket so the client cannot tell
  * them apart: frames in from one streaming `fetch` (one JSON frame per line), frames out in
- * numbered POSTs, one at a time, batching what was sent meanwhile. PROTOCOL.md, "HTTP fallback".
+ * numbered POSTs, one at a time, batching what was sent meanwhile. Binary frames travel as a JSON
+ * string of their base64 (a line of its own). PROTOCOL.md, "HTTP fallback".
  * Browser-safe: fetch, ReadableStream, TextDecoder, AbortController only.
  * @module
  */
+import { fromLine, toLine, type WireFrame } from "../shared/binary-frame.ts";
 
 /** POSTs retried after a network failure (same sequence number: the server runs each body once). */
 const POST_RETRIES = 3;
@@ -36,7 +38,7 @@ export class HttpSocket {
   /** Called once the stream is answered (as WebSocket's `onopen`). */
   onopen: (() => void) | null = null;
   /** Called with each frame the server sent (as WebSocket's `onmessage`). */
-  onmessage: ((event: { data: string }) => void) | null = null;
+  onmessage: ((event: { data: string | ArrayBuffer }) => void) | null = null;
   /** Called once when the session ends, with its close code and reason (as WebSocket's `onclose`). */
   onclose: ((event: Closing) => void) | null = null;
   /** Called when the transport fails (as WebSocket's `onerror`). */
@@ -67,10 +69,10 @@ export class HttpSocket {
     return n;
   }
 
-  /** Queues a frame; it leaves with the next POST. */
-  send(frame: string): void {
+  /** Queues a frame (a binary one as its base64 line); it leaves with the next POST. */
+  send(frame: WireFrame): void {
     if (this.readyState !== 1) return;
-    this.#queue.push(frame);
+    this.#queue.push(toLine(frame));
     if (!this.#posting) void this.#post();
   }
 
@@ -122,7 +124,9 @@ export class HttpSocket {
             const { code, reason } = JSON.parse(line) as Closing;
             return this.#end(code, reason);
           }
-          if (line !== "") this.onmessage?.({ data: line });
+          if (line === "") continue;
+          const frame = fromLine(line);
+          this.onmessage?.({ data: typeof frame === "string" ? frame : frame.buffer });
         }
       }
     } catch {
