@@ -10,6 +10,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
 import { type Client, createClient, RpcError } from "../client/mod.ts";
+import { httpFallback } from "../client/http.ts";
 import { createService, defineContract, procedure, type RunningServer, type Service, topic } from "../server/mod.ts";
 import { packFrame } from "../shared/binary-frame.ts";
 import { BINARY_KINDS } from "../shared/payload-encode.ts";
@@ -230,6 +231,56 @@ describe(`binary frames and the rate limit on ${RUNTIME}`, () => {
       assert.equal(raw.frames.filter((f) => f.type === "result").length, 5);
     } finally {
       await raw.close();
+    }
+  });
+});
+
+describe(`binary payloads over the HTTP fallback on ${RUNTIME}`, () => {
+  let server: RunningServer;
+
+  before(async () => {
+    const service = createService(contract, {
+      echo: (x) => x,
+      inspect: (x) => describeValue(x),
+      blob: () => null,
+      shout: (x, ctx) => ctx.publish("feed", undefined, x),
+      feed: {},
+    });
+    server = await serve(service);
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  it("calls, server messages and client publishes carry binary exactly when WebSocket is refused (frames as base64 lines)", async () => {
+    // Every WebSocket dial is refused (nothing listens on port 9): the client goes over HTTP.
+    class Refused extends WebSocket {
+      constructor(_url: string | URL, protocols?: string | string[]) {
+        super("ws://127.0.0.1:9/", protocols);
+      }
+    }
+    const dial = () => {
+      const fallback = httpFallback({ WebSocket: Refused as typeof WebSocket, probeInterval: 60_000 });
+      return { fallback, client: createClient<typeof contract>(server.url, { WebSocket: fallback.WebSocket }) };
+    };
+    const a = dial();
+    const b = dial();
+    try {
+      await Promise.all([a.client.ready(), b.client.ready()]);
+      assert.deepEqual([a.fallback.transport, b.fallback.transport], ["http", "http"]);
+      const value = { ...everyKind(), nested: nested() };
+      assert.deepStrictEqual(await a.client.api.echo(value), value);
+      assert.equal(await a.client.api.inspect(Uint8Array.from({ length: 9 }, (_, i) => i).subarray(5)), "Uint8Array offset 0 buffer 4 [5,6,7,8]");
+      const got: unknown[] = [];
+      const sub = b.client.api.feed.subscribe(undefined, { onData: (m) => void got.push(m) });
+      await sub.ready;
+      await a.client.api.shout(value);
+      await a.client.api.feed.publish(undefined, new Float64Array([1, NaN]));
+      await until(() => got.length === 2, 5000, "both messages over HTTP");
+      assert.deepStrictEqual(got, [value, new Float64Array([1, NaN])]);
+    } finally {
+      a.client.close();
+      b.client.close();
     }
   });
 });

@@ -92,11 +92,12 @@ describe(`generated client (${RUNTIME})`, () => {
     const bundle = await buildClient();
     assert.deepEqual(bundle.runtimeGlobals, []);
     const paths = bundle.inputs.map((i) => i.path);
-    assert.ok(paths.some((p) => p.includes("superjson")), "superjson is part of the client");
+    // The payload codec writes superjson's format itself (tests/codec-property.test.ts checks it against superjson).
+    assert.ok(paths.some((p) => p.includes("shared/payload-decode.ts")), "the payload codec is part of the client");
     for (const p of paths) assert.doesNotMatch(p, /^(app|server)\//);
   });
 
-  it(`bundle stays under ${GZIP_BUDGET / 1024} KB gzipped with superjson, and valibot schemas tree-shake out`, async () => {
+  it(`bundle stays under ${GZIP_BUDGET / 1024} KB gzipped with the payload codec, and valibot schemas tree-shake out`, async () => {
     const bundle = await buildClient();
     const valibot = bundle.inputs.find((i) => i.path.includes("valibot"));
     assert.equal(valibot, undefined, `valibot adds ${valibot?.bytes} minified bytes to the client (protocol.ts schemas are not tree-shaken)`);
