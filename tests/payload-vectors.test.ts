@@ -6,7 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { decode, encode, encodeText, type Payload } from "../shared/codec.ts";
+import { decode, encode, encodeText, type Payload, readingFrame } from "../shared/codec.ts";
 import { metaProblem } from "../shared/safe-decode.ts";
 import { createConformanceService } from "../conformance/service.ts";
 import type { RunningServer } from "../server/mod.ts";
@@ -68,10 +68,15 @@ describe(`payload vectors on ${RUNTIME}`, () => {
       await server.stop();
     });
 
-    /** Calls `echo` with a wire payload as input and returns the answer frame. */
+    /**
+     * Calls `echo` with a wire payload as input and returns the answer frame. A binary answer (its
+     * values as attachments, PROTOCOL.md section 1.1) is given back in text form, binary as base64.
+     */
     const echo = async (id: number, input: Payload) => {
       raw.send({ type: "call", id, method: "echo", input });
-      return await raw.next((f) => f.id === id);
+      const { $attachments, ...answer } = await raw.next((f) => f.id === id);
+      if ($attachments !== undefined) answer.output = encode(readingFrame($attachments, () => decode(answer.output)));
+      return answer;
     };
 
     it("echo returns each encode vector's wire payload unchanged, and each decodeOnly vector in canonical form", async () => {
