@@ -6,7 +6,6 @@
  */
 import { gzipSync } from "node:zlib";
 import { join } from "node:path";
-import { superjsonInPlace } from "../scripts/build-client.ts";
 import { BENCH_DIR } from "./process.ts";
 
 /** One client's size. */
@@ -43,8 +42,6 @@ export async function measureBundles(): Promise<BundleSize[]> {
       format: "esm",
       platform: "browser",
       target: "es2022",
-      // Ours is built as scripts/build-client.ts builds it: superjson decodes in place, without copy-anything.
-      plugins: client.kind === "peer" ? [] : [superjsonInPlace],
       write: false,
       metafile: true,
       logLevel: "error",

@@ -6,10 +6,9 @@
  */
 import * as esbuild from "esbuild";
 import { basename, dirname, resolve } from "node:path";
-import { readFile } from "node:fs/promises";
 import { gzipSync } from "node:zlib";
 
-/** The module bundled for browsers: the generated client (the runtime, superjson and all). */
+/** The module bundled for browsers: the generated client (the runtime, the payload codec and all). */
 export const CLIENT_ENTRY = "client/generated/chat.ts";
 
 /** Where the demo page loads the bundle from. */
@@ -26,36 +25,6 @@ export const GZIP_BUDGET = 8 * 1024;
 
 /** Names that exist on Deno, Bun or Node but not in a browser; none may appear in the bundle. */
 const RUNTIME_GLOBALS = /\b(Deno|Bun|process|Buffer|require|__dirname|__filename|setImmediate)\b/g;
-
-/**
- * An esbuild plugin that replaces superjson's deep-copy dependency (copy-anything) with the identity:
- * the client always decodes in place (`decode(payload, true)`: the JSON of a frame it just parsed),
- * so superjson never calls it, and the browser bundle need not carry it.
- */
-export const superjsonInPlace: esbuild.Plugin = {
-  name: "superjson-in-place",
-  setup(build) {
-    build.onResolve({ filter: /^copy-anything$/ }, () => ({ path: "copy-anything", namespace: "in-place" }));
-    build.onResolve({ filter: /^\.\/(class-)?registry\.js$/ }, (args) => (/superjson/.test(args.importer) ? { path: args.path, namespace: "in-place" } : undefined));
-    build.onLoad({ filter: /.*/, namespace: "in-place" }, (args) => ({ contents: STUBS[args.path]!, loader: "js" }));
-    // The default instance and its bound statics are built at load, so esbuild cannot drop them; Tether uses a private instance.
-    build.onLoad({ filter: /superjson[\\/]dist[\\/]index\.js$/ }, async (args) => ({
-      contents: (await readFile(args.path, "utf8")).replace(/^(SuperJSON\.\w+ = |export const \w+ = SuperJSON\.).*$/gm, ""),
-      loader: "js",
-    }));
-  },
-};
-
-/**
- * What the in-place plugin loads instead of a module: copy-anything's `copy` as the identity, and
- * superjson's class and symbol registries as registries that stay empty (Tether never calls
- * `registerClass` or `registerSymbol`, so every lookup answers undefined, as the real ones would).
- */
-const STUBS: Record<string, string> = {
-  "copy-anything": "export const copy = (value) => value;",
-  "./registry.js": "export class Registry { register() {} getIdentifier() {} getValue() {} }",
-  "./class-registry.js": "export class ClassRegistry { register() {} getIdentifier() {} getValue() {} getAllowedProps() {} }",
-};
 
 /** A built bundle and what it weighs. */
 export interface ClientBundle {
@@ -87,7 +56,6 @@ export async function buildClient(source?: string, path: string = CLIENT_ENTRY):
     platform: "browser",
     minify: true,
     legalComments: "none",
-    plugins: [superjsonInPlace],
     write: false,
     metafile: true,
     logLevel: "silent",
