@@ -11,16 +11,20 @@ export type WireFrame = string | Uint8Array<ArrayBuffer>;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
+/** Where an attachment's bytes start after its length at `at`: the next multiple of 8, so any typed array can view them in place. */
+const dataStart = (at: number) => (at + 4 + 7) & ~7;
+
 /**
  * Lays a frame out as one binary message: a 4-byte big-endian length of the UTF-8 JSON text, the
- * text, then each attachment as a 4-byte big-endian length and its bytes.
+ * text, then each attachment as a 4-byte big-endian length, zero padding up to a multiple of 8 from
+ * the frame's start, and its bytes.
  * @param text the frame's JSON, whose binary values are attachment indexes
  * @param attachments the bytes of those values, in index order
  */
 export function packFrame(text: string, attachments: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
   const head = encoder.encode(text);
   let size = 4 + head.length;
-  for (const bytes of attachments) size += 4 + bytes.length;
+  for (const bytes of attachments) size = dataStart(size) + bytes.length;
   const frame = new Uint8Array(size);
   const view = new DataView(frame.buffer);
   view.setUint32(0, head.length);
@@ -28,13 +32,14 @@ export function packFrame(text: string, attachments: readonly Uint8Array[]): Uin
   let at = 4 + head.length;
   for (const bytes of attachments) {
     view.setUint32(at, bytes.length);
-    frame.set(bytes, at + 4);
-    at += 4 + bytes.length;
+    at = dataStart(at);
+    frame.set(bytes, at);
+    at += bytes.length;
   }
   return frame;
 }
 
-/** A binary frame taken apart: its JSON text and its attachments (views into the frame). */
+/** A binary frame taken apart: its JSON text and its attachments (views into the frame, no copies). */
 export interface UnpackedFrame {
   /** The frame's JSON text. */
   text: string;
@@ -60,10 +65,11 @@ export function unpackFrame(frame: Uint8Array): UnpackedFrame | undefined {
   const attachments: Uint8Array[] = [];
   for (let at = end; at < frame.length;) {
     if (at + 4 > frame.length) return undefined;
-    const next = at + 4 + view.getUint32(at);
+    const start = dataStart(at);
+    const next = start + view.getUint32(at);
     if (next > frame.length) return undefined;
     // A plain Uint8Array view whatever the frame's class (Bun hands out Buffers, whose slice() does not copy).
-    attachments.push(new Uint8Array(frame.buffer, frame.byteOffset + at + 4, next - at - 4));
+    attachments.push(new Uint8Array(frame.buffer, frame.byteOffset + start, next - start));
     at = next;
   }
   return { text, attachments };

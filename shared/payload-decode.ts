@@ -43,9 +43,14 @@ function applyNode([type, children]: Node, value: unknown, attachments: readonly
   if (kind === undefined) throw new TypeError(`Unknown annotation ${JSON.stringify(type)}`);
   const attached = typeof value === "number" ? attachments?.[value] : undefined;
   if (attached === undefined && typeof value !== "string") throw new RangeError("Binary value names no attachment");
-  // Both make a fresh ArrayBuffer: the value's buffer is exactly its bytes, never the whole frame.
-  const { buffer } = attached?.slice() ?? fromBase64(value as string);
-  return kind === ArrayBuffer ? buffer : new kind(buffer as ArrayBuffer);
+  // A view on the received frame, not a copy: what a 1 MiB value would otherwise pay twice per round
+  // trip. An ArrayBuffer (which cannot be a view), or bytes not aligned for the kind, get a buffer of their own.
+  const size = kind.BYTES_PER_ELEMENT ?? 1;
+  const bytes = attached === undefined || kind === ArrayBuffer || attached.byteOffset % size !== 0
+    ? attached?.slice() ?? fromBase64(value as string)
+    : attached;
+  if (kind === ArrayBuffer) return bytes.buffer;
+  return new kind(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength / size);
 }
 
 function applyDict(dict: Dict, base: unknown, attachments: readonly Uint8Array[] | undefined): void {

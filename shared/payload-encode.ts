@@ -9,9 +9,12 @@ import { RpcError } from "./errors.ts";
 
 /** A binary kind's constructor, as the codec uses it (ArrayBuffer's is never called with a buffer). */
 export interface BinaryKind {
-  new (buffer: ArrayBuffer): ArrayBufferView | ArrayBuffer;
+  /** A view on `buffer` (`length` in elements; DataView: in bytes). */
+  new (buffer: ArrayBuffer, byteOffset?: number, length?: number): ArrayBufferView | ArrayBuffer;
   readonly prototype: object;
   readonly name: string;
+  /** A typed array's element size; DataView and ArrayBuffer have none. */
+  readonly BYTES_PER_ELEMENT?: number;
 }
 
 /**

@@ -19,7 +19,7 @@ import { RUNTIME, serve, until } from "./fixtures/serve.ts";
 
 const contract = defineContract({
   echo: procedure({ input: v.unknown(), output: v.unknown() }),
-  /** What the server received, described on the server: kind, offset, buffer size, bytes. */
+  /** What the server received, described on the server: kind, length and bytes. */
   inspect: procedure({ input: v.unknown(), output: v.string() }),
   /** Returns a value with a Blob inside: the server must refuse to send it. */
   blob: procedure({ output: v.unknown() }),
@@ -93,14 +93,17 @@ describe(`binary payloads on ${RUNTIME}`, () => {
     assert.deepStrictEqual(await client.api.echo(value), value);
   });
 
-  it("a view on part of a buffer arrives as just its bytes, on the server and back on the client", async () => {
+  it("a view on part of a buffer arrives as just its bytes, on the server and back on the client; an ArrayBuffer as a buffer of its own", async () => {
     const whole = Uint8Array.from({ length: 100 }, (_, i) => i);
     const view = whole.subarray(10, 14);
-    assert.equal(await client.api.inspect(view), "Uint8Array offset 0 buffer 4 [10,11,12,13]");
-    assert.equal(await client.api.inspect(new DataView(whole.buffer, 98, 2)), "DataView offset 0 buffer 2 [98,99]");
+    assert.equal(await client.api.inspect(view), "Uint8Array length 4 [10,11,12,13]");
+    assert.equal(await client.api.inspect(new DataView(whole.buffer, 98, 2)), "DataView length 2 [98,99]");
+    assert.equal(await client.api.inspect(new Float64Array(whole.buffer, 8, 2)), "Float64Array length 16 [8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23]");
     const back = await client.api.echo(view) as Uint8Array;
-    assert.equal(back.byteOffset, 0);
-    assert.equal(back.buffer.byteLength, 4);
+    assert.deepStrictEqual(back, new Uint8Array([10, 11, 12, 13]));
+    const buffer = await client.api.echo(whole.buffer.slice(0, 3)) as ArrayBuffer;
+    assert.ok(buffer instanceof ArrayBuffer);
+    assert.deepStrictEqual(new Uint8Array(buffer), new Uint8Array([0, 1, 2]));
   });
 
   it("a call with a binary value travels as one binary frame each way, its bytes as an attachment (no base64)", async () => {
@@ -270,7 +273,7 @@ describe(`binary payloads over the HTTP fallback on ${RUNTIME}`, () => {
       assert.deepEqual([a.fallback.transport, b.fallback.transport], ["http", "http"]);
       const value = { ...everyKind(), nested: nested() };
       assert.deepStrictEqual(await a.client.api.echo(value), value);
-      assert.equal(await a.client.api.inspect(Uint8Array.from({ length: 9 }, (_, i) => i).subarray(5)), "Uint8Array offset 0 buffer 4 [5,6,7,8]");
+      assert.equal(await a.client.api.inspect(Uint8Array.from({ length: 9 }, (_, i) => i).subarray(5)), "Uint8Array length 4 [5,6,7,8]");
       const got: unknown[] = [];
       const sub = b.client.api.feed.subscribe(undefined, { onData: (m) => void got.push(m) });
       await sub.ready;
@@ -290,9 +293,9 @@ function pick(frame: Record<string, unknown>): unknown[] {
   return [frame.id, frame.code];
 }
 
-/** How the server sees a binary value: its kind, its offset, its buffer's size and its bytes. */
+/** How the server sees a binary value: its kind, its byte length and its bytes. */
 function describeValue(value: unknown): string {
   const view = value as ArrayBufferView;
   const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-  return `${view.constructor.name} offset ${view.byteOffset} buffer ${view.buffer.byteLength} [${bytes.join(",")}]`;
+  return `${view.constructor.name} length ${view.byteLength} [${bytes.join(",")}]`;
 }
