@@ -6,7 +6,7 @@
  * Browser-safe: fetch, ReadableStream, TextDecoder, AbortController only.
  * @module
  */
-import { fromLine, toLine, type WireFrame } from "../shared/binary-frame.ts";
+import { fromLine, toLine } from "../shared/binary-frame.ts";
 
 /** POSTs retried after a network failure (same sequence number: the server runs each body once). */
 const POST_RETRIES = 3;
@@ -70,7 +70,7 @@ export class HttpSocket {
   }
 
   /** Queues a frame (a binary one as its base64 line); it leaves with the next POST. */
-  send(frame: WireFrame): void {
+  send(frame: string | Uint8Array<ArrayBuffer>): void {
     if (this.readyState !== 1) return;
     this.#queue.push(toLine(frame));
     if (!this.#posting) void this.#post();
