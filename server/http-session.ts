@@ -105,8 +105,7 @@ export class HttpSession implements Socket {
     let text: string | undefined = body;
     while (text !== undefined && !this.ended) {
       this.next++;
-      for (const line of text.split("
-")) if (line.trim() !== "") this.events.frame(fromLine(line));
+      for (const line of text.split("\n")) if (line.trim() !== "") this.events.frame(fromLine(line));
       text = this.early?.get(this.next);
       this.early?.delete(this.next);
     }
