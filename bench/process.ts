@@ -48,9 +48,12 @@ function commandOf(target: Target): string[] {
   return ["node", "--expose-gc", join(BUILD, target.file.replace(/\.ts$/, ".mjs"))];
 }
 
-/** Starts a target and resolves once it printed `READY <port>` (rejects after 20 s or on exit). */
-export function startTarget(target: Target): Promise<RunningTarget> {
-  const [command, ...args] = commandOf(target);
+/**
+ * Starts a target and resolves once it printed `READY <port>` (rejects after 20 s or on exit).
+ * `prefix` runs it through another command, e.g. `prlimit --nofile=65536:65536`.
+ */
+export function startTarget(target: Target, prefix: string[] = []): Promise<RunningTarget> {
+  const [command, ...args] = [...prefix, ...commandOf(target)];
   const child = spawn(command!, args, { cwd: BENCH_DIR, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   return new Promise((resolve, reject) => {
@@ -83,8 +86,17 @@ function stopProcess(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Runs the load generator on Bun with a job and returns the JSON line it printed. */
-export function runGenerator(job: object, timeoutMs: number): Promise<Record<string, number | string>> {
+/** A load-generator process on Bun, started with a job. */
+export interface GeneratorProcess {
+  pid: number;
+  /** Everything it printed on stdout so far. */
+  stdout(): string;
+  /** Resolves with its last stdout line as JSON once it exits (a `failed` entry if none); SIGKILL after `timeoutMs`. */
+  result(timeoutMs: number): Promise<Record<string, number | string>>;
+}
+
+/** Starts the load generator on Bun with a job. */
+export function spawnGenerator(job: object): GeneratorProcess {
   const child = spawn(join(BIN, "bun"), [join(BENCH_DIR, "load", "generator.ts"), JSON.stringify(job)], {
     cwd: BENCH_DIR,
     stdio: ["ignore", "pipe", "pipe"],
@@ -95,16 +107,25 @@ export function runGenerator(job: object, timeoutMs: number): Promise<Record<str
   let err = "";
   child.stdout!.on("data", (chunk) => (out += chunk));
   child.stderr!.on("data", (chunk) => (err += chunk));
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("exit", () => {
+  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+  return {
+    pid: child.pid!,
+    stdout: () => out,
+    async result(timeoutMs) {
+      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+      await exited;
       clearTimeout(timer);
       const line = out.trim().split("\n").pop() ?? "";
       try {
-        resolve(JSON.parse(line));
+        return JSON.parse(line);
       } catch {
-        resolve({ failed: `generator printed no result (${err.trim().slice(-300) || "killed after timeout"})` });
+        return { failed: `generator printed no result (${err.trim().slice(-300) || "killed after timeout"})` };
       }
-    });
-  });
+    },
+  };
+}
+
+/** Runs the load generator on Bun with a job and returns the JSON line it printed. */
+export function runGenerator(job: object, timeoutMs: number): Promise<Record<string, number | string>> {
+  return spawnGenerator(job).result(timeoutMs);
 }

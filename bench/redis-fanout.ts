@@ -4,7 +4,8 @@
  * subscribers are spread round-robin over the instances; one `burst` call publishes M messages on
  * instance 1, and the figure is the time until every subscriber holds all M.
  * Prints a markdown table and one JSON line per run. Flags: `--subs=N` (default 300),
- * `--messages=M` (default 2000), `--smoke` (30 subscribers, 200 messages). `--cluster`: on a 3-master
+ * `--messages=M` (default 2000), `--instances=1,2,4` (the instance counts, in order; default 1, 2
+ * and 4), `--smoke` (30 subscribers, 200 messages, 1 and 2 instances). `--cluster`: on a 3-master
  * Redis Cluster (sharded pub/sub; instance i is given node i % 3) instead of one redis-server.
  * `--topics=K` (default 1): the subscribers spread over K topic instances, each published to
  * concurrently (every subscriber still gets M). The last column is what each Redis node sent during
@@ -22,6 +23,7 @@ const smoke = flags.has("smoke");
 const subs = Number(flags.get("subs") ?? (smoke ? 30 : 300));
 const messages = Number(flags.get("messages") ?? (smoke ? 200 : 2000));
 const topics = Number(flags.get("topics") ?? 1);
+const counts = (flags.get("instances") ?? (smoke ? "1,2" : "1,2,4")).split(",").map(Number);
 const onCluster = flags.has("cluster");
 
 /** A raw protocol socket that counts event frames without decoding them. */
@@ -70,7 +72,7 @@ const env = { STALL_TIMEOUT: "10000", ...(onCluster ? { REDIS_CLUSTER: "1" } : {
 let instances: InstanceProcess[] = [];
 const rows: string[] = [];
 try {
-  for (const n of [1, 2, 3]) {
+  for (const n of counts) {
     instances = await Promise.all(Array.from({ length: n }, (_, i) => startInstance("bun", nodes[i % nodes.length]!, env)));
     const name = `bench-${n}`;
     const clients = await Promise.all(Array.from({ length: subs }, (_, i) => subscriber(instances[i % n]!.url, `${name}-${i % topics}`)));

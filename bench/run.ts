@@ -23,6 +23,20 @@ const flags = new Map(process.argv.slice(2).map((a) => {
   return [key!, value ?? "true"] as const;
 }));
 const smoke = flags.has("smoke");
+// The idle and scaling scenarios are long runs of their own, instead of the default set.
+if (flags.has("idle") || flags.has("scaling")) {
+  const sections = [
+    ...flags.has("idle") ? [await (await import("./idle.ts")).idleSection(flags, smoke)] : [],
+    ...flags.has("scaling") ? [await (await import("./scaling.ts")).scalingSection(flags, smoke)] : [],
+  ];
+  const text = sections.map((s) => s.markdown).join("\n");
+  console.log(text);
+  for (const s of sections) for (const line of s.json) console.log(line);
+  if (flags.has("out")) writeFileSync(flags.get("out")!, text);
+  const problems = sections.flatMap((s) => s.problems);
+  if (problems.length > 0) console.error(`\n${problems.length} problem(s):\n${problems.join("\n")}`);
+  process.exit(problems.length > 0 ? 1 : 0);
+}
 const repeats = Number(flags.get("repeats") ?? (smoke ? 1 : 3));
 const measureMs = Math.round(Number(flags.get("seconds") ?? (smoke ? 0.3 : 2)) * 1000);
 const only = flags.get("only")?.split(",");

@@ -7,13 +7,14 @@
  */
 import { DRIVERS, type DriverName } from "./drivers.ts";
 import { fanout } from "./fanout.ts";
+import { hold } from "./hold.ts";
 import { latency } from "./latency.ts";
 import { memory } from "./memory.ts";
 import { throughput } from "./throughput.ts";
 
 /** The argument run.ts passes. */
 export interface GeneratorJob {
-  scenario: "throughput" | "latency" | "fanout" | "fanout-client" | "fanout-broadcast" | "memory";
+  scenario: "throughput" | "latency" | "fanout" | "fanout-client" | "fanout-broadcast" | "memory" | "hold";
   driver: DriverName;
   port: number;
   pid: number;
@@ -24,6 +25,8 @@ export interface GeneratorJob {
   subs: number;
   window: number;
   idle: number;
+  /** The hold scenario's longest hold without SIGUSR1 (bench/idle.ts). */
+  maxHoldMs?: number;
 }
 
 const job = JSON.parse(process.argv[2] ?? "{}") as GeneratorJob;
@@ -42,6 +45,8 @@ const run = () => {
       return fanout(driver, { ...job, from: "broadcast" });
     case "memory":
       return memory(driver, { ...job, settleMs: Math.max(300, job.warmupMs) });
+    case "hold":
+      return hold(driver, { ...job, maxHoldMs: job.maxHoldMs ?? 600_000 });
   }
 };
 try {

@@ -1,0 +1,206 @@
+/**
+ * The idle scenario (`bun bench/run.ts --idle`): many idle subscribed connections held for a while
+ * with default heartbeats, Tether beside the raw echo of the same runtime. Per target, in a fresh
+ * process: a full GC and its RSS; then several load-generator processes (`load/hold.ts`, at most
+ * `perGenerator` sockets each) open and subscribe their share and only answer pings; a full GC and
+ * the RSS again; then the server's CPU over the held window, read from /proc/<pid>/stat.
+ * A process may hold only as many sockets as its open-file limit allows: where the limit cannot be
+ * raised (no CAP_SYS_RESOURCE), the count is cut to fit and the report says so.
+ * @module
+ */
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { cpuSecondsOf, pause, rssOf } from "./load/meter.ts";
+import { type GeneratorProcess, spawnGenerator, startTarget } from "./process.ts";
+import { TARGETS } from "./targets.ts";
+
+/** What the idle scenario takes. */
+export interface IdleOptions {
+  /** Connections to hold. @default 20000 (200 in a smoke run) */
+  conns: number;
+  /** Seconds the server's CPU is measured over while they are held. @default 60 (1 in a smoke run) */
+  holdSeconds: number;
+  /** Target ids. @default tether-bun, raw-bun, tether-deno, raw-deno */
+  targets: string[];
+  /** Sockets per load-generator process. @default 5000 */
+  perGenerator: number;
+  /** Milliseconds to wait after each GC, and before the held window. @default 1500 (300 in a smoke run) */
+  settleMs: number;
+}
+
+/** One target's figures. */
+export interface IdleResult {
+  target: string;
+  conns: number;
+  /** The server's CPU over the held window, in % of one core. */
+  cpuPercent: number;
+  /** (RSS with every connection held − RSS before), after a full GC each, per connection. */
+  kbPerConn: number;
+  /** Heartbeat pings the generators answered in the whole hold. */
+  pings: number;
+  /** Connections the server closed while held (must be 0). */
+  lost: number;
+  /** The generators' CPU while holding, in % of one core, all together. */
+  generatorCpuPercent: number;
+  /** Seconds it took to open and subscribe every connection. */
+  setupSeconds: number;
+}
+
+const LIMIT = 65_536;
+/** File descriptors a target keeps for itself beyond the ones it had at start (listen socket, epoll, …). */
+const MARGIN = 64;
+
+/** `prlimit` as a prefix when this process may raise the open-file limit that far, else nothing. */
+function raiseLimit(): string[] {
+  const prefix = ["prlimit", `--nofile=${LIMIT}:${LIMIT}`];
+  return spawnSync(prefix[0]!, [...prefix.slice(1), "true"]).status === 0 ? prefix : [];
+}
+
+/** A process's soft open-file limit and how many files it has open now. */
+function files(pid: number): { limit: number; open: number } {
+  const line = /Max open files\s+(\d+)/.exec(readFileSync(`/proc/${pid}/limits`, "utf8"));
+  return { limit: Number(line?.[1] ?? LIMIT), open: readdirSync(`/proc/${pid}/fd`).length };
+}
+
+/** Runs a full GC in the target (targets/collect-on-signal.ts), then reads its RSS. */
+async function settledRss(pid: number, ms: number): Promise<number> {
+  process.kill(pid, "SIGUSR2");
+  await pause(ms);
+  return rssOf(pid);
+}
+
+/** Waits until every generator printed `HOLDING`, or one of them exited (throws then, with its reason). */
+async function holding(generators: GeneratorProcess[], ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  const results = generators.map((g) => g.result(ms + 600_000));
+  let failed: Record<string, number | string> | undefined;
+  for (const r of results) void r.then((out) => (failed ??= typeof out.failed === "string" ? out : undefined));
+  while (generators.some((g) => !g.stdout().includes("HOLDING")) && Date.now() < deadline) {
+    if (failed !== undefined) throw new Error(`A load generator stopped: ${failed.failed}`);
+    await pause(100);
+  }
+  if (generators.some((g) => !g.stdout().includes("HOLDING"))) throw new Error(`Not every connection was open and subscribed after ${ms / 1000} s`);
+}
+
+/** Runs the scenario for every target; returns the figures and notes for the report. */
+export async function runIdle(o: IdleOptions): Promise<{ results: IdleResult[]; notes: string[] }> {
+  const prefix = raiseLimit();
+  const results: IdleResult[] = [];
+  const notes: string[] = [];
+  for (const id of o.targets) {
+    const spec = TARGETS.find((t) => t.id === id);
+    if (spec === undefined) throw new RangeError(`Unknown target "${id}"`);
+    const target = await startTarget(spec, prefix);
+    try {
+      const fds = files(target.pid);
+      const conns = Math.min(o.conns, fds.limit - fds.open - MARGIN);
+      if (conns < o.conns) notes.push(`${id}: ${conns} connections, not ${o.conns}: its open-file limit is ${fds.limit} and cannot be raised here`);
+      // Bun installs a signal handler a moment after the call: a SIGUSR2 right after READY would kill it.
+      await pause(1000);
+      const before = await settledRss(target.pid, o.settleMs);
+      const setup = performance.now();
+      const shares = Array.from({ length: Math.ceil(conns / o.perGenerator) }, (_, i) => Math.min(o.perGenerator, conns - i * o.perGenerator));
+      const generators = shares.map((idle) => spawnGenerator({ scenario: "hold", driver: spec.driver, port: target.port, pid: target.pid, idle, maxHoldMs: (o.holdSeconds + 600) * 1000 }));
+      try {
+        await holding(generators, 300_000);
+      } catch (error) {
+        for (const g of generators) process.kill(g.pid, "SIGUSR1");
+        throw error;
+      }
+      const setupSeconds = (performance.now() - setup) / 1000;
+      const after = await settledRss(target.pid, o.settleMs);
+      await pause(o.settleMs);
+      const cpuFrom = cpuSecondsOf(target.pid);
+      const generatorsFrom = generators.reduce((sum, g) => sum + cpuSecondsOf(g.pid), 0);
+      const wall = performance.now();
+      await pause(o.holdSeconds * 1000);
+      const seconds = (performance.now() - wall) / 1000;
+      const cpu = (cpuSecondsOf(target.pid) - cpuFrom) / seconds;
+      const generatorCpu = (generators.reduce((sum, g) => sum + cpuSecondsOf(g.pid), 0) - generatorsFrom) / seconds;
+      for (const g of generators) process.kill(g.pid, "SIGUSR1");
+      const outs = await Promise.all(generators.map((g) => g.result(60_000)));
+      const failed = outs.find((out) => typeof out.failed === "string");
+      if (failed !== undefined) throw new Error(`${id}: a load generator failed: ${failed.failed}`);
+      const result: IdleResult = {
+        target: id,
+        conns,
+        cpuPercent: cpu * 100,
+        kbPerConn: (after - before) / conns / 1024,
+        pings: outs.reduce((sum, out) => sum + Number(out.pings), 0),
+        lost: outs.reduce((sum, out) => sum + Number(out.lost), 0),
+        generatorCpuPercent: generatorCpu * 100,
+        setupSeconds,
+      };
+      console.error(`${id} idle: ${JSON.stringify(result)}`);
+      results.push(result);
+    } finally {
+      await target.stop();
+    }
+  }
+  return { results, notes };
+}
+
+/** The issue's goals for the idle scenario, met or missed, one line each. */
+export function idleGoals(results: IdleResult[]): { goal: string; target: string; actual: string; met: boolean }[] {
+  const out: { goal: string; target: string; actual: string; met: boolean }[] = [];
+  for (const r of results) {
+    const spec = TARGETS.find((t) => t.id === r.target)!;
+    if (spec.kind !== "tether") continue;
+    const raw = results.find((x) => x.target === spec.limit);
+    if (raw !== undefined && raw.cpuPercent > 0) {
+      const ratio = r.cpuPercent / raw.cpuPercent;
+      out.push({ goal: "idle CPU ≤ 1.5× raw", target: spec.label, actual: `${ratio.toFixed(2)}×`, met: ratio <= 1.5 });
+    }
+    if (spec.runtime === "bun") out.push({ goal: "idle CPU < 2% of a core", target: spec.label, actual: `${r.cpuPercent.toFixed(2)}%`, met: r.cpuPercent < 2 });
+  }
+  return out;
+}
+
+/** The markdown table of the idle scenario and its goals. */
+export function idleMarkdown(results: IdleResult[], notes: string[]): string {
+  const label = (id: string) => TARGETS.find((t) => t.id === id)?.label ?? id;
+  const limitOf = (id: string) => results.find((r) => r.target === TARGETS.find((t) => t.id === id)?.limit);
+  const ratio = (a: number, b: number | undefined) => (b === undefined || b <= 0 ? "–" : `${(a / b).toFixed(2)}×`);
+  const lines = [
+    "### Many idle connections (subscribed, default heartbeats)",
+    "",
+    "| Target | connections | server CPU, % of a core | CPU × raw | KB/conn | KB × raw | pings answered | lost | generators' CPU | setup s |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ...results.map((r) =>
+      `| ${label(r.target)} | ${r.conns.toLocaleString("en-US")} | ${r.cpuPercent.toFixed(2)}% | ${ratio(r.cpuPercent, limitOf(r.target)?.cpuPercent)} | ` +
+      `${r.kbPerConn.toFixed(1)} | ${ratio(r.kbPerConn, limitOf(r.target)?.kbPerConn)} | ${r.pings.toLocaleString("en-US")} | ${r.lost} | ${r.generatorCpuPercent.toFixed(1)}% | ${r.setupSeconds.toFixed(1)} |`
+    ),
+    "",
+    ...notes.map((n) => `Note: ${n}.`),
+    ...(notes.length > 0 ? [""] : []),
+    "| Goal | Tether | Actual | Met |",
+    "| --- | --- | --- | --- |",
+    ...idleGoals(results).map((g) => `| ${g.goal} | ${g.target} | ${g.actual} | ${g.met ? "yes" : "**no**"} |`),
+  ];
+  return lines.join("\n");
+}
+
+/** What a report section of run.ts holds: markdown, one JSON line per figure, and any problem. */
+export interface Section {
+  markdown: string;
+  json: string[];
+  problems: string[];
+}
+
+/**
+ * `run.ts --idle[=N]`: N connections (default 20,000; 200 in a smoke run), `--hold=S` seconds
+ * (default 60; 1 in a smoke run), `--only=` among the four Tether and raw targets.
+ */
+export async function idleSection(flags: Map<string, string>, smoke: boolean): Promise<Section> {
+  const asked = flags.get("idle");
+  const conns = asked === undefined || asked === "true" ? (smoke ? 200 : 20_000) : Number(asked);
+  const holdSeconds = Number(flags.get("hold") ?? (smoke ? 1 : 60));
+  const targets = flags.get("only")?.split(",") ?? ["tether-bun", "raw-bun", "tether-deno", "raw-deno"];
+  const { results, notes } = await runIdle({ conns, holdSeconds, targets, perGenerator: smoke ? 100 : 5000, settleMs: smoke ? 300 : 1500 });
+  const header = `Idle: ${conns.toLocaleString("en-US")} connections asked, held ${holdSeconds} s after a full GC; load generators of ${smoke ? 100 : 5000} sockets each.`;
+  return {
+    markdown: `${header}\n\n${idleMarkdown(results, notes)}\n`,
+    json: results.map((r) => JSON.stringify({ metric: "idle", ...r })),
+    problems: results.filter((r) => r.lost > 0).map((r) => `${r.target}: ${r.lost} idle connections closed by the server`),
+  };
+}
