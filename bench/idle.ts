@@ -40,6 +40,8 @@ export interface IdleResult {
   pings: number;
   /** Connections the server closed while held (must be 0). */
   lost: number;
+  /** How the server closed them: close code -> count. */
+  closeCodes: Record<string, number>;
   /** The generators' CPU while holding, in % of one core, all together. */
   generatorCpuPercent: number;
   /** Seconds it took to open and subscribe every connection. */
@@ -69,6 +71,22 @@ async function settledRss(pid: number, ms: number): Promise<number> {
   return rssOf(pid);
 }
 
+/** Sums counts by key. */
+function mergeCounts(counts: Record<string, number>[]): Record<string, number> {
+  const sum: Record<string, number> = {};
+  for (const c of counts) for (const [key, n] of Object.entries(c)) sum[key] = (sum[key] ?? 0) + n;
+  return sum;
+}
+
+/** Tells a generator to stop holding (it may have exited already). */
+function release(generator: GeneratorProcess): void {
+  try {
+    process.kill(generator.pid, "SIGUSR1");
+  } catch {
+    // Already gone: its result says why.
+  }
+}
+
 /** Waits until every generator printed `HOLDING`, or one of them exited (throws then, with its reason). */
 async function holding(generators: GeneratorProcess[], ms: number): Promise<void> {
   const deadline = Date.now() + ms;
@@ -83,10 +101,11 @@ async function holding(generators: GeneratorProcess[], ms: number): Promise<void
 }
 
 /** Runs the scenario for every target; returns the figures and notes for the report. */
-export async function runIdle(o: IdleOptions): Promise<{ results: IdleResult[]; notes: string[] }> {
+export async function runIdle(o: IdleOptions): Promise<{ results: IdleResult[]; notes: string[]; problems: string[] }> {
   const prefix = raiseLimit();
   const results: IdleResult[] = [];
   const notes: string[] = [];
+  const problems: string[] = [];
   for (const id of o.targets) {
     const spec = TARGETS.find((t) => t.id === id);
     if (spec === undefined) throw new RangeError(`Unknown target "${id}"`);
@@ -104,7 +123,7 @@ export async function runIdle(o: IdleOptions): Promise<{ results: IdleResult[]; 
       try {
         await holding(generators, 300_000);
       } catch (error) {
-        for (const g of generators) process.kill(g.pid, "SIGUSR1");
+        for (const g of generators) release(g);
         throw error;
       }
       const setupSeconds = (performance.now() - setup) / 1000;
@@ -117,7 +136,7 @@ export async function runIdle(o: IdleOptions): Promise<{ results: IdleResult[]; 
       const seconds = (performance.now() - wall) / 1000;
       const cpu = (cpuSecondsOf(target.pid) - cpuFrom) / seconds;
       const generatorCpu = (generators.reduce((sum, g) => sum + cpuSecondsOf(g.pid), 0) - generatorsFrom) / seconds;
-      for (const g of generators) process.kill(g.pid, "SIGUSR1");
+      for (const g of generators) release(g);
       const outs = await Promise.all(generators.map((g) => g.result(60_000)));
       const failed = outs.find((out) => typeof out.failed === "string");
       if (failed !== undefined) throw new Error(`${id}: a load generator failed: ${failed.failed}`);
@@ -128,16 +147,19 @@ export async function runIdle(o: IdleOptions): Promise<{ results: IdleResult[]; 
         kbPerConn: (after - before) / conns / 1024,
         pings: outs.reduce((sum, out) => sum + Number(out.pings), 0),
         lost: outs.reduce((sum, out) => sum + Number(out.lost), 0),
+        closeCodes: mergeCounts(outs.map((out) => JSON.parse(String(out.closeCodes ?? "{}")))),
         generatorCpuPercent: generatorCpu * 100,
         setupSeconds,
       };
       console.error(`${id} idle: ${JSON.stringify(result)}`);
       results.push(result);
+    } catch (error) {
+      problems.push(`${id}: ${(error as Error).message}`);
     } finally {
       await target.stop();
     }
   }
-  return { results, notes };
+  return { results, notes, problems };
 }
 
 /** The issue's goals for the idle scenario, met or missed, one line each. */
@@ -156,6 +178,12 @@ export function idleGoals(results: IdleResult[]): { goal: string; target: string
   return out;
 }
 
+/** Connections lost while held, with their close codes: `0`, or `120 (4000: 100, 1006: 20)`. */
+function lostText(r: IdleResult): string {
+  const codes = Object.entries(r.closeCodes).map(([code, n]) => `${code}: ${n}`).join(", ");
+  return codes === "" ? String(r.lost) : `${r.lost} (${codes})`;
+}
+
 /** The markdown table of the idle scenario and its goals. */
 export function idleMarkdown(results: IdleResult[], notes: string[]): string {
   const label = (id: string) => TARGETS.find((t) => t.id === id)?.label ?? id;
@@ -164,11 +192,11 @@ export function idleMarkdown(results: IdleResult[], notes: string[]): string {
   const lines = [
     "### Many idle connections (subscribed, default heartbeats)",
     "",
-    "| Target | connections | server CPU, % of a core | CPU × raw | KB/conn | KB × raw | pings answered | lost | generators' CPU | setup s |",
+    "| Target | connections | server CPU, % of a core | CPU × raw | KB/conn | KB × raw | pings answered | lost (close codes) | generators' CPU | setup s |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...results.map((r) =>
       `| ${label(r.target)} | ${r.conns.toLocaleString("en-US")} | ${r.cpuPercent.toFixed(2)}% | ${ratio(r.cpuPercent, limitOf(r.target)?.cpuPercent)} | ` +
-      `${r.kbPerConn.toFixed(1)} | ${ratio(r.kbPerConn, limitOf(r.target)?.kbPerConn)} | ${r.pings.toLocaleString("en-US")} | ${r.lost} | ${r.generatorCpuPercent.toFixed(1)}% | ${r.setupSeconds.toFixed(1)} |`
+      `${r.kbPerConn.toFixed(1)} | ${ratio(r.kbPerConn, limitOf(r.target)?.kbPerConn)} | ${r.pings.toLocaleString("en-US")} | ${lostText(r)} | ${r.generatorCpuPercent.toFixed(1)}% | ${r.setupSeconds.toFixed(1)} |`
     ),
     "",
     ...notes.map((n) => `Note: ${n}.`),
@@ -196,11 +224,11 @@ export async function idleSection(flags: Map<string, string>, smoke: boolean): P
   const conns = asked === undefined || asked === "true" ? (smoke ? 200 : 20_000) : Number(asked);
   const holdSeconds = Number(flags.get("hold") ?? (smoke ? 1 : 60));
   const targets = flags.get("only")?.split(",") ?? ["tether-bun", "raw-bun", "tether-deno", "raw-deno"];
-  const { results, notes } = await runIdle({ conns, holdSeconds, targets, perGenerator: smoke ? 100 : 5000, settleMs: smoke ? 300 : 1500 });
+  const { results, notes, problems } = await runIdle({ conns, holdSeconds, targets, perGenerator: smoke ? 100 : 5000, settleMs: smoke ? 300 : 1500 });
   const header = `Idle: ${conns.toLocaleString("en-US")} connections asked, held ${holdSeconds} s after a full GC; load generators of ${smoke ? 100 : 5000} sockets each.`;
   return {
     markdown: `${header}\n\n${idleMarkdown(results, notes)}\n`,
     json: results.map((r) => JSON.stringify({ metric: "idle", ...r })),
-    problems: results.filter((r) => r.lost > 0).map((r) => `${r.target}: ${r.lost} idle connections closed by the server`),
+    problems: [...problems, ...results.filter((r) => r.lost > 0).map((r) => `${r.target}: ${lostText(r)} idle connections closed by the server`)],
   };
 }

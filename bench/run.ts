@@ -6,7 +6,8 @@
  * Flags: `--smoke` (tiny sizes, one repeat: proves it runs, says nothing about speed),
  * `--repeats=N` (default 3), `--seconds=S` measured per scenario (default 2),
  * `--only=id,id` (see targets.ts), `--http` (add the HTTP transports: Tether's fallback, Socket.IO
- * polling), `--out=FILE` (also write the report there).
+ * polling), `--out=FILE` (also write the report there). `--idle[=N]` (idle.ts) and `--scaling`
+ * (scaling.ts) run those scenarios instead of the default set.
  * Exits 1 when a scenario failed or lost anything.
  * @module
  */

@@ -1,6 +1,6 @@
 /**
  * How cost grows (`bun bench/run.ts --scaling`): RPC throughput and server CPU per call at 50, 500
- * and 5,000 connections (16 calls in flight on each); fan-out and server CPU per delivery at 1,000,
+ * and 5,000 connections (800 calls in flight in all, as in the default run: 16, 2 and 1 on each); fan-out and server CPU per delivery at 1,000,
  * 5,000 and 10,000 subscribers; and fan-out across 1, 2 and 4 Tether instances on Redis
  * (bench/redis-fanout.ts). One fresh process per target, the sizes in order, one run each. Prints
  * tables, and writes one SVG line chart per curve (chart.ts) into `--charts=DIR` (default
@@ -15,11 +15,23 @@ import type { Section } from "./idle.ts";
 import { BENCH_DIR, runGenerator, startTarget } from "./process.ts";
 import { TARGETS } from "./targets.ts";
 
+/**
+ * Calls and deliveries in flight in all, the same at every size (the default run's: 50 connections
+ * × 16 calls, 32 messages × 1,000 subscribers), so the curves show what more connections cost, not
+ * more work queued in the server.
+ */
+const IN_FLIGHT = { full: { calls: 800, deliveries: 32_000 }, smoke: { calls: 80, deliveries: 640 } };
+
+/** Per connection (or per message) share of a total in flight, at least 1. */
+const inFlight = (total: number, size: number) => Math.max(1, Math.round(total / size));
+
 /** One measured point of a curve. */
 interface Point {
   target: string;
   scenario: "throughput" | "fanout";
   size: number;
+  /** Calls in flight on each connection, or messages in flight. */
+  inFlight: number;
   /** Calls/s or deliveries/s. */
   rate: number;
   /** µs of server CPU per call or per delivery. */
@@ -75,6 +87,7 @@ export async function scalingSection(flags: Map<string, string>, smoke: boolean)
   const measureMs = Math.round(Number(flags.get("seconds") ?? (smoke ? 0.3 : 2)) * 1000);
   const warmupMs = smoke ? 100 : 500;
   const ids = flags.get("only")?.split(",") ?? ["tether-bun", "raw-bun", "tether-deno", "raw-deno"];
+  const total = smoke ? IN_FLIGHT.smoke : IN_FLIGHT.full;
   const points: Point[] = [];
   const problems: string[] = [];
   for (const id of ids) {
@@ -83,11 +96,11 @@ export async function scalingSection(flags: Map<string, string>, smoke: boolean)
     const target = await startTarget(spec);
     try {
       const jobs = [
-        ...conns.map((n) => ({ scenario: "throughput" as const, size: n, conns: n, subs: 0 })),
-        ...subs.map((n) => ({ scenario: "fanout" as const, size: n, conns: 0, subs: n })),
+        ...conns.map((n) => ({ scenario: "throughput" as const, size: n, conns: n, subs: 0, depth: inFlight(total.calls, n), window: 32 })),
+        ...subs.map((n) => ({ scenario: "fanout" as const, size: n, conns: 0, subs: n, depth: 16, window: inFlight(total.deliveries, n) })),
       ];
       for (const job of jobs) {
-        const sample = await runGenerator({ ...job, driver: spec.driver, port: target.port, pid: target.pid, warmupMs, measureMs, depth: 16, window: 32, idle: 0 }, 300_000);
+        const sample = await runGenerator({ ...job, driver: spec.driver, port: target.port, pid: target.pid, warmupMs, measureMs, idle: 0, drainMs: 60_000 }, 300_000);
         console.error(`${id} ${job.scenario} ${job.size}: ${JSON.stringify(sample)}`);
         if (typeof sample.failed === "string") {
           problems.push(`${id} ${job.scenario} at ${job.size}: ${sample.failed}`);
@@ -96,7 +109,7 @@ export async function scalingSection(flags: Map<string, string>, smoke: boolean)
         const rate = Number(sample.value);
         const lost = Number(sample.lost) + (Number(sample.disconnected) || 0);
         if (lost > 0) problems.push(`${id} ${job.scenario} at ${job.size}: lost ${lost}`);
-        points.push({ target: id, scenario: job.scenario, size: job.size, rate, cpuPerOp: (Number(sample.targetCpu) / rate) * 1e6, generatorCpu: Number(sample.generatorCpu), lost });
+        points.push({ target: id, scenario: job.scenario, size: job.size, inFlight: job.scenario === "throughput" ? job.depth : job.window, rate, cpuPerOp: (Number(sample.targetCpu) / rate) * 1e6, generatorCpu: Number(sample.generatorCpu), lost });
       }
     } finally {
       await target.stop();
@@ -107,17 +120,17 @@ export async function scalingSection(flags: Map<string, string>, smoke: boolean)
   const lines = [
     `Scaling: ${measureMs / 1000} s measured per size after ${warmupMs / 1000} s of warm-up, one run each, a fresh process per target; ⚠ marks a load generator at ≥ 90% of a core (the server was not pushed to its limit there).`,
     "",
-    "### RPC throughput by connections (16 calls in flight on each)",
+    `### RPC throughput by connections (${total.calls} calls in flight in all)`,
     "",
-    "| Target | connections | server CPU µs/call | calls/s | generator CPU |",
-    "| --- | --- | --- | --- | --- |",
-    ...points.filter((p) => p.scenario === "throughput").map((p) => `| ${label(p.target)} | ${p.size.toLocaleString("en-US")} | ${fmt(p.cpuPerOp)} | ${fmt(p.rate)} | ${gen(p.generatorCpu)} |`),
-    "",
-    "### Fan-out by subscribers (server publish, 32 messages in flight)",
-    "",
-    "| Target | subscribers | server CPU µs/delivery | deliveries/s | lost | generator CPU |",
+    "| Target | connections | in flight each | server CPU µs/call | calls/s | generator CPU |",
     "| --- | --- | --- | --- | --- | --- |",
-    ...points.filter((p) => p.scenario === "fanout").map((p) => `| ${label(p.target)} | ${p.size.toLocaleString("en-US")} | ${fmt(p.cpuPerOp)} | ${fmt(p.rate)} | ${p.lost} | ${gen(p.generatorCpu)} |`),
+    ...points.filter((p) => p.scenario === "throughput").map((p) => `| ${label(p.target)} | ${p.size.toLocaleString("en-US")} | ${p.inFlight} | ${fmt(p.cpuPerOp)} | ${fmt(p.rate)} | ${gen(p.generatorCpu)} |`),
+    "",
+    `### Fan-out by subscribers (server publish, ${total.deliveries.toLocaleString("en-US")} deliveries in flight in all)`,
+    "",
+    "| Target | subscribers | messages in flight | server CPU µs/delivery | deliveries/s | lost | generator CPU |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+    ...points.filter((p) => p.scenario === "fanout").map((p) => `| ${label(p.target)} | ${p.size.toLocaleString("en-US")} | ${p.inFlight} | ${fmt(p.cpuPerOp)} | ${fmt(p.rate)} | ${p.lost} | ${gen(p.generatorCpu)} |`),
     "",
     "### Fan-out across Tether instances on Redis (Bun, bench/redis-fanout.ts)",
     "",
@@ -131,8 +144,8 @@ export async function scalingSection(flags: Map<string, string>, smoke: boolean)
   if (dir !== undefined) {
     mkdirSync(dir, { recursive: true });
     const charts: Record<string, Parameters<typeof lineChart>[0]> = {
-      "rpc-throughput.svg": { title: "RPC round trips per second", xLabel: "connections (16 calls in flight each)", yLabel: "calls/s", x: conns, series: curves(points, "throughput", conns, (p) => p.rate) },
-      "rpc-cpu.svg": { title: "Server CPU per RPC call", xLabel: "connections (16 calls in flight each)", yLabel: "µs of server CPU per call", x: conns, series: curves(points, "throughput", conns, (p) => p.cpuPerOp) },
+      "rpc-throughput.svg": { title: "RPC round trips per second", xLabel: `connections (${total.calls} calls in flight in all)`, yLabel: "calls/s", x: conns, series: curves(points, "throughput", conns, (p) => p.rate) },
+      "rpc-cpu.svg": { title: "Server CPU per RPC call", xLabel: `connections (${total.calls} calls in flight in all)`, yLabel: "µs of server CPU per call", x: conns, series: curves(points, "throughput", conns, (p) => p.cpuPerOp) },
       "fanout.svg": { title: "Fan-out deliveries per second", xLabel: "subscribers on one topic", yLabel: "deliveries/s", x: subs, series: curves(points, "fanout", subs, (p) => p.rate) },
       "fanout-cpu.svg": { title: "Server CPU per fan-out delivery", xLabel: "subscribers on one topic", yLabel: "µs of server CPU per delivery", x: subs, series: curves(points, "fanout", subs, (p) => p.cpuPerOp) },
       "redis-fanout.svg": {

@@ -39,7 +39,34 @@ describe(`benchmark smoke run (${RUNTIME} share)`, () => {
     });
   }
 
+  const pair = RUNTIME === "bun" ? ["tether-bun", "raw-bun"] : ["tether-deno", "raw-deno"];
+  it(`--idle: ${pair.join(" and ")} each hold every idle subscribed connection, from two load generators, and report CPU and RSS`, () => {
+    const figures = smoke("--idle", `--only=${pair.join(",")}`).filter((f) => f.metric === "idle");
+    for (const target of pair) {
+      const figure = figures.find((f) => f.target === target);
+      assert.ok(figure !== undefined, `no idle figure for ${target}`);
+      assert.equal(figure.conns, 200, `${target} held ${figure.conns} connections`);
+      assert.equal(figure.lost, 0, `${target} closed ${figure.lost} idle connections`);
+      assert.ok(Number(figure.kbPerConn) > 0, `${target} measured no memory per connection`);
+      assert.ok(Number(figure.cpuPercent) >= 0, `${target} measured no CPU`);
+    }
+  });
+
   if (RUNTIME === "bun") {
+    it("--scaling: a point per size for RPC and fan-out, one Redis run per instance count, nothing lost", () => {
+      const figures = smoke("--scaling", "--only=tether-bun");
+      for (const [metric, sizes] of [["scaling_throughput", [5, 10, 20]], ["scaling_fanout", [20, 40, 80]]] as const) {
+        for (const size of sizes) {
+          const point = figures.find((f) => f.metric === metric && f.size === size);
+          assert.ok(point !== undefined && Number(point.rate) > 0 && Number(point.cpuPerOp) > 0, `no ${metric} point at ${size}`);
+          assert.equal(point.lost, 0);
+        }
+      }
+      const redis = figures.filter((f) => f.metric === "scaling_redis");
+      assert.deepEqual(redis.map((r) => r.instances), [1, 2]);
+      for (const r of redis) assert.equal(r.delivered, Number(r.subscribers) * Number(r.messages));
+    });
+
     it("measures the three client bundles", () => {
       const figures = smoke("--only=raw-bun", "--bundle");
       for (const client of ["tether-client", "socketio-client", "trpc-client"]) {

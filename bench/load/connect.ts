@@ -11,6 +11,8 @@ export interface Link {
   onFrame: (frame: string) => void;
   /** Set when the server closed the socket. */
   closed: boolean;
+  /** The close code, once closed. */
+  closeCode?: number;
 }
 
 /** Opens one socket and resolves once the driver's handshake is done (10 s at most). */
@@ -21,7 +23,8 @@ export function connect(driver: Driver, port: number): Promise<Link> {
   const link: Link = { ws, send, onFrame: () => {}, closed: false };
   return new Promise<Link>((resolve, reject) => {
     let ready = false;
-    const timer = setTimeout(() => reject(new Error(`No handshake from ${driver.url(port)} within 10 s`)), 10_000);
+    // A socket given up on is closed, so it cannot open later and count on the server unseen.
+    const timer = setTimeout(() => (ws.close(), reject(new Error(`No handshake from ${driver.url(port)} within 10 s`))), 10_000);
     const done = () => {
       ready = true;
       clearTimeout(timer);
@@ -45,8 +48,9 @@ export function connect(driver: Driver, port: number): Promise<Link> {
     ws.onerror = () => {
       if (!ready) (clearTimeout(timer), reject(new Error(`Cannot open ${driver.url(port)}`)));
     };
-    ws.onclose = () => {
+    ws.onclose = (event) => {
       link.closed = true;
+      link.closeCode = event.code;
     };
   });
 }

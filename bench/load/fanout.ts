@@ -21,6 +21,8 @@ export interface FanoutOptions {
   window: number;
   warmupMs: number;
   measureMs: number;
+  /** Longest wait for the deliveries still in flight after the window. @default 5000 */
+  drainMs?: number;
   /** Who sends each message: the server for every subscriber (default), or a subscriber to all but itself. */
   from?: "server" | "client" | "broadcast";
 }
@@ -70,7 +72,7 @@ export async function fanout(driver: Driver, o: FanoutOptions) {
   const measured = delivered - before;
   const usage = window.stop();
   running = false;
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + (o.drainMs ?? 5000);
   while (complete < published && Date.now() < deadline) await pause(10);
   const disconnected = subscribers.filter((link) => link.closed).length;
   closeAll([...subscribers, publisher]);

@@ -25,6 +25,8 @@ export interface GeneratorJob {
   subs: number;
   window: number;
   idle: number;
+  /** Longest drain after a throughput or fan-out window (the scenario's default when absent). */
+  drainMs?: number;
   /** The hold scenario's longest hold without SIGUSR1 (bench/idle.ts). */
   maxHoldMs?: number;
 }

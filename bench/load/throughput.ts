@@ -15,6 +15,8 @@ export interface ThroughputOptions {
   depth: number;
   warmupMs: number;
   measureMs: number;
+  /** Longest wait for the calls still in flight after the window. @default 3000 */
+  drainMs?: number;
 }
 
 /** Runs the scenario; `lost` counts calls never answered (0 unless the target broke). */
@@ -40,7 +42,7 @@ export async function throughput(driver: Driver, o: ThroughputOptions) {
   const measured = done - before;
   const usage = window.stop();
   running = false;
-  const deadline = Date.now() + 3000;
+  const deadline = Date.now() + (o.drainMs ?? 3000);
   while (done + unexpected < sent && Date.now() < deadline) await pause(10);
   closeAll(links);
   return {
