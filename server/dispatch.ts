@@ -34,8 +34,6 @@ export function receive<A>(core: Core<A>, conn: Connection<A>, data: string | Ar
   // Every frame pays its token before anything else is looked at, binary and oversized ones included.
   const admission = conn.admit(now);
   if (admission !== "accepted") return refuseRate(core, conn, admission);
-  // The answer to the heartbeat's ping, from every connection every interval: it only proves the peer alive (lastSeen, above).
-  if (data === PONG) return;
   const size = typeof data === "string" ? data.length : data.byteLength;
   if (size > limits.maxFrameBytes * OVERSIZE_CLOSE_FACTOR) {
     core.metrics.reject("PAYLOAD_TOO_LARGE");
