@@ -1,5 +1,5 @@
 /**
- * `bun bench/redis-fanout.ts`: fan-out throughput on Redis with 1, 2 and 3 Tether instances (Bun).
+ * `bun bench/redis-fanout.ts`: fan-out throughput on Redis with 1, 2 and 4 Tether instances (`--instances`) (Bun).
  * One redis-server and N instance processes (tests/fixtures/redis-instance.ts) on 127.0.0.1;
  * subscribers are spread round-robin over the instances; one `burst` call publishes M messages on
  * instance 1, and the figure is the time until every subscriber holds all M.
