@@ -22,9 +22,9 @@ export interface ChartSpec {
   series: Series[];
 }
 
-const WIDTH = 720;
+const WIDTH = 780;
 const HEIGHT = 360;
-const PAD = { left: 78, right: 220, top: 40, bottom: 52 };
+const PAD = { left: 78, right: 250, top: 40, bottom: 52 };
 /** Colour-blind-safe colours (Okabe–Ito), in series order. */
 const COLOURS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9"];
 

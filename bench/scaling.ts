@@ -2,7 +2,8 @@
  * How cost grows (`bun bench/run.ts --scaling`): RPC throughput and server CPU per call at 50, 500
  * and 5,000 connections (800 calls in flight in all, as in the default run: 16, 2 and 1 on each); fan-out and server CPU per delivery at 1,000,
  * 5,000 and 10,000 subscribers; and fan-out across 1, 2 and 4 Tether instances on Redis
- * (bench/redis-fanout.ts). One fresh process per target, the sizes in order, one run each. Prints
+ * (bench/redis-fanout.ts, 300 subscribers, 500 messages: a burst of 2,000 publishes failed with "the
+ * broker is unavailable" on a loaded 2-core machine). One fresh process per target, the sizes in order, one run each. Prints
  * tables, and writes one SVG line chart per curve (chart.ts) into `--charts=DIR` (default
  * docs/bench in a full run; none in a smoke run unless asked).
  * @module
@@ -26,7 +27,7 @@ const IN_FLIGHT = { full: { calls: 800, deliveries: 32_000 }, smoke: { calls: 80
 const inFlight = (total: number, size: number) => Math.max(1, Math.round(total / size));
 
 /** One measured point of a curve. */
-interface Point {
+export interface Point {
   target: string;
   scenario: "throughput" | "fanout";
   size: number;
@@ -41,7 +42,7 @@ interface Point {
 }
 
 /** One Redis fan-out run, as bench/redis-fanout.ts prints it. */
-interface RedisRun {
+export interface RedisRun {
   instances: number;
   subscribers: number;
   messages: number;
@@ -56,7 +57,7 @@ const gen = (cpu: number) => `${Math.round(cpu * 100)}%${cpu >= 0.9 ? " ⚠" : "
 
 /** Runs bench/redis-fanout.ts for the instance counts and returns its JSON lines. */
 function redisRuns(counts: number[], smoke: boolean, problems: string[]): RedisRun[] {
-  const run = spawnSync(join(BENCH_DIR, "..", "node_modules", ".bin", "bun"), [join(BENCH_DIR, "redis-fanout.ts"), `--instances=${counts.join(",")}`, ...smoke ? ["--smoke"] : []], {
+  const run = spawnSync(join(BENCH_DIR, "..", "node_modules", ".bin", "bun"), [join(BENCH_DIR, "redis-fanout.ts"), `--instances=${counts.join(",")}`, ...smoke ? ["--smoke"] : ["--messages=500"]], {
     cwd: join(BENCH_DIR, ".."),
     encoding: "utf8",
     // Killed after 4 minutes: the runs it finished still count, the missing ones are reported.
@@ -78,6 +79,27 @@ function curves(points: Point[], scenario: Point["scenario"], sizes: number[], p
       return p === undefined ? NaN : pick(p);
     }),
   }));
+}
+
+/** Writes one SVG line chart per curve into `dir`; returns the file names. */
+export function writeCharts(dir: string, points: Point[], redis: RedisRun[], sizes: { conns: number[]; subs: number[]; calls: number }): string[] {
+  const { conns, subs, calls } = sizes;
+  mkdirSync(dir, { recursive: true });
+  const charts: Record<string, Parameters<typeof lineChart>[0]> = {
+    "rpc-throughput.svg": { title: "RPC round trips per second", xLabel: `connections (${calls} calls in flight in all)`, yLabel: "calls/s", x: conns, series: curves(points, "throughput", conns, (p) => p.rate) },
+    "rpc-cpu.svg": { title: "Server CPU per RPC call", xLabel: `connections (${calls} calls in flight in all)`, yLabel: "µs of server CPU per call", x: conns, series: curves(points, "throughput", conns, (p) => p.cpuPerOp) },
+    "fanout.svg": { title: "Fan-out deliveries per second", xLabel: "subscribers on one topic", yLabel: "deliveries/s", x: subs, series: curves(points, "fanout", subs, (p) => p.rate) },
+    "fanout-cpu.svg": { title: "Server CPU per fan-out delivery", xLabel: "subscribers on one topic", yLabel: "µs of server CPU per delivery", x: subs, series: curves(points, "fanout", subs, (p) => p.cpuPerOp) },
+    "redis-fanout.svg": {
+      title: "Fan-out across instances on one Redis",
+      xLabel: "Tether instances (Bun)",
+      yLabel: "deliveries/s",
+      x: redis.map((r) => r.instances),
+      series: [{ name: "Tether on Bun + Redis", values: redis.map((r) => r.deliveriesPerSecond) }],
+    },
+  };
+  for (const [file, spec] of Object.entries(charts)) writeFileSync(join(dir, file), lineChart(spec));
+  return Object.keys(charts);
 }
 
 /** Flags: `--only=` among the four Tether and raw targets, `--seconds=S` (default 2), `--charts=DIR`. */
@@ -142,24 +164,7 @@ export async function scalingSection(flags: Map<string, string>, smoke: boolean)
   ];
 
   const dir = flags.get("charts") ?? (smoke ? undefined : join(BENCH_DIR, "..", "docs", "bench"));
-  if (dir !== undefined) {
-    mkdirSync(dir, { recursive: true });
-    const charts: Record<string, Parameters<typeof lineChart>[0]> = {
-      "rpc-throughput.svg": { title: "RPC round trips per second", xLabel: `connections (${total.calls} calls in flight in all)`, yLabel: "calls/s", x: conns, series: curves(points, "throughput", conns, (p) => p.rate) },
-      "rpc-cpu.svg": { title: "Server CPU per RPC call", xLabel: `connections (${total.calls} calls in flight in all)`, yLabel: "µs of server CPU per call", x: conns, series: curves(points, "throughput", conns, (p) => p.cpuPerOp) },
-      "fanout.svg": { title: "Fan-out deliveries per second", xLabel: "subscribers on one topic", yLabel: "deliveries/s", x: subs, series: curves(points, "fanout", subs, (p) => p.rate) },
-      "fanout-cpu.svg": { title: "Server CPU per fan-out delivery", xLabel: "subscribers on one topic", yLabel: "µs of server CPU per delivery", x: subs, series: curves(points, "fanout", subs, (p) => p.cpuPerOp) },
-      "redis-fanout.svg": {
-        title: "Fan-out across instances on one Redis",
-        xLabel: "Tether instances (Bun)",
-        yLabel: "deliveries/s",
-        x: redis.map((r) => r.instances),
-        series: [{ name: "Tether on Bun + Redis", values: redis.map((r) => r.deliveriesPerSecond) }],
-      },
-    };
-    for (const [file, spec] of Object.entries(charts)) writeFileSync(join(dir, file), lineChart(spec));
-    lines.push(`Charts written to ${dir}: ${Object.keys(charts).join(", ")}.`, "");
-  }
+  if (dir !== undefined) lines.push(`Charts written to ${dir}: ${writeCharts(dir, points, redis, { conns, subs, calls: total.calls }).join(", ")}.`, "");
   return {
     markdown: lines.join("\n"),
     json: [...points.map((p) => JSON.stringify({ metric: `scaling_${p.scenario}`, ...p })), ...redis.map((r) => JSON.stringify({ metric: "scaling_redis", ...r }))],
