@@ -146,9 +146,7 @@ export class Connection<A = unknown> extends LazyAbort {
 
   /** Aborts every call in flight with one reason (each answers it, if it still can) and forgets them: the connection closed. */
   abortCalls(reason: unknown): void {
-    const calls = this.#inflight;
-    if (calls === undefined) return;
-    for (const call of [...calls.values()]) call.abort(reason);
+    for (const call of [...(this.#inflight?.values() ?? [])]) call.abort(reason);
     this.#inflight = undefined;
   }
 
@@ -245,7 +243,6 @@ export class Connection<A = unknown> extends LazyAbort {
 
 const EMPTY_MAP: ReadonlyMap<never, never> = new Map<never, never>();
 const EMPTY_SET: ReadonlySet<never> = new Set<never>();
-
 /** A close reason cut to the 123 bytes of UTF-8 a close frame can carry, never mid-character. */
 export function fitReason(reason: string): string {
   const bytes = new TextEncoder().encode(reason);

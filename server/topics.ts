@@ -109,14 +109,8 @@ export class TopicRegistry {
   remove(conn: Connection, channel: string): void {
     remove(this.recovering, channel, conn);
     remove(this.direct, channel, conn);
-    if (remove(this.live, channel, conn)) {
-      conn.socket.unsubscribe?.(channel);
-      this.roomChannels.removed(conn, channel);
-    }
-    if (!this.has(channel)) {
-      this.offsets.delete(channel);
-      this.roomChannels.forget(channel);
-    }
+    if (remove(this.live, channel, conn)) (conn.socket.unsubscribe?.(channel), this.roomChannels.removed(conn, channel));
+    if (!this.has(channel)) (this.offsets.delete(channel), this.roomChannels.forget(channel));
   }
 
   /** A connection went slow (it leaves its native channels: the caller takes its topic channels out) or caught up. */
@@ -154,18 +148,16 @@ export class TopicRegistry {
   }
 
   /**
-   * How a publish can take a native channel: `SERVER` (the server's publish reaches every member),
-   * a connection whose socket publishes for it (Bun's `ws.publish` skips the publishing socket: the one
-   * member an all-but-sender publish leaves out), a room's channel (room-channels.ts: a publish to one
-   * room), or undefined when no channel can express the target (several rooms, a room with
-   * exceptions, one connection, several excluded members, volatile) and subscribers are served one by one.
+   * How a publish can take a native channel: `SERVER` (every member), a connection whose socket
+   * publishes for it (Bun's `ws.publish` skips it: all but the sender), a room's channel (one room), or
+   * undefined when none can express the target (several rooms, a room with exceptions, one connection,
+   * several excluded members, volatile) and subscribers are served one by one.
    */
   private nativeRoute(channel: string, live: ReadonlySet<Connection>, target: Target | undefined): NativeRoute | undefined {
     if (target === undefined) return SERVER;
     if (target.connection !== undefined || target.volatile === true) return undefined;
     if (target.room !== undefined) {
-      if (typeof target.room !== "string" || target.except !== undefined) return undefined;
-      return { room: this.roomChannels.open(channel, live, target.room) };
+      return typeof target.room !== "string" || target.except !== undefined ? undefined : { room: this.roomChannels.open(channel, live, target.room) };
     }
     if (target.except === undefined) return undefined;
     let from: Connection | undefined;
@@ -198,10 +190,8 @@ export class TopicRegistry {
     for (const conn of this.direct.get(channel) ?? EMPTY) {
       if (target === undefined || selects(target, conn)) this.send(conn, frame, topic, channel);
     }
-    const published = route === SERVER
-      ? this.nativePublish!(channel, frame)
-      : "room" in route
-      ? this.nativePublish!(route.room, frame)
+    const published = route === SERVER || "room" in route
+      ? this.nativePublish!(route === SERVER ? channel : route.room, frame)
       : route.socket.publish!(channel, frame);
     // Only when some subscriber was backed up are they looked at one by one.
     if (!published) for (const conn of live) this.onBackpressure(conn);
