@@ -4,7 +4,10 @@
  *
  * node-redis sees a closed or refused connection, but not a stalled one (a dead NAT entry, a
  * partition: the socket stays open and nothing comes back). A watchdog PINGs each connection in
- * turn; a PING unanswered for `stallTimeout` marks the link stalled, which fails readiness, and the
+ * turn. A PING waits behind what was queued before it (a burst of publishes keeps it seconds while
+ * replies keep arriving): a connection counts as stalled when for `stallTimeout` its PING stayed
+ * unanswered and nothing moved on it, neither a reply nor, while the PING was not yet written, a
+ * command going out. That marks the link stalled, which fails readiness, and the
  * stalled connection is torn down and opened again, so that commands waiting on it fail at once and
  * its subscriptions come back through the normal reconnect and catch-up. A connection attempt that
  * hangs as long (connected, but its handshake or resubscribe gets no answer) is started over too.
@@ -12,21 +15,27 @@
  * @module
  */
 import type { Logger } from "../log.ts";
+import type { Traffic } from "./traffic-count.ts";
 
 /** A connection the link watches (a node-redis client). */
 export interface LinkClient {
   readonly isReady: boolean;
-  ping(): Promise<unknown>;
   destroy(): void;
   connect(): Promise<unknown>;
   on(event: "connect" | "ready" | "reconnecting", listener: () => void): unknown;
+}
+
+/** A connection to watch, named for logs, with what moves on it (the watchdog PINGs through it). */
+export interface WatchedConnection extends Traffic {
+  name: string;
+  client: LinkClient;
 }
 
 /** The connections to watch: on a Redis Cluster they change with its topology. */
 export interface LinkConnections {
   /** Whether the broker as a whole is ready (a cluster: its topology known too). */
   readonly isReady: boolean;
-  connections(): { name: string; client: LinkClient }[];
+  connections(): WatchedConnection[];
 }
 
 /** How a link is doing. */
@@ -36,16 +45,24 @@ export type LinkState = "up" | "down" | "stalled";
 export interface LinkTiming {
   /** Milliseconds between two PINGs on a connection. @default 1000 */
   pingInterval?: number;
-  /** Milliseconds a PING may stay unanswered before the link counts as stalled. @default 3000 */
+  /**
+   * Milliseconds a PING may stay unanswered, with nothing else moving on its connection meanwhile,
+   * before the link counts as stalled. @default 3000
+   */
   stallTimeout?: number;
 }
 
 /** One watched connection. */
-interface Watched {
-  name: string;
-  client: LinkClient;
+interface Watched extends WatchedConnection {
   /** When the PING now waiting for its answer was sent. */
   pingSince: number | undefined;
+  /** Whether that PING has left the queue for the socket: from then on only replies show progress. */
+  pingWritten: boolean;
+  /** While a PING waits: since when nothing moved on the connection (its send, or the last tick that saw progress). */
+  quietSince: number;
+  /** The reply and write counts when `quietSince` was set. */
+  repliesSeen: number;
+  writesSeen: number;
   stalled: boolean;
   /**
    * Whether it was ever ready. A connection still opening for the first time (a cluster's pub/sub
@@ -96,10 +113,21 @@ export class RedisLink {
   private sync(): void {
     const now = Date.now();
     const seen = new Set<LinkClient>();
-    for (const { name, client } of this.clients.connections()) {
+    for (const connection of this.clients.connections()) {
+      const { client } = connection;
       seen.add(client);
       if (this.watched.has(client)) continue;
-      const w: Watched = { name, client, pingSince: undefined, stalled: false, wasReady: client.isReady, attemptSince: now };
+      const w: Watched = {
+        ...connection,
+        pingSince: undefined,
+        pingWritten: false,
+        quietSince: now,
+        repliesSeen: 0,
+        writesSeen: 0,
+        stalled: false,
+        wasReady: client.isReady,
+        attemptSince: now,
+      };
       this.watched.set(client, w);
       const attempt = () => (w.attemptSince = Date.now());
       client.on("connect", attempt);
@@ -170,15 +198,29 @@ export class RedisLink {
         continue;
       }
       if (w.pingSince === undefined) {
-        const sent = (w.pingSince = now);
-        w.client.ping().then(() => {
+        const sent = (w.pingSince = w.quietSince = now);
+        w.pingWritten = false;
+        w.repliesSeen = w.replies();
+        w.writesSeen = w.writes();
+        w.ping(() => {
+          if (w.pingSince === sent) w.pingWritten = true;
+        }).then(() => {
           if (w.pingSince === sent) w.pingSince = undefined;
         }, () => {
           if (w.pingSince === sent) w.pingSince = undefined;
         });
-      } else if (now - w.pingSince >= this.stallTimeout) {
+        continue;
+      }
+      const replies = w.replies();
+      const writes = w.writes();
+      if (replies !== w.repliesSeen || (!w.pingWritten && writes !== w.writesSeen)) {
+        // Replies came, or commands queued before the PING went out: the connection works, the PING waits its turn.
+        w.repliesSeen = replies;
+        w.writesSeen = writes;
+        w.quietSince = now;
+      } else if (now - w.quietSince >= this.stallTimeout) {
         w.stalled = true;
-        this.update(`the ${w.name} connection answered no PING for ${now - w.pingSince} ms`);
+        this.update(`the ${w.name} connection answered no PING for ${now - w.pingSince} ms and nothing else for ${now - w.quietSince} ms`);
         this.reopen(w);
       }
     }

@@ -13,7 +13,8 @@
  * @module
  */
 import { createClient, createCluster } from "redis";
-import type { LinkClient } from "./redis-link.ts";
+import type { LinkClient, WatchedConnection } from "./redis-link.ts";
+import { countTraffic, noteReply } from "./traffic-count.ts";
 
 /** Receives a pub/sub message and the channel it came on. */
 export type PubSubListener = (message: string, channel: string) => void;
@@ -24,8 +25,8 @@ export interface RedisPort {
   readonly isReady: boolean;
   /** The publish command a Lua script runs: PUBLISH, or SPUBLISH on a cluster. */
   readonly publishCommand: "PUBLISH" | "SPUBLISH";
-  /** The connections to watch, named for logs; on a cluster they follow its topology. */
-  connections(): { name: string; client: LinkClient }[];
+  /** The connections to watch, named for logs, with what moves on them; on a cluster they follow its topology. */
+  connections(): WatchedConnection[];
   /** Calls `fn` each time a connection becomes ready, after a reconnect too. */
   onReady(fn: () => void): void;
   /** A topic instance's part of its key and channel names: `{<channel>}` on a cluster, so that they share one slot. */
@@ -77,20 +78,37 @@ export function singleNodePort(url: string, socket: PortSocket): RedisPort {
     client.on("error", () => {});
     client.on("end", () => {});
   }
+  const connections = [
+    { name: "command", client: cmd, ...countTraffic(cmd) },
+    { name: "pub/sub", client: sub, ...countTraffic(sub) },
+  ];
+  // Each listener wrapped once (unsubscribe finds it again): a message counts as a reply on the pub/sub connection.
+  const counted = new WeakMap<PubSubListener, PubSubListener>();
+  const counting = (listener: PubSubListener) => {
+    let wrapped = counted.get(listener);
+    if (wrapped === undefined) {
+      wrapped = (message, channel) => {
+        noteReply(sub);
+        listener(message, channel);
+      };
+      counted.set(listener, wrapped);
+    }
+    return wrapped;
+  };
   return {
     get isReady() {
       return cmd.isReady && sub.isReady;
     },
     publishCommand: "PUBLISH",
-    connections: () => [{ name: "command", client: cmd }, { name: "pub/sub", client: sub }],
+    connections: () => connections,
     onReady(fn) {
       cmd.on("ready", fn);
       sub.on("ready", fn);
     },
     tag: (channel) => channel,
     publish: (channel, message) => cmd.publish(channel, message),
-    subscribe: (channel, listener) => sub.subscribe(channel, listener),
-    unsubscribe: (channel, listener) => sub.unsubscribe(channel, listener),
+    subscribe: (channel, listener) => sub.subscribe(channel, counting(listener)),
+    unsubscribe: (channel, listener) => sub.unsubscribe(channel, listener === undefined ? undefined : counting(listener)),
     scriptLoad: (script) => cmd.scriptLoad(script),
     eval: (script, keys, args) => cmd.eval(script, { keys, arguments: args }),
     evalSha: (sha, keys, args) => cmd.evalSha(sha, { keys, arguments: args }),
@@ -123,11 +141,14 @@ export function clusterPort(urls: string[], socket: PortSocket): RedisPort {
   const cluster = createCluster({ rootNodes: urls.map((url) => ({ url })), defaults: { socket, disableOfflineQueue: true } });
   cluster.on("error", () => {});
   cluster.on("node-error", () => {});
+  // A sharded pub/sub message does not say which master's connection it came on: on a cluster a
+  // pub/sub connection counts only the replies to its commands (the watchdog's PINGs).
   const connections = () => {
-    const out: { name: string; client: LinkClient }[] = [];
+    const out: WatchedConnection[] = [];
+    const watch = (name: string, client: LinkClient & object) => out.push({ name, client, ...countTraffic(client) });
     for (const master of cluster.masters) {
-      if (master.client !== undefined) out.push({ name: `command ${master.address}`, client: master.client });
-      if (master.pubSub !== undefined) out.push({ name: `pub/sub ${master.address}`, client: master.pubSub.client });
+      if (master.client !== undefined) watch(`command ${master.address}`, master.client);
+      if (master.pubSub !== undefined) watch(`pub/sub ${master.address}`, master.pubSub.client);
     }
     return out;
   };
