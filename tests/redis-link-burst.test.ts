@@ -10,9 +10,9 @@ import { startTcpProxy, type TcpProxy } from "./fixtures/tcp-proxy.ts";
 type Contract = typeof contract;
 const skip = redisMissing();
 /** A small watchdog: the PING of the command connection waits longer than this behind a burst. */
-const STALL_TIMEOUT = 250;
+const STALL_TIMEOUT = 500;
 /** The burst drains for at least this many stall timeouts, so that PINGs sent early in it wait longer than one. */
-const DRAIN_FACTOR = 4;
+const DRAIN_FACTOR = 3;
 /** The most publishes in one burst: the sizing loop stops there. */
 const MAX_BURST = 64_000;
 
