@@ -21,6 +21,8 @@ const contract = defineContract({
 
 /** Labels of sleep calls whose AbortSignal fired, in order. */
 const aborted: string[] = [];
+/** Labels of sleep calls whose handler started, in order. */
+const started: string[] = [];
 
 function handlers() {
   return {
@@ -29,6 +31,7 @@ function handlers() {
     echo: (x: unknown) => x,
     sleep: ({ ms, label }: { ms: number; label: string }, ctx: { signal: AbortSignal }) =>
       new Promise<string>((resolve, reject) => {
+        started.push(label);
         const t = setTimeout(() => resolve(label), ms);
         ctx.signal.addEventListener("abort", () => {
           clearTimeout(t);
@@ -160,7 +163,9 @@ describe(`RPC over a real ${RUNTIME} server`, () => {
       const ac = new AbortController();
       // Longer than the call timeout: only the cancel (or, 2 s later, the timeout) can end this handler, never its own timer.
       const call = api.sleep({ ms: 5000, label: "cancel-me" }, { signal: ac.signal }).catch((e: unknown) => e);
-      setTimeout(() => ac.abort(), 20);
+      // Abort once the handler runs (a loaded machine may still be connecting after 20 ms: then no cancel frame is sent).
+      await until(() => started.includes("cancel-me"), 5000, "the handler to start");
+      ac.abort();
       const err = await call;
       assert.ok(err instanceof RpcError);
       assert.equal(err.code, "CANCELLED");
