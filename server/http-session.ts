@@ -77,9 +77,12 @@ export class HttpSession implements Socket {
     // The stream has no close frame of its own: its last line says how and why it ended.
     this.pending += `${JSON.stringify({ type: "close", code, reason })}\n`;
     if (!this.write()) return;
-    // The enqueue just succeeded, so the stream is still open: close cannot throw here.
     this.ended = true;
-    this.controller!.close();
+    try {
+      this.controller!.close();
+    } catch {
+      // Deno can end the stream between the enqueue and the close (seen during server.stop()): it is over either way.
+    }
     // Released from the next task, as a WebSocket's close event would be (close may run inside a dispatch).
     setTimeout(() => this.finish(code), 0);
   }
