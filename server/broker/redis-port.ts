@@ -109,14 +109,7 @@ export function singleNodePort(url: string, socket: PortSocket): RedisPort {
     publish: (channel, message) => cmd.publish(channel, message),
     subscribe: (channel, listener) => sub.subscribe(channel, counting(listener)),
     unsubscribe: (channel, listener) => sub.unsubscribe(channel, listener === undefined ? undefined : counting(listener)),
-    scriptLoad: (script) => cmd.scriptLoad(script),
-    eval: (script, keys, args) => cmd.eval(script, { keys, arguments: args }),
-    evalSha: (sha, keys, args) => cmd.evalSha(sha, { keys, arguments: args }),
-    setPx: (key, value, ms) => cmd.set(key, value, { PX: ms }),
-    get: (key) => cmd.get(key),
-    del: (key) => cmd.del(key),
-    hGetAll: (key) => cmd.hGetAll(key),
-    hDel: (key, field) => cmd.hDel(key, field),
+    ...keyCommands(cmd),
     hashAndPublish(hash, field, value, ttl, channel, message) {
       const multi = cmd.multi();
       if (value !== undefined) multi.hSet(hash, field, value).pExpire(hash, ttl);
@@ -167,14 +160,7 @@ export function clusterPort(urls: string[], socket: PortSocket): RedisPort {
     publish: (channel, message) => cluster.sPublish(channel, message),
     subscribe: (channel, listener) => cluster.sSubscribe(channel, listener),
     unsubscribe: (channel, listener) => cluster.sUnsubscribe(channel, listener),
-    scriptLoad: (script) => cluster.scriptLoad(script),
-    eval: (script, keys, args) => cluster.eval(script, { keys, arguments: args }),
-    evalSha: (sha, keys, args) => cluster.evalSha(sha, { keys, arguments: args }),
-    setPx: (key, value, ms) => cluster.set(key, value, { PX: ms }),
-    get: (key) => cluster.get(key),
-    del: (key) => cluster.del(key),
-    hGetAll: (key) => cluster.hGetAll(key),
-    hDel: (key, field) => cluster.hDel(key, field),
+    ...keyCommands(cluster),
     hashAndPublish(hash, field, value, ttl, channel, message) {
       // Routed by the hash: it and the channel carry the same hash tag.
       const multi = cluster.multi(hash);
@@ -191,5 +177,24 @@ export function clusterPort(urls: string[], socket: PortSocket): RedisPort {
     destroy() {
       cluster.destroy();
     },
+  };
+}
+
+/** The key and script commands of the port, the same calls on one node's client and on a cluster. */
+type KeyCommands = Pick<RedisPort, "scriptLoad" | "eval" | "evalSha" | "setPx" | "get" | "del" | "hGetAll" | "hDel">;
+
+/** The {@link KeyCommands} of a node-redis client or cluster, which share these commands' signatures. */
+function keyCommands(redis: object): KeyCommands {
+  // Adapter boundary: one call shape for both; node-redis types the two receivers separately.
+  const r = redis as ReturnType<typeof createClient>;
+  return {
+    scriptLoad: (script) => r.scriptLoad(script),
+    eval: (script, keys, args) => r.eval(script, { keys, arguments: args }),
+    evalSha: (sha, keys, args) => r.evalSha(sha, { keys, arguments: args }),
+    setPx: (key, value, ms) => r.set(key, value, { PX: ms }),
+    get: (key) => r.get(key),
+    del: (key) => r.del(key),
+    hGetAll: (key) => r.hGetAll(key),
+    hDel: (key, field) => r.hDel(key, field),
   };
 }
