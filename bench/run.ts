@@ -7,7 +7,8 @@
  * `--repeats=N` (default 3), `--seconds=S` measured per scenario (default 2),
  * `--only=id,id` (see targets.ts), `--http` (add the HTTP transports: Tether's fallback, Socket.IO
  * polling), `--out=FILE` (also write the report there). `--idle[=N]` (idle.ts) and `--scaling`
- * (scaling.ts) run those scenarios instead of the default set.
+ * (scaling.ts) run those scenarios instead of the default set; `--with-idle[=N]` runs the default set,
+ * then the idle scenario on the same targets, into one report.
  * Exits 1 when a scenario failed or lost anything.
  * @module
  */
@@ -96,6 +97,15 @@ for (let r = 1; r <= repeats; r++) {
   }
 }
 const bundles = only === undefined || flags.has("bundle") ? await measureBundles() : [];
+// One run for every figure: the idle scenario after the default set, on the targets it knows.
+const holds = ["tether-bun", "raw-bun", "tether-deno", "raw-deno"].filter((id) => targets.some((t) => t.id === id));
+const idle = flags.has("with-idle") && holds.length > 0 ? await (await import("./idle.ts")).idleSection(idleFlags(), smoke) : undefined;
+
+/** The idle section's flags: `--with-idle`'s count (if given) and the targets of this run it can hold. */
+function idleFlags(): Map<string, string> {
+  const count = flags.get("with-idle")!;
+  return new Map([...flags, ["only", holds.join(",")], ...count === "true" ? [] : [["idle", count] as const]]);
+}
 
 const all = figures(samples);
 const gs = goals(all, bundles);
@@ -105,9 +115,10 @@ const header = [
   `Sizes: ${sizes.conns} connections × ${sizes.depth} in flight; ${sizes.subs} subscribers, ${sizes.window} messages in flight; ${sizes.idle} idle connections.`,
   "",
 ].join("\n");
-const report = header + "\n" + markdown(all, bundles, gs);
+const report = header + "\n" + markdown(all, bundles, gs) + (idle === undefined ? "" : "\n" + idle.markdown);
 console.log(report);
-for (const line of jsonLines(all, bundles)) console.log(line);
+for (const line of [...jsonLines(all, bundles), ...idle?.json ?? []]) console.log(line);
+failures.push(...idle?.problems ?? []);
 if (flags.has("out")) writeFileSync(flags.get("out")!, report + "\n");
 if (failures.length > 0) {
   console.error(`\n${failures.length} problem(s):\n${failures.join("\n")}`);
