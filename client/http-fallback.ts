@@ -9,7 +9,7 @@
  * @module
  */
 import { unpackFrame, type WireFrame } from "../shared/binary-frame.ts";
-import type { TransportKind } from "./client.ts";
+import type { TransportKind } from "./events.ts";
 import { HttpSocket } from "./http-socket.ts";
 
 export type { TransportKind };

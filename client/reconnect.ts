@@ -41,3 +41,45 @@ export function advisedDelay(code: number, reason: string, spread = 0, random: (
   const ms = Number(match[1]);
   return Math.floor(ms + random() * Math.max(ms * 0.5, spread));
 }
+
+/**
+ * The pending reconnect attempt of one client: one timer at a time.
+ * @internal
+ */
+export interface RetryTimer {
+  /** Plans the next attempt in `delay` milliseconds, replacing any planned one. */
+  schedule(delay: number): void;
+  /** Runs the planned attempt at once; false when none was planned. */
+  now(): boolean;
+  /** Forgets the planned attempt. */
+  cancel(): void;
+}
+
+/**
+ * Creates the retry timer that calls `attempt` when its wait ends.
+ * @internal
+ */
+export function createRetryTimer(attempt: () => void): RetryTimer {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const cancel = () => {
+    clearTimeout(timer);
+    timer = undefined;
+  };
+  const fire = () => {
+    timer = undefined;
+    attempt();
+  };
+  return {
+    schedule(delay) {
+      clearTimeout(timer);
+      timer = setTimeout(fire, delay);
+    },
+    now() {
+      if (timer === undefined) return false;
+      cancel();
+      attempt();
+      return true;
+    },
+    cancel,
+  };
+}
