@@ -46,17 +46,17 @@ export interface Connection {
   end(why: StateChange, next?: ConnectionState): void;
 }
 
-/**
- * Starts a client's connection (at once, unless lazy).
- * @internal
- */
+/** The socket the client drives: a WebSocket, or one that says which transport it greeted on (the HTTP fallback's). */
+type ClientSocket = WebSocket & { readonly transport?: TransportKind | undefined };
+
+/** Starts a client's connection (at once, unless lazy). @internal */
 export function createConnection<C extends ContractTree>(url: string, options: ClientOptions<C>, events: EventListeners): Connection {
   const backoff = options.reconnect === false ? undefined : { ...DEFAULT_BACKOFF, ...options.reconnect };
   const connectTimeout = options.connectTimeout ?? 10_000;
   const WS = options.WebSocket ?? globalThis.WebSocket;
 
   let state: ConnectionState = "idle";
-  let socket: WebSocket | undefined;
+  let socket: ClientSocket | undefined;
   let connectionId: string | undefined;
   let attempt = 0;
   let openedAt = 0;
@@ -102,7 +102,7 @@ export function createConnection<C extends ContractTree>(url: string, options: C
     if (seq !== connectSeq || failure) return;
     // Never two sockets at once: whatever was there is detached before dialing again.
     detach(CloseCode.NORMAL, "replaced");
-    let ws: WebSocket;
+    let ws: ClientSocket;
     try {
       ws = new WS(query === "" ? url : `${url}${url.includes("?") ? "&" : "?"}${query}`, SUBPROTOCOL);
     } catch {
@@ -179,8 +179,7 @@ export function createConnection<C extends ContractTree>(url: string, options: C
     connectionId = hello.connectionId;
     openedAt = Date.now();
     refreshed = false;
-    // The fallback's socket says which transport it greeted on; a plain WebSocket has no such member.
-    setState("open", { reason: "connected", transport: (socket as unknown as { transport?: TransportKind }).transport });
+    setState("open", { reason: "connected", transport: socket?.transport });
     liveness.start(hello.heartbeat);
     subscriptions.resubscribeAll();
     requests.flush();
