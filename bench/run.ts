@@ -5,10 +5,11 @@
  *
  * Flags: `--smoke` (tiny sizes, one repeat: proves it runs, says nothing about speed),
  * `--repeats=N` (default 3), `--seconds=S` measured per scenario (default 2),
- * `--only=id,id` (see targets.ts), `--http` (add the HTTP transports: Tether's fallback, Socket.IO
- * polling), `--out=FILE` (also write the report there). `--idle[=N]` (idle.ts) and `--scaling`
- * (scaling.ts) run those scenarios instead of the default set; `--with-idle[=N]` runs the default set,
- * then the idle scenario on the same targets, into one report.
+ * `--only=id,id` (see targets.ts), `--scenarios=a,b` (only these scenarios, e.g. `memory`), `--http`
+ * (add the HTTP transports: Tether's fallback, Socket.IO polling), `--out=FILE` (also write the report
+ * there). `--idle[=N]` (idle.ts) and `--scaling` (scaling.ts) run those scenarios instead of the
+ * default set; `--with-idle[=N]` runs the default set, then the idle scenario on the same targets,
+ * into one report.
  * Exits 1 when a scenario failed or lost anything.
  * @module
  */
@@ -42,6 +43,9 @@ if (flags.has("idle") || flags.has("scaling")) {
 const repeats = Number(flags.get("repeats") ?? (smoke ? 1 : 3));
 const measureMs = Math.round(Number(flags.get("seconds") ?? (smoke ? 0.3 : 2)) * 1000);
 const only = flags.get("only")?.split(",");
+const scenarioFilter = flags.get("scenarios")?.split(",");
+/** Whether a scenario runs (all of them unless `--scenarios=` names some). */
+const runs = (scenario: Scenario) => scenarioFilter === undefined || scenarioFilter.includes(scenario);
 const targets = TARGETS.filter((t) => only === undefined ? !t.optIn || flags.has("http") : only.includes(t.id));
 if (targets.length === 0) throw new RangeError(`No target matches --only=${flags.get("only")}; ids: ${TARGETS.map((t) => t.id).join(", ")}`);
 
@@ -91,9 +95,10 @@ for (let r = 1; r <= repeats; r++) {
   for (const target of targets) {
     // Targets that can publish to all but the sender (Tether) also fan out from a subscriber.
     const allButSender: Scenario[] = DRIVERS[target.driver].allButSender === undefined ? [] : ["fanout-client", "fanout-broadcast"];
-    await session(target, ["throughput", "latency", "fanout", ...allButSender]);
+    const load = (["throughput", "latency", "fanout", ...allButSender] as Scenario[]).filter(runs);
+    if (load.length > 0) await session(target, load);
     // Memory in a fresh process, so garbage from the load scenarios does not count as connections.
-    await session(target, ["memory"]);
+    if (runs("memory")) await session(target, ["memory"]);
   }
 }
 const bundles = only === undefined || flags.has("bundle") ? await measureBundles() : [];
