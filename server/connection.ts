@@ -6,6 +6,9 @@ import type { WireFrame } from "../shared/binary-frame.ts";
 import { CloseCode } from "../shared/protocol.ts";
 import { LazyAbort } from "./lazy-abort.ts";
 import type { FlowControl, Outbox } from "./outbox.ts";
+import { SubscriptionMap } from "./subscription-map.ts";
+
+export type { Subscription } from "./subscription-map.ts";
 
 /**
  * What became of a frame handed to the runtime: written to the network, queued in the runtime's own
@@ -39,24 +42,6 @@ export interface Socket {
 /** Milliseconds of a rate-limit refusal window: more than `rateBurst` refusals within one closes the socket with 1008. */
 export const REFUSAL_WINDOW = 1000;
 
-/** One live subscription of a connection to a topic instance. */
-export interface Subscription {
-  /** Dotted topic name. */
-  topic: string;
-  /** Canonical params key. */
-  key: string;
-  /** Validated params, as hooks receive them. */
-  params: unknown;
-  /** Frames held back while history is replayed (with their offsets, to drop replayed ones); null once live. */
-  held: { offset: number | undefined; frame: WireFrame }[] | null;
-  /** Presence member key, when this subscription is tracked. */
-  presenceKey: string | undefined;
-  /** Epoch announced in `subscribed`. */
-  epoch: string;
-  /** Last offset this subscription covers: announced in `subscribed`, or replayed or sent after it. */
-  offset: number;
-}
-
 /**
  * A connection's state; created by the service when an adapter opens a socket. Its collections are
  * allocated on first write and dropped when they empty again (reads of an absent one see a shared
@@ -72,7 +57,7 @@ export class Connection<A = unknown> extends LazyAbort {
   #channelWork: Map<string, Promise<void>> | undefined;
   #rooms: Set<string> | undefined;
   /** Live subscriptions by channel (`topic:key`). */
-  readonly subscriptions: Map<string, Subscription> = new Map();
+  readonly subscriptions: SubscriptionMap = new SubscriptionMap();
   /** Timestamp (ms) of the last frame received; the heartbeat sweep reads it. */
   lastSeen: number = Date.now();
   /** Frames refused by the rate limit in the current refusal window (see {@link Connection.admit}). */

@@ -15,6 +15,9 @@ import type { Heartbeat } from "./heartbeat.ts";
 import type { FlowControl } from "./outbox.ts";
 import { unsubscribeAll } from "./subscriptions.ts";
 
+/** Stands for the connection id in the hello frame serialized once (lifecycle's constructor). */
+const ID_MARK = "\u0000connection id\u0000";
+
 /** What the lifecycle works on: the service's state, its live connections and the parts a connection joins. */
 export interface LifecycleParts<A> {
   core: Core<A>;
@@ -30,8 +33,15 @@ export interface LifecycleParts<A> {
 export class ConnectionLifecycle<A> {
   /** Open sockets per peer address, for `maxConnectionsPerIp`. */
   private readonly perIp = new Map<string, number>();
+  /** The hello frame around the connection id: the same for every connection, serialized once. */
+  private readonly helloParts: readonly [string, string];
 
-  constructor(private readonly parts: LifecycleParts<A>) {}
+  constructor(private readonly parts: LifecycleParts<A>) {
+    const { heartbeat, limits } = parts.core.options;
+    const text = JSON.stringify({ type: "hello", version: PROTOCOL_VERSION, connectionId: ID_MARK, heartbeat, limits } satisfies HelloFrame);
+    const at = text.indexOf(JSON.stringify(ID_MARK));
+    this.helloParts = [text.slice(0, at + 1), text.slice(at + JSON.stringify(ID_MARK).length - 1)];
+  }
 
   /**
    * A socket opened: registers its connection and sends the hello frame. With `refused`
@@ -103,10 +113,9 @@ export class ConnectionLifecycle<A> {
     if (connections.size === 0) heartbeat.stop();
   }
 
-  /** The hello frame: protocol version, connection id, heartbeat timing and limits. */
+  /** The hello frame: protocol version, connection id (a UUID: nothing to escape), heartbeat timing and limits. */
   private hello(conn: Connection<A>): string {
-    const { heartbeat, limits } = this.parts.core.options;
-    return JSON.stringify({ type: "hello", version: PROTOCOL_VERSION, connectionId: conn.id, heartbeat, limits } satisfies HelloFrame);
+    return this.helloParts[0] + conn.id + this.helloParts[1];
   }
 
   /** The context lifecycle hooks get: the connection's id, auth, rooms and publishing; its signal is the connection's. */

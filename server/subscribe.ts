@@ -40,7 +40,8 @@ export function subscribe<A>(core: Core<A>, conn: Connection<A>, frame: Subscrib
   const params = validate(request, entry.def.params, frame.params, `Cannot subscribe to "${topic}": params`);
   if (!params.ok) return;
   const key = topicKey(params.value);
-  inOrder(conn as Connection, channelOf(topic, key), () => subscribeInOrder(core, conn, frame, entry, params.value, key, request), (error) => {
+  const channel = channelOf(topic, key);
+  inOrder(conn as Connection, channel, () => subscribeInOrder(core, conn, frame, entry, params.value, key, channel, request), (error) => {
     core.logger.warn("subscribe failed", { connection: conn.id, topic, error: error instanceof Error ? error.message : String(error) });
     request.answer(simpleErrorFrame(id, "INTERNAL", `Cannot subscribe to "${topic}": internal error`));
   });
@@ -60,28 +61,35 @@ async function subscribeInOrder<A>(
   entry: TopicEntry<A>,
   params: unknown,
   key: string,
+  channel: string,
   request: PendingRequest,
 ): Promise<void> {
   const { id, topic } = frame;
-  const channel = channelOf(topic, key);
   if (!conn.open) return;
   const existing = conn.subscriptions.get(channel);
   // Held already, and live (the subscribe that made it has finished): nothing changes, so nothing is refused either.
   if (existing !== undefined) return request.answer(subscribedAgain(core, existing, frame, channel));
-  const ctx = new CallContext<ContractTree, A>(conn, core.rooms, core.publisher, conn.closed);
-  try {
-    const full = overLimit(core, conn, topic);
-    if (full !== undefined) throw full;
-    const allowed = await through(core.chain(topic), { kind: "subscribe", path: topic, input: params, ctx }, () =>
-      entry.hooks.authorize === undefined ? true : entry.hooks.authorize(params, ctx));
-    if (allowed !== true) throw new RpcError("FORBIDDEN", `Cannot subscribe to "${topic}": not allowed`);
-    // Subscribes to other instances may have filled the last places while this one was authorized.
-    const filled = overLimit(core, conn, topic);
-    if (filled !== undefined) throw filled;
-  } catch (error) {
-    return request.answer(errorFrame(id, error, core.options.dev));
+  const { hooks } = entry;
+  const chain = core.chain(topic);
+  // Only hooks and middleware see a context: a topic with none (most) makes none per subscribe.
+  const ctx = chain.length === 0 && hooks.authorize === undefined && hooks.presence === undefined && hooks.onSubscribe === undefined
+    ? undefined
+    : new CallContext<ContractTree, A>(conn, core.rooms, core.publisher, conn.closed);
+  const full = overLimit(core, conn, topic);
+  if (full !== undefined) return request.answer(errorFrame(id, full, core.options.dev));
+  if (ctx !== undefined && (chain.length > 0 || hooks.authorize !== undefined)) {
+    try {
+      const allowed = await through(chain, { kind: "subscribe", path: topic, input: params, ctx }, () =>
+        hooks.authorize === undefined ? true : hooks.authorize(params, ctx));
+      if (allowed !== true) throw new RpcError("FORBIDDEN", `Cannot subscribe to "${topic}": not allowed`);
+      // Subscribes to other instances may have filled the last places while this one was authorized.
+      const filled = overLimit(core, conn, topic);
+      if (filled !== undefined) throw filled;
+    } catch (error) {
+      return request.answer(errorFrame(id, error, core.options.dev));
+    }
+    if (!conn.open) return;
   }
-  if (!conn.open) return;
 
   const sub: Subscription = { topic, key, params, held: [], presenceKey: undefined, epoch: "", offset: 0 };
   conn.subscriptions.set(channel, sub);
@@ -118,7 +126,7 @@ async function subscribeInOrder<A>(
   // The presence state comes before any live event (PROTOCOL.md section 4, "After subscribed"); a failing
   // presence hook must not leave a subscription the client was told about without its events.
   try {
-    if (entry.def.presence !== undefined) trackPresence(core, conn, entry.def, entry.hooks.presence?.(params, ctx), sub, channel);
+    if (entry.def.presence !== undefined) trackPresence(core, conn, entry.def, ctx === undefined ? undefined : hooks.presence?.(params, ctx), sub, channel);
   } catch (error) {
     core.logger.warn("presence hook failed", { connection: conn.id, topic, error: error instanceof Error ? error.message : String(error) });
   }
@@ -131,8 +139,9 @@ async function subscribeInOrder<A>(
   sub.held = null;
   sub.offset = Math.max(sub.offset, last);
   core.registry.goLive(conn as Connection, channel);
+  if (ctx === undefined || hooks.onSubscribe === undefined) return;
   try {
-    await entry.hooks.onSubscribe?.(params, ctx);
+    await hooks.onSubscribe(params, ctx);
   } catch {
     // A failing onSubscribe hook must not undo a subscription the client was told about.
   }
