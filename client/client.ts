@@ -62,7 +62,7 @@ export function createClient<C extends ContractTree>(url: string, options: Clien
     const id = requests.nextId();
     let frame: WireFrame;
     try {
-      frame = frameOf(() => JSON.stringify({ ...build(), id }));
+      frame = frameOf(() => JSON.stringify({ ...build(), id }), true);
     } catch (error) {
       return Promise.reject(error);
     }

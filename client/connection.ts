@@ -4,7 +4,7 @@
  * and the parts that live on it: requests, subscriptions, served procedures and the liveness watch.
  * @module
  */
-import type { WireFrame } from "../shared/binary-frame.ts";
+import { SplitFrame, type WireFrame } from "../shared/binary-frame.ts";
 import { CloseCode } from "../shared/close-codes.ts";
 import type { ContractTree } from "../shared/contract.ts";
 import { RpcError } from "../shared/errors.ts";
@@ -69,7 +69,9 @@ export function createConnection<C extends ContractTree>(url: string, options: C
 
   const send = (frame: WireFrame): boolean => {
     if (socket === undefined || state !== "open" || socket.readyState !== 1) return false;
-    socket.send(frame);
+    // A split frame is its messages one after the other, in the same turn (PROTOCOL.md section 1.1).
+    if (frame instanceof SplitFrame) for (const message of frame.messages) socket.send(message);
+    else socket.send(frame);
     return true;
   };
   const retry = createRetryTimer(() => void connect());

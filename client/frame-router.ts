@@ -63,17 +63,38 @@ export function createFrameRouter(to: FrameTargets): (data: string | ArrayBuffer
     }
   }
 
-  return (data) => {
-    liveness.seen();
-    // A binary frame: its JSON text, and the attachments its payloads' binary values name.
-    const binary = typeof data === "string" ? undefined : unpackFrame(new Uint8Array(data));
+  function read(text: string, attachments: Uint8Array[] | undefined): void {
     let frame: ServerFrame;
     try {
-      frame = JSON.parse(binary?.text ?? (data as string));
+      frame = JSON.parse(text);
     } catch {
       return;
     }
-    readingFrame(binary?.attachments, () => dispatch(frame));
+    readingFrame(attachments, () => dispatch(frame));
+  }
+
+  /**
+   * The split frame being received (PROTOCOL.md section 1.1): its head's text, the attachments it
+   * announced and those arrived. A new socket's first message (its hello, text) ends a stale one.
+   */
+  let assembly: { text: string; following: number[]; attachments: Uint8Array[] } | undefined;
+
+  return (data) => {
+    liveness.seen();
+    if (assembly !== undefined) {
+      // The next attachment of a split frame; anything else breaks it: the frame is dropped, the message read on its own.
+      const { text, following, attachments } = assembly;
+      if (typeof data !== "string" && data.byteLength === following[attachments.length]) {
+        attachments.push(new Uint8Array(data));
+        if (attachments.length === following.length) (assembly = undefined, read(text, attachments));
+        return;
+      }
+      assembly = undefined;
+    }
+    // A binary frame: its JSON text, and the attachments its payloads' binary values name (or announces, when split).
+    const binary = typeof data === "string" ? undefined : unpackFrame(new Uint8Array(data));
+    if (binary?.following?.length) assembly = { text: binary.text, following: binary.following, attachments: [] };
+    else read(binary?.text ?? (data as string), binary?.attachments);
   };
 }
 

@@ -3,7 +3,7 @@
  * timeout, cancellation, an in-flight map and a bounded offline queue.
  * @module
  */
-import type { WireFrame } from "../shared/binary-frame.ts";
+import { oneMessage, type WireFrame } from "../shared/binary-frame.ts";
 import { RpcError } from "../shared/errors.ts";
 
 /** How one request behaves. */
@@ -65,6 +65,8 @@ export function createRequests(send: (frame: WireFrame) => boolean, wake: () => 
   const transmit = (entry: Entry): boolean => {
     if (!send(entry.frame)) return false;
     sent.set(entry.id, entry);
+    // A split frame holds the caller's own bytes: one that may be sent again keeps a copy, as it was when first sent.
+    if (entry.retry) entry.frame = oneMessage(entry.frame);
     return true;
   };
 
@@ -104,6 +106,8 @@ export function createRequests(send: (frame: WireFrame) => boolean, wake: () => 
         // Neither sent nor queued: rejected here (`fail` settles only what was sent or queued).
         if (!options.queue) return (entry.cleanup(), reject(new RpcError("DISCONNECTED", `${label} needs an open connection`)));
         if (queued.length >= queueSize) return (entry.cleanup(), reject(new RpcError("DISCONNECTED", `Offline queue is full (${queueSize} requests)`)));
+        // Kept for later: a split frame as a copy of its own (its attachments are the caller's bytes).
+        entry.frame = oneMessage(frame);
         queued.push(entry);
         wake();
       }),

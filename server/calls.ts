@@ -138,8 +138,8 @@ class RunningCall<A> extends LazyAbort {
     let frame: WireFrame;
     try {
       // One stringify of the whole frame: a flat string, where concatenated parts make the runtime join them before sending.
-      // Binary values in the output become attachments of a binary frame (PROTOCOL.md section 1.1).
-      frame = frameOf(() => JSON.stringify({ type: "result", id, output: encode(output) }));
+      // Binary values in the output become attachments of a binary frame (PROTOCOL.md section 1.1), large ones sent split.
+      frame = frameOf(() => JSON.stringify({ type: "result", id, output: encode(output) }), true);
     } catch (error) {
       // A value the codec cannot carry exactly (payload-encode.ts) is refused here, at the sender, never sent changed.
       this.done("INTERNAL");

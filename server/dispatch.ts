@@ -4,7 +4,7 @@
  * @module
  */
 import * as v from "valibot";
-import { unpackFrame } from "../shared/binary-frame.ts";
+import { followingOf, unpackFrame } from "../shared/binary-frame.ts";
 import { parseFrame, readingFrame } from "../shared/codec.ts";
 import { RpcError } from "../shared/errors.ts";
 import { ClientFrame, CloseCode, type Limits } from "../shared/protocol.ts";
@@ -24,36 +24,98 @@ const PONG = JSON.stringify({ type: "pong" });
 /** Each client frame's schema by its `type`: validating one object schema skips the variant's search, which allocates a Set per frame. */
 const FRAME_SCHEMAS = new Map<unknown, v.GenericSchema<unknown, ClientFrame>>(ClientFrame.options.map((schema) => [schema.entries.type.literal, schema]));
 
-/** Handles one frame a client sent. */
+/**
+ * A split frame being received (PROTOCOL.md section 1.1): its head was read, its attachments are
+ * arriving. `attachments` is undefined when the frame was refused at its head (rate, size): what
+ * follows is skipped, not read.
+ */
+interface Assembly {
+  /** The head's JSON text. */
+  text: string;
+  /** The lengths of the attachments announced by the head. */
+  following: number[];
+  /** The attachments received so far; undefined while skipping a refused frame's. */
+  attachments: Uint8Array[] | undefined;
+}
+
+/** Split frames being received, by connection (weak: a closed connection takes its own with it). */
+const assembling = new WeakMap<Connection<unknown>, Assembly>();
+
+/** Handles one WebSocket message a client sent: a frame, a split frame's head, or one of its attachments. */
 export function receive<A>(core: Core<A>, conn: Connection<A>, data: string | ArrayBuffer | Uint8Array): void {
   // Frames that arrive after the server's close frame are not read (the runtime may still deliver a few).
   if (!conn.open) return;
   const now = Date.now();
   conn.lastSeen = now;
+  const assembly = assembling.get(conn);
+  if (assembly !== undefined && attach(core, conn, assembly, data)) return;
   const { limits } = core.options;
+  const bytes = typeof data === "string" ? undefined : data instanceof Uint8Array ? data : new Uint8Array(data);
+  // A split frame's head announces how many of the messages after it are its attachments: a refused head's are skipped.
+  const following = bytes === undefined ? undefined : followingOf(bytes);
   // Every frame pays its token before anything else is looked at, binary and oversized ones included.
   const admission = conn.admit(now);
-  if (admission !== "accepted") return refuseRate(core, conn, admission);
-  const size = typeof data === "string" ? data.length : data.byteLength;
+  if (admission !== "accepted") {
+    if (following !== undefined) skip(conn, following);
+    return refuseRate(core, conn, admission);
+  }
+  // A binary frame's limit is on its bytes, attachments included: a split frame's head and the attachments it announces (PROTOCOL.md section 1.1).
+  const size = bytes === undefined ? (data as string).length : bytes.byteLength + (following?.reduce((n, length) => n + length, 0) ?? 0);
   if (size > limits.maxFrameBytes * OVERSIZE_CLOSE_FACTOR) {
     core.metrics.reject("PAYLOAD_TOO_LARGE");
     return conn.close(CloseCode.TOO_BIG, "frame too large");
   }
-  let text: string;
-  let attachments: Uint8Array[] | undefined;
-  if (typeof data === "string") text = data;
-  else {
-    // A binary frame's limit is on its bytes, attachments included (PROTOCOL.md section 1.1).
-    if (size > limits.maxFrameBytes) {
-      core.metrics.reject("PAYLOAD_TOO_LARGE");
-      return void conn.send(faultFrame("too-large", limits));
-    }
-    const unpacked = unpackFrame(data instanceof Uint8Array ? data : new Uint8Array(data));
-    if (unpacked === undefined) {
-      return refuse(core, conn, "BAD_REQUEST", simpleErrorFrame(null, "BAD_REQUEST", "Binary frame is malformed: its lengths do not add up or its text is not UTF-8"));
-    }
-    ({ text, attachments } = unpacked);
+  if (bytes === undefined) return read(core, conn, data as string, undefined);
+  if (size > limits.maxFrameBytes) {
+    if (following !== undefined) skip(conn, following);
+    core.metrics.reject("PAYLOAD_TOO_LARGE");
+    return void conn.send(faultFrame("too-large", limits));
   }
+  const unpacked = unpackFrame(bytes);
+  if (unpacked === undefined) {
+    if (following !== undefined) skip(conn, following);
+    return refuse(core, conn, "BAD_REQUEST", simpleErrorFrame(null, "BAD_REQUEST", "Binary frame is malformed: its lengths do not add up or its text is not UTF-8"));
+  }
+  if (following === undefined || following.length === 0) return read(core, conn, unpacked.text, unpacked.attachments);
+  assembling.set(conn as Connection, { text: unpacked.text, following, attachments: [] });
+}
+
+/** Skips the attachments that follow a split frame's head refused before it was read. */
+function skip<A>(conn: Connection<A>, following: number[]): void {
+  if (following.length > 0) assembling.set(conn as Connection, { text: "", following, attachments: undefined });
+}
+
+/**
+ * Takes one message as the next attachment of the split frame being received, and reads the frame
+ * once it is whole. False when the message is not that attachment (text, or another length): the
+ * frame is answered BAD_REQUEST and the message is read as a frame of its own.
+ */
+function attach<A>(core: Core<A>, conn: Connection<A>, assembly: Assembly, data: string | ArrayBuffer | Uint8Array): boolean {
+  const received = assembly.attachments?.length ?? 0;
+  if (typeof data === "string" || data.byteLength !== assembly.following[received]) {
+    assembling.delete(conn as Connection);
+    if (assembly.attachments !== undefined) {
+      refuse(core, conn, "BAD_REQUEST", simpleErrorFrame(null, "BAD_REQUEST", "Binary frame is malformed: its attachments did not follow its head"));
+    }
+    return false;
+  }
+  if (assembly.attachments === undefined) {
+    // Skipping: a refused frame's attachments are counted, not kept.
+    assembly.following = assembly.following.slice(1);
+    if (assembly.following.length === 0) assembling.delete(conn as Connection);
+    return true;
+  }
+  // A plain Uint8Array view whatever the message's class (Bun hands out Buffers).
+  assembly.attachments.push(data instanceof Uint8Array ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data));
+  if (assembly.attachments.length < assembly.following.length) return true;
+  assembling.delete(conn as Connection);
+  read(core, conn, assembly.text, assembly.attachments);
+  return true;
+}
+
+/** Reads one whole frame (its JSON text, and a binary frame's attachments): depth, forbidden keys, schema, payloads, then dispatch. */
+function read<A>(core: Core<A>, conn: Connection<A>, text: string, attachments: Uint8Array[] | undefined): void {
+  const { limits } = core.options;
   const parsed = parseFrame(text, limits.maxFrameBytes, limits.maxDepth);
   if (!parsed.ok) {
     core.metrics.reject(parsed.fault === "malformed" ? "PARSE_ERROR" : "PAYLOAD_TOO_LARGE");

@@ -25,7 +25,7 @@ export interface SessionEvents {
   /** The stream ended (closed by the server with `code`, or abandoned by the client: 1006). */
   ended(code: number): void;
   /** A client frame, in the order the client sent it. */
-  frame(frame: WireFrame): void;
+  frame(frame: string | Uint8Array): void;
 }
 
 /** How a numbered POST body was taken. */

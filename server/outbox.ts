@@ -6,7 +6,7 @@
  * has no drain event). Healthy sockets never allocate: a frame goes straight to `socket.send`.
  * @module
  */
-import type { WireFrame } from "../shared/binary-frame.ts";
+import { SplitFrame, type WireFrame } from "../shared/binary-frame.ts";
 import type { SlowConsumerPolicy } from "../shared/contract.ts";
 import { CloseCode } from "../shared/protocol.ts";
 import type { Connection } from "./connection.ts";
@@ -157,6 +157,8 @@ export class FlowControl {
    */
   private enqueue(conn: Connection, waiting: Waiting): boolean {
     const box = conn.outbox!;
+    // A split frame's attachments are the sender's own bytes: a frame that waits keeps a copy, as it was when sent.
+    if (waiting.frame instanceof SplitFrame) waiting.frame = waiting.frame.packed();
     box.frames.push(waiting);
     box.chars += waiting.frame.length;
     if (box.chars <= this.limit) return true;

@@ -5,7 +5,7 @@
  * superjson itself.
  * @module
  */
-import { packFrame, type WireFrame } from "./binary-frame.ts";
+import { packFrame, SplitFrame, splittable, type WireFrame } from "./binary-frame.ts";
 import { applyAnnotations } from "./payload-decode.ts";
 import { type Dict, encodeValue, type Node } from "./payload-encode.ts";
 
@@ -45,13 +45,17 @@ export function encodeText(value: unknown): string {
  * Builds one frame: `build` returns its JSON text, encoding its payloads with {@link encode} or
  * {@link encodeText}; when they hold binary values the result is a binary frame (binary-frame.ts)
  * carrying them as attachments, otherwise the text itself.
+ * @param split send large attachments (`splittable` in binary-frame.ts) as messages of their own rather than
+ *   copied into one frame: only for a frame that goes to one socket (not a native publish)
  */
-export function frameOf(build: () => string): WireFrame {
+export function frameOf(build: () => string, split = false): WireFrame {
   const outer = sink;
   const attachments: Uint8Array[] = (sink = []);
   try {
     const text = build();
-    return attachments.length === 0 ? text : packFrame(text, attachments);
+    if (attachments.length === 0) return text;
+    if (split && splittable(attachments)) return new SplitFrame(text, attachments);
+    return packFrame(text, attachments);
   } finally {
     sink = outer;
   }

@@ -10,7 +10,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import SuperJSON from "superjson";
-import { unpackFrame } from "../shared/binary-frame.ts";
+import { oneMessage, unpackFrame, type WireFrame } from "../shared/binary-frame.ts";
 import { decode, encode, frameOf, type Payload, readingFrame } from "../shared/codec.ts";
 import { RpcError } from "../shared/errors.ts";
 import { metaProblem } from "../shared/safe-decode.ts";
@@ -93,13 +93,13 @@ const value = fc.anything({
 
 /** Encodes as the client and server do for a WebSocket, or returns the refusal. */
 function viaFrame(x: unknown): { ok: true; decoded: unknown; payload: Payload } | { ok: false; error: unknown } {
-  let frame: string | Uint8Array;
+  let frame: WireFrame;
   try {
     frame = frameOf(() => JSON.stringify({ p: encode(x) }));
   } catch (error) {
     return { ok: false, error };
   }
-  const unpacked = typeof frame === "string" ? { text: frame, attachments: [] } : unpackFrame(frame)!;
+  const unpacked = typeof frame === "string" ? { text: frame, attachments: [] } : unpackFrame(oneMessage(frame) as Uint8Array)!;
   const payload = (JSON.parse(unpacked.text) as { p: Payload }).p;
   assert.equal(payload.meta === undefined ? undefined : metaProblem(payload.meta, payload.json, unpacked.attachments), undefined, "the server accepts what the codec writes");
   return { ok: true, payload, decoded: readingFrame(unpacked.attachments, () => decode(structuredClone(payload), true)) };

@@ -4,7 +4,7 @@
  * sender's `ws.publish`.
  * @module
  */
-import type { WireFrame } from "../../shared/binary-frame.ts";
+import { oneMessage, SplitFrame, type WireFrame } from "../../shared/binary-frame.ts";
 import type { ContractTree } from "../../shared/contract.ts";
 import type { RpcError } from "../../shared/errors.ts";
 import { SUBPROTOCOL } from "../../shared/protocol.ts";
@@ -18,12 +18,13 @@ import type { RunningServer, ServeOptions } from "./serve-options.ts";
 /** The members of Bun's ServerWebSocket this adapter uses. */
 interface BunSocket {
   data: BunSocketAdapter;
-  send(data: WireFrame): number;
+  send(data: string | Uint8Array): number;
+  cork(callback: () => void): void;
   close(code?: number, reason?: string): void;
   getBufferedAmount(): number;
   subscribe(channel: string): void;
   unsubscribe(channel: string): void;
-  publish(channel: string, data: WireFrame): number;
+  publish(channel: string, data: string | Uint8Array): number;
 }
 
 /**
@@ -51,9 +52,22 @@ class BunSocketAdapter {
   }
 
   send(frame: WireFrame): SendResult {
+    if (frame instanceof SplitFrame) return this.sendSplit(frame);
     // Bun answers bytes written, -1 when it queued the frame past backpressureLimit, 0 when it dropped it.
     const sent = this.ws.send(frame);
     return sent > 0 ? "written" : sent === 0 ? "dropped" : "queued";
+  }
+  /** A split frame's messages, corked: they leave together, with nothing between them. */
+  private sendSplit(frame: SplitFrame): SendResult {
+    let result: SendResult = "written";
+    this.ws.cork(() => {
+      for (const message of frame.messages) {
+        const sent = this.ws.send(message);
+        if (sent === 0) result = "dropped";
+        else if (sent < 0 && result === "written") result = "queued";
+      }
+    });
+    return result;
   }
   close(code: number, reason: string): void {
     this.ws.close(code, reason);
@@ -69,7 +83,7 @@ class BunSocketAdapter {
   }
   publish(channel: string, frame: WireFrame): boolean {
     // Bun's publish from a socket skips that socket (publishToSelf is off); it answers like server.publish.
-    return this.ws.publish(channel, frame) > 0;
+    return this.ws.publish(channel, oneMessage(frame)) > 0;
   }
 }
 
@@ -77,7 +91,7 @@ class BunSocketAdapter {
 interface BunServer {
   port: number;
   upgrade(request: Request, options: { data: BunSocketAdapter; headers: Record<string, string> }): boolean;
-  publish(channel: string, data: WireFrame): number;
+  publish(channel: string, data: string | Uint8Array): number;
   requestIP(request: Request): { address: string } | null;
   timeout(request: Request, seconds: number): void;
   stop(closeActiveConnections?: boolean): Promise<void>;
@@ -169,7 +183,7 @@ export function serveBun<C extends ContractTree, A>(service: Service<C, A>, opti
     return new Response("WebSocket upgrade failed", { status: 400 });
   }
   // Bun's publish answers -1 (some subscriber buffering) or 0 (dropped somewhere) when one is backed up.
-  service.useNativePublish((channel, frame) => server.publish(channel, frame) > 0);
+  service.useNativePublish((channel, frame) => server.publish(channel, oneMessage(frame)) > 0);
   return {
     port: server.port,
     url: `ws://${hostname}:${server.port}${service.options.paths[0]}`,

@@ -2,7 +2,7 @@
  * The Deno adapter: `Deno.serve` + `Deno.upgradeWebSocket`, translated to the core's socket API.
  * @module
  */
-import type { WireFrame } from "../../shared/binary-frame.ts";
+import { SplitFrame } from "../../shared/binary-frame.ts";
 import type { ContractTree } from "../../shared/contract.ts";
 import { SUBPROTOCOL } from "../../shared/protocol.ts";
 import type { Connection } from "../connection.ts";
@@ -14,7 +14,7 @@ import type { RunningServer, ServeOptions } from "./serve-options.ts";
 
 /** The members of Deno's WebSocket this adapter uses. */
 interface DenoSocket {
-  send(data: WireFrame): void;
+  send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;
   readonly bufferedAmount: number;
   binaryType: "arraybuffer" | "blob";
@@ -64,7 +64,12 @@ export function serveDeno<C extends ContractTree, A>(service: Service<C, A>, opt
     socket.onopen = () => {
       conn = service.open({
         // Deno writes asynchronously and never refuses: every frame is queued, its buffer reports the backlog.
-        send: (frame) => (socket.send(frame), "queued"),
+        send: (frame) => {
+          // A split frame is its messages one after the other (Deno sends them in order).
+          if (frame instanceof SplitFrame) for (const message of frame.messages) socket.send(message);
+          else socket.send(frame);
+          return "queued";
+        },
         // Deno reports code 0 to both ends when close() runs inside onmessage with more frames queued
         // (a flood closed with 1008): close from the next task instead. Either way the close frame
         // must survive a peer that keeps sending (deno-close-handshake.ts).
