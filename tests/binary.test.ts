@@ -12,7 +12,7 @@ import * as v from "valibot";
 import { type Client, createClient, RpcError } from "../client/mod.ts";
 import { httpFallback } from "../client/http.ts";
 import { createService, defineContract, procedure, type RunningServer, type Service, topic } from "../server/mod.ts";
-import { packFrame } from "../shared/binary-frame.ts";
+import { packFrame, SplitFrame } from "../shared/binary-frame.ts";
 import { BINARY_KINDS } from "../shared/payload-encode.ts";
 import { openRaw } from "./fixtures/raw-socket.ts";
 import { RUNTIME, serve, until } from "./fixtures/serve.ts";
@@ -28,7 +28,16 @@ const contract = defineContract({
   feed: topic({ message: v.unknown(), clientPublish: true }),
 });
 
-const MAX_FRAME = 64 * 1024;
+/** Frames up to 256 KiB: room for split frames (attachments of 64 KiB or more in all). */
+const MAX_FRAME = 256 * 1024;
+
+/** A call frame's JSON whose input is one binary value, attachment 0. */
+const callText = (id: number) => JSON.stringify({ type: "call", id, method: "echo", input: { json: 0, meta: { values: [["custom", "Uint8Array"]], v: 1 } } });
+
+/** Sends a split frame (PROTOCOL.md section 1.1) as its messages: the head, then each attachment. */
+const sendSplit = (raw: { send(frame: unknown): void }, text: string, attachments: Uint8Array<ArrayBuffer>[]) => {
+  for (const message of new SplitFrame(text, attachments).messages) raw.send(message);
+};
 
 /** One value of every binary kind this runtime has, with edge contents (NaN, negative zero, extremes). */
 function everyKind(): Record<string, unknown> {
@@ -116,6 +125,53 @@ describe(`binary payloads on ${RUNTIME}`, () => {
       assert.equal(result.type, "result");
       assert.deepEqual(result.output, { json: { b: 0 }, meta: { values: { b: [["custom", "Uint8Array"]] }, v: 1 } });
       assert.deepEqual([...result.$attachments[0]], [...bytes]);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it("a large binary value (64 KiB or more) goes split each way: a head, then its bytes as a message of their own; it round-trips exactly", async () => {
+    const big = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 7) & 255);
+    assert.deepStrictEqual(await client.api.echo({ big, small: new Uint8Array([1]) }), { big, small: new Uint8Array([1]) });
+    const raw = await openRaw(server.url);
+    try {
+      sendSplit(raw, callText(1), [big]);
+      const result = await raw.next((f) => f.id === 1);
+      assert.equal(result.type, "result");
+      assert.equal(result.$split, true, "the answer came split too");
+      assert.deepEqual(result.$attachments[0], big);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it("maxFrameBytes counts a split frame's attachments: over it, PAYLOAD_TOO_LARGE at its head, its attachments skipped; the connection goes on", async () => {
+    const raw = await openRaw(server.url);
+    try {
+      sendSplit(raw, callText(1), [new Uint8Array(MAX_FRAME / 2), new Uint8Array(MAX_FRAME / 2)]);
+      sendSplit(raw, callText(2), [new Uint8Array(MAX_FRAME - 200)]);
+      const ok = await raw.next((f) => f.id === 2);
+      assert.equal(ok.type, "result");
+      assert.equal(ok.$attachments[0].length, MAX_FRAME - 200);
+      const errors = raw.frames.filter((f) => f.type === "error");
+      assert.deepEqual(errors.map(pick), [[null, "PAYLOAD_TOO_LARGE"]], "one refusal, nothing for the skipped attachments");
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it("a split frame whose attachments do not follow its head is refused BAD_REQUEST; the message that broke it is read as a frame of its own", async () => {
+    const raw = await openRaw(server.url);
+    try {
+      raw.send(new SplitFrame(callText(1), [new Uint8Array(70_000)]).head);
+      raw.send({ type: "call", id: 2, method: "echo", input: { json: "next" } });
+      assert.deepEqual(pick(await raw.next((f) => f.type === "error")), [null, "BAD_REQUEST"]);
+      const ok = await raw.next((f) => f.id === 2);
+      assert.deepEqual([ok.type, ok.output], ["result", { json: "next" }]);
+      // A head whose lengths do not add up is malformed, as a packed frame's are.
+      const head = new SplitFrame(callText(3), [new Uint8Array(70_000)]).head;
+      raw.send(head.subarray(0, head.length - 2).slice());
+      assert.deepEqual(pick(await raw.next((f) => f.type === "error" && f !== ok)), [null, "BAD_REQUEST"]);
     } finally {
       await raw.close();
     }
@@ -236,6 +292,20 @@ describe(`binary frames and the rate limit on ${RUNTIME}`, () => {
       await raw.close();
     }
   });
+
+  it("a split frame takes one token, its attachments none; a refused head's attachments are skipped, not read as frames", async () => {
+    const raw = await openRaw(server.url);
+    try {
+      for (let id = 1; id <= 8; id++) sendSplit(raw, callText(id), [new Uint8Array(65_536).fill(id)]);
+      const refused = await raw.next((f) => f.type === "error");
+      assert.deepEqual(pick(refused), [null, "TOO_MANY_REQUESTS"]);
+      await until(() => raw.frames.filter((f) => f.type === "result").length === 5, 5000, "the five frames within the burst");
+      assert.deepEqual(raw.frames.filter((f) => f.type === "result").map((f) => [f.id, f.$attachments[0][0]]), [[1, 1], [2, 2], [3, 3], [4, 4], [5, 5]]);
+      assert.deepEqual(raw.frames.filter((f) => f.type === "error").map(pick), [[null, "TOO_MANY_REQUESTS"]], "no error for the skipped attachments");
+    } finally {
+      await raw.close();
+    }
+  });
 });
 
 describe(`binary payloads over the HTTP fallback on ${RUNTIME}`, () => {
@@ -274,6 +344,9 @@ describe(`binary payloads over the HTTP fallback on ${RUNTIME}`, () => {
       const value = { ...everyKind(), nested: nested() };
       assert.deepStrictEqual(await a.client.api.echo(value), value);
       assert.equal(await a.client.api.inspect(Uint8Array.from({ length: 9 }, (_, i) => i).subarray(5)), "Uint8Array length 4 [5,6,7,8]");
+      // A large value: the client sends it split, each message a line of its own; the server answers it joined (one line).
+      const big = Uint8Array.from({ length: 70_000 }, (_, i) => i & 255);
+      assert.deepStrictEqual(await a.client.api.echo(big), big);
       const got: unknown[] = [];
       const sub = b.client.api.feed.subscribe(undefined, { onData: (m) => void got.push(m) });
       await sub.ready;
