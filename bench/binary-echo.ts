@@ -3,13 +3,15 @@
  * trip (Tether's client and an `echo` procedure) against the same bytes echoed over a raw binary
  * WebSocket, on the runtime running it (server and client both). The server is a child process
  * (bench/targets/binary-echo.ts); both echoes are timed in alternating rounds, sequential round trips,
- * and the figure is each side's median and their ratio (issue 15 asks at most 1.5x).
+ * and the figure is each side's median and their ratio (issue 15 asks at most 1.5x), with each side's
+ * CPU per round trip: the server process's (from /proc, Linux) and the client's.
  * Flags: `--trips=N` per round (default 40), `--rounds=R` (default 5), `--mib=M` (default 1), `--smoke`.
  * @module
  */
 import { spawn } from "node:child_process";
 import { createClient } from "../client/mod.ts";
 import type { ContractTree } from "../shared/contract.ts";
+import { cpuSecondsOf } from "./load/meter.ts";
 
 const flags = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, "").split("=") as [string, string | undefined]));
 const smoke = flags.has("smoke");
@@ -57,11 +59,23 @@ const tetherTrip = async (): Promise<number> => {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const raw: number[] = [];
 const tether: number[] = [];
+/** CPU ms used in each side's rounds: the server process's (from /proc, Linux only) and this client's. */
+const cpu = { raw: { server: 0, client: 0 }, tether: { server: 0, client: 0 } };
+const onLinux = process.platform === "linux";
+/** Runs one round of trips, adding its times and both processes' CPU to a side's. */
+const round = async (trip: () => Promise<number>, times: number[], used: { server: number; client: number }) => {
+  const server = onLinux ? cpuSecondsOf(child.pid!) : 0;
+  const client = process.cpuUsage();
+  for (let i = 0; i < trips; i++) times.push(await trip());
+  if (onLinux) used.server += (cpuSecondsOf(child.pid!) - server) * 1000;
+  const spent = process.cpuUsage(client);
+  used.client += (spent.user + spent.system) / 1000;
+};
 // Warm both paths up (JIT, socket buffers) before anything is counted.
 for (let i = 0; i < 5; i++) (await rawTrip(), await tetherTrip());
 for (let r = 0; r < rounds; r++) {
-  for (let i = 0; i < trips; i++) raw.push(await rawTrip());
-  for (let i = 0; i < trips; i++) tether.push(await tetherTrip());
+  await round(rawTrip, raw, cpu.raw);
+  await round(tetherTrip, tether, cpu.tether);
 }
 client.close();
 ws.close();
@@ -74,9 +88,17 @@ const result = {
   rawMs: Number(median(raw).toFixed(3)),
   tetherMs: Number(median(tether).toFixed(3)),
   ratio: Number((median(tether) / median(raw)).toFixed(2)),
+  // CPU ms per round trip, server process and client (this process); the server's is Linux only (/proc).
+  rawServerCpuMs: onLinux ? Number((cpu.raw.server / raw.length).toFixed(3)) : undefined,
+  tetherServerCpuMs: onLinux ? Number((cpu.tether.server / tether.length).toFixed(3)) : undefined,
+  rawClientCpuMs: Number((cpu.raw.client / raw.length).toFixed(3)),
+  tetherClientCpuMs: Number((cpu.tether.client / tether.length).toFixed(3)),
 };
 console.log(JSON.stringify(result));
-console.log(`| ${runtime} | ${(size / 1048576).toFixed(0)} MiB | ${result.rawMs} | ${result.tetherMs} | ${result.ratio}x |`);
+console.log(
+  `| ${runtime} | ${(size / 1048576).toFixed(0)} MiB | ${result.rawMs} | ${result.tetherMs} | ${result.ratio}x | ` +
+    `${result.rawServerCpuMs ?? "-"} / ${result.tetherServerCpuMs ?? "-"} | ${result.rawClientCpuMs} / ${result.tetherClientCpuMs} |`,
+);
 if (!smoke && result.ratio > 1.5) {
   console.error(`A ${size}-byte call round trip costs ${result.ratio}x the raw binary echo: over 1.5x`);
   process.exit(1);
