@@ -48,7 +48,7 @@ interface Inner {
 
 /** A frame's JSON text (a binary frame's header), to look at its type and id. */
 const textOf = (frame: unknown): string =>
-  typeof frame === "string" ? frame : unpackFrame(new Uint8Array(frame as ArrayBuffer))?.text ?? "";
+  typeof frame === "string" ? frame : unpackFrame(frame instanceof Uint8Array ? frame : new Uint8Array(frame as ArrayBuffer))?.text ?? "";
 
 /** Request frames that expect an answer, and the answers: tracked to switch only when none is in flight. */
 const ASKS = /^\{"type":"(?:call|publish|auth)"/;

@@ -72,10 +72,17 @@ export function oneMessage(frame: WireFrame): string | Uint8Array<ArrayBuffer> {
 const SPLIT_BYTES = 64 * 1024;
 
 /**
+ * Most attachments a split frame may have: its messages after the head take no rate-limit token
+ * (the frame took one), so their number is bounded. A frame with more goes as one message.
+ */
+export const MAX_SPLIT_ATTACHMENTS = 64;
+
+/**
  * Whether a frame's attachments are worth sending split ({@link SplitFrame}): {@link SPLIT_BYTES} in
  * all, each on a plain ArrayBuffer (a view on a SharedArrayBuffer cannot be sent as it is).
  */
 export function splittable(attachments: readonly Uint8Array[]): attachments is Uint8Array<ArrayBuffer>[] {
+  if (attachments.length > MAX_SPLIT_ATTACHMENTS) return false;
   let bytes = 0;
   for (const attachment of attachments) {
     if (!(attachment.buffer instanceof ArrayBuffer)) return false;
@@ -111,7 +118,8 @@ export function packFrame(text: string, attachments: readonly Uint8Array[]): Uin
 
 /**
  * The attachment lengths a split frame's head announces, read without its text; undefined for a
- * frame that is not a split frame's head, or whose lengths do not add up.
+ * frame that is not a split frame's head, or whose lengths do not add up, or that announces more
+ * than {@link MAX_SPLIT_ATTACHMENTS}.
  */
 export function followingOf(frame: Uint8Array): number[] | undefined {
   if (frame.length < 4) return undefined;
@@ -120,6 +128,7 @@ export function followingOf(frame: Uint8Array): number[] | undefined {
   if (!(first & SPLIT)) return undefined;
   const end = 4 + (first & ~SPLIT);
   if (end + 4 > frame.length || frame.length !== end + 4 + 4 * view.getUint32(end)) return undefined;
+  if (view.getUint32(end) > MAX_SPLIT_ATTACHMENTS) return undefined;
   const following: number[] = [];
   for (let at = end + 4; at < frame.length; at += 4) following.push(view.getUint32(at));
   return following;
