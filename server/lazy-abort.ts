@@ -7,30 +7,32 @@
  * @module
  */
 
+/** The reason of an abort controller not aborted yet. */
+const NOT_ABORTED: unique symbol = Symbol("not aborted");
+
 /** Aborts one call or connection; `signal` is created on first read (already aborted if it was). */
 export class LazyAbort {
   #controller: AbortController | undefined;
-  #aborted = false;
-  #reason: unknown;
+  /** The reason once aborted; NOT_ABORTED before (one field rather than a flag and a reason). */
+  #reason: unknown = NOT_ABORTED;
 
   /** The signal handlers see as `ctx.signal`. */
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
       this.#controller = new AbortController();
-      if (this.#aborted) this.#controller.abort(this.#reason);
+      if (this.#reason !== NOT_ABORTED) this.#controller.abort(this.#reason);
     }
     return this.#controller.signal;
   }
 
   /** Whether it was aborted, without creating the signal. */
   get aborted(): boolean {
-    return this.#aborted;
+    return this.#reason !== NOT_ABORTED;
   }
 
   /** Aborts; the first reason wins, as with AbortController. */
   abort(reason?: unknown): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
+    if (this.#reason !== NOT_ABORTED) return;
     this.#reason = reason;
     this.#controller?.abort(reason);
   }

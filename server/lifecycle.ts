@@ -7,7 +7,7 @@
 import type { ContractTree } from "../shared/contract.ts";
 import { RpcError } from "../shared/errors.ts";
 import { CloseCode, type HelloFrame, PROTOCOL_VERSION } from "../shared/protocol.ts";
-import { Connection, fitReason, type Socket } from "./connection.ts";
+import { Connection, type ConnectionShared, fitReason, type Socket } from "./connection.ts";
 import { CallContext } from "./context.ts";
 import type { Core } from "./core.ts";
 import { simpleErrorFrame } from "./error-frame.ts";
@@ -36,7 +36,11 @@ export class ConnectionLifecycle<A> {
   /** The hello frame around the connection id: the same for every connection, serialized once. */
   private readonly helloParts: readonly [string, string];
 
+  /** What all its connections share: one object instead of three fields on each. */
+  private readonly shared: ConnectionShared;
+
   constructor(private readonly parts: LifecycleParts<A>) {
+    this.shared = { rate: parts.rate, flow: parts.flow, clientCalls: parts.core.clientCalls };
     const { heartbeat, limits } = parts.core.options;
     const text = JSON.stringify({ type: "hello", version: PROTOCOL_VERSION, connectionId: ID_MARK, heartbeat, limits } satisfies HelloFrame);
     const at = text.indexOf(JSON.stringify(ID_MARK));
@@ -48,11 +52,9 @@ export class ConnectionLifecycle<A> {
    * (authentication failed on a tether.v1 upgrade) it sends that error instead and closes with 4401 / 4403.
    */
   open(socket: Socket, auth: A, ip: string, refused?: RpcError): Connection<A> {
-    const { core, connections, flow, heartbeat, rate } = this.parts;
+    const { core, connections, heartbeat } = this.parts;
     const { metrics, logger, options } = core;
-    const conn = new Connection<A>(socket, auth, ip, rate);
-    conn.flow = flow;
-    conn.clientCalls = core.clientCalls;
+    const conn = new Connection<A>(socket, auth, ip, this.shared);
     if (refused !== undefined) {
       // Never registered and never dispatched to (receive ignores closed connections): only the error and the close go out.
       const code = refused.code === "FORBIDDEN" ? CloseCode.FORBIDDEN : CloseCode.UNAUTHORIZED;

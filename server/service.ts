@@ -112,10 +112,7 @@ export function createService<C extends ContractTree, A = undefined>(
   const metrics = new Metrics();
   const logger = resolved.logger;
   const flow = new FlowControl(resolved.maxBufferedBytes, (topic) => topics.get(topic)?.def.slowConsumer ?? "disconnect", {
-    dropped: (conn, topic, count) => {
-      conn.dropped += count;
-      metrics.drop(topic, count);
-    },
+    dropped: (_conn, topic, count) => metrics.drop(topic, count),
     disconnected: (conn, reason) => {
       logger.info("slow consumer disconnected", { connection: conn.id, ip: conn.ip, reason });
       // Released at once: the close frame waits behind unread data, so the close event may come late or never.

@@ -40,11 +40,21 @@ export function subscribe<A>(core: Core<A>, conn: Connection<A>, frame: Subscrib
   const params = validate(request, entry.def.params, frame.params, `Cannot subscribe to "${topic}": params`);
   if (!params.ok) return;
   const key = topicKey(params.value);
-  const channel = channelOf(topic, key);
+  const channel = key === "" ? bareChannelOf(entry, topic) : channelOf(topic, key);
   inOrder(conn as Connection, channel, () => subscribeInOrder(core, conn, frame, entry, params.value, key, channel, request), (error) => {
     core.logger.warn("subscribe failed", { connection: conn.id, topic, error: error instanceof Error ? error.message : String(error) });
     request.answer(simpleErrorFrame(id, "INTERNAL", `Cannot subscribe to "${topic}": internal error`));
   });
+}
+
+/** The channel of each topic's instance without params, built once: its subscribers share the string. */
+const bareChannels = new WeakMap<object, string>();
+
+/** The channel of a topic's instance without params (key ""). */
+function bareChannelOf<A>(entry: TopicEntry<A>, topic: string): string {
+  let channel = bareChannels.get(entry);
+  if (channel === undefined) bareChannels.set(entry, (channel = channelOf(topic, "")));
+  return channel;
 }
 
 /** The refusal of a new subscription past the connection's limit, or undefined under it. */

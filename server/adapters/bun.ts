@@ -130,11 +130,15 @@ export function serveBun<C extends ContractTree, A>(service: Service<C, A>, opti
   const bun = (globalThis as unknown as { Bun: BunRuntime }).Bun;
   const hostname = options.hostname ?? "127.0.0.1";
   const { limits, heartbeat, maxBufferedBytes } = service.options;
+  /** The peer address of the last request. */
+  let lastIp = "";
   const server = bun.serve({
     port: options.port ?? 8080,
     hostname,
     fetch(request, srv) {
-      const ip = srv.requestIP(request)?.address ?? "";
+      const address = srv.requestIP(request)?.address ?? "";
+      // Sockets from one address (a proxy, a NAT, the bench) share one string rather than a copy each.
+      const ip = address === lastIp ? lastIp : (lastIp = address);
       // Answered in the same turn when it can be: an upgrade decided after an await holds more memory per socket on Bun.
       const route = routeRequest(service, request, ip);
       if (route instanceof Promise) return route.then((r) => answer(r, request, srv, ip));
