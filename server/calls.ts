@@ -5,6 +5,7 @@
 import * as v from "valibot";
 import type { WireFrame } from "../shared/binary-frame.ts";
 import { decode, encode, frameOf } from "../shared/codec.ts";
+import { isPlainJson } from "../shared/plain-json.ts";
 import type { ContractTree } from "../shared/contract.ts";
 import { type ErrorCode, type Issue, RpcError } from "../shared/errors.ts";
 import type { CallFrame } from "../shared/protocol.ts";
@@ -62,15 +63,19 @@ function refuse<A>(
 }
 
 /**
- * One call from its handler's start to its answer. It is the call's entry in `conn.inflight` and
- * the abort its context's signal follows: a cancel, a timeout or the connection's close aborts it,
- * which answers at once (whatever the handler returns later is dropped). One object per call, its
- * steps on the prototype: a small synchronous call allocates no closures, no timer and no
- * AbortController (bench/: server CPU per call).
+ * One call from its handler's start to its answer. While its answer is pending it is the call's
+ * entry in `conn.inflight` and the abort its context's signal follows: a cancel, a timeout or the
+ * connection's close aborts it, which answers at once (whatever the handler returns later is
+ * dropped). A handler that answers in the same turn is never entered there: no frame of its
+ * connection can arrive meanwhile. One object per call, its steps on the prototype: a small
+ * synchronous call allocates no closures, no timer, no AbortController and no in-flight map
+ * (bench/: server CPU per call).
  */
 class RunningCall<A> extends LazyAbort {
   private readonly started = performance.now();
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Set once the handler returned a pending answer: the call is in `conn.inflight` until it settles. */
+  private pending = false;
 
   constructor(
     private readonly core: Core<A>,
@@ -80,7 +85,6 @@ class RunningCall<A> extends LazyAbort {
     private readonly id: string | number,
   ) {
     super();
-    conn.addCall(id, this);
   }
 
   /** Runs the handler (through middleware and the idempotency cache, when there are any) and answers. */
@@ -102,6 +106,10 @@ class RunningCall<A> extends LazyAbort {
     }
     // A plain value is answered now: only a pending answer needs a timer (a timer per call costs more than a whole small call on Deno).
     if (typeof (answer as PromiseLike<unknown> | null)?.then !== "function") return this.output(answer);
+    this.conn.addCall(this.id, this);
+    this.pending = true;
+    // A connection released while the handler ran (it closed it itself) has aborted its calls already: this one too.
+    if (this.conn.closed.aborted) this.abort(new RpcError("DISCONNECTED", "Connection closed"));
     if (!this.aborted) this.timer = setTimeout(() => this.abort(this.timeoutError()), core.options.callTimeout);
     (answer as PromiseLike<unknown>).then((output) => this.output(output), (error) => this.fail(error));
   }
@@ -138,8 +146,11 @@ class RunningCall<A> extends LazyAbort {
     let frame: WireFrame;
     try {
       // One stringify of the whole frame: a flat string, where concatenated parts make the runtime join them before sending.
-      // Binary values in the output become attachments of a binary frame (PROTOCOL.md section 1.1), large ones sent split.
-      frame = frameOf(() => JSON.stringify({ type: "result", id, output: encode(output) }), true);
+      // Plain JSON (most outputs) is sent as it is; binary values in others become attachments of a binary frame
+      // (PROTOCOL.md section 1.1), large ones sent split.
+      frame = isPlainJson(output)
+        ? JSON.stringify({ type: "result", id, output: { json: output } })
+        : frameOf(() => JSON.stringify({ type: "result", id, output: encode(output) }), true);
     } catch (error) {
       // A value the codec cannot carry exactly (payload-encode.ts) is refused here, at the sender, never sent changed.
       this.done("INTERNAL");
@@ -163,9 +174,16 @@ class RunningCall<A> extends LazyAbort {
 
   /** Marks the call finished; false when a timeout or cancel already answered it, or the connection closed. */
   private settle(): boolean {
+    if (!this.pending) return this.settleNow();
     if (this.conn.inflight.get(this.id) !== this) return false;
     this.conn.deleteCall(this.id);
     if (this.timer !== undefined) clearTimeout(this.timer);
+    return this.conn.open;
+  }
+
+  /** {@link settle} for an answer of the handler's own turn; a connection released meanwhile counts it as its calls in flight. */
+  private settleNow(): boolean {
+    if (this.conn.closed.aborted) this.done("DISCONNECTED");
     return this.conn.open;
   }
 

@@ -13,6 +13,8 @@ import SuperJSON from "superjson";
 import { oneMessage, unpackFrame, type WireFrame } from "../shared/binary-frame.ts";
 import { decode, encode, frameOf, type Payload, readingFrame } from "../shared/codec.ts";
 import { RpcError } from "../shared/errors.ts";
+import { encodeValue } from "../shared/payload-encode.ts";
+import { isPlainJson } from "../shared/plain-json.ts";
 import { metaProblem } from "../shared/safe-decode.ts";
 import { RUNTIME } from "./fixtures/serve.ts";
 
@@ -153,6 +155,22 @@ describe(`codec property: nothing silently mangled, on ${RUNTIME}`, () => {
         const { json, meta } = superjson.serialize(x);
         const values = (meta as { values?: unknown } | undefined)?.values;
         assert.deepStrictEqual(JSON.parse(JSON.stringify(ours)), JSON.parse(JSON.stringify(values === undefined ? { json } : { json, meta: { values, v: 1 } })));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("the plain-JSON fast path agrees with the full walk: isPlainJson(x) exactly when the walk sends x itself, unannotated", () => {
+    fc.assert(
+      fc.property(fc.oneof(value, fc.jsonValue()), (x) => {
+        let plain: boolean;
+        try {
+          const [json, annotations] = encodeValue(x, undefined);
+          plain = annotations === undefined && json === x;
+        } catch {
+          plain = false;
+        }
+        assert.equal(isPlainJson(x), plain);
       }),
       { numRuns: RUNS },
     );
