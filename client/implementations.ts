@@ -5,7 +5,8 @@
  * @module
  */
 import { decode, encode } from "../shared/codec.ts";
-import type { AnyProcedure, CallInput, HandlerOutput } from "../shared/contract.ts";
+import type { AnyProcedure } from "../shared/contract.ts";
+import type { CallInput, HandlerOutput } from "../shared/contract-types.ts";
 import { RpcError } from "../shared/errors.ts";
 import type { ServerCallFrame } from "../shared/protocol.ts";
 

@@ -9,5 +9,6 @@ export type { Implementation, ImplementationContext, Implementations } from "./i
 export { validated } from "./validated.ts";
 export type { BackoffOptions } from "./reconnect.ts";
 export type { PresenceView, SubscriptionHandle, SubscriptionHandlers } from "./subscription.ts";
-export type { CallError, ClientSide, ContractTree, DeclaredError, Procedure, ServerSide, Topic, TypedSchema } from "../shared/contract.ts";
+export type { ContractTree, Procedure, Topic, TypedSchema } from "../shared/contract.ts";
+export type { CallError, ClientSide, DeclaredError, ServerSide } from "../shared/contract-types.ts";
 export { type ErrorCode, type Issue, RpcError } from "../shared/errors.ts";

@@ -2,7 +2,8 @@
  * The options a client and each of its calls take.
  * @module
  */
-import type { ClientSide, ContractTree } from "../shared/contract.ts";
+import type { ContractTree } from "../shared/contract.ts";
+import type { ClientSide } from "../shared/contract-types.ts";
 import type { RpcError } from "../shared/errors.ts";
 import type { Implementations } from "./implementations.ts";
 import type { BackoffOptions } from "./reconnect.ts";

@@ -3,9 +3,8 @@
  * A Proxy builds dotted paths at runtime; the types come from the contract alone.
  * @module
  */
+import type { AnyProcedure, AnyTopic } from "../shared/contract.ts";
 import type {
-  AnyProcedure,
-  AnyTopic,
   CallError,
   CallInput,
   CallOutput,
@@ -14,7 +13,7 @@ import type {
   TopicMessageOut,
   TopicParamsIn,
   TopicPresence,
-} from "../shared/contract.ts";
+} from "../shared/contract-types.ts";
 import type { RpcError } from "../shared/errors.ts";
 import type { Result } from "./client.ts";
 import type { CallOptions } from "./options.ts";

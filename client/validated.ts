@@ -5,7 +5,8 @@
  * @module
  */
 import type { GenericSchema } from "valibot";
-import type { AnyProcedure, HandlerInput, HandlerOutput } from "../shared/contract.ts";
+import type { AnyProcedure } from "../shared/contract.ts";
+import type { HandlerInput, HandlerOutput } from "../shared/contract-types.ts";
 import { RpcError } from "../shared/errors.ts";
 import type { Implementation, ImplementationContext } from "./implementations.ts";
 

@@ -9,7 +9,8 @@
  */
 import * as v from "valibot";
 import { decode, encode, type Payload } from "../shared/codec.ts";
-import type { AnyProcedure, CallInput, CallOutput } from "../shared/contract.ts";
+import type { AnyProcedure } from "../shared/contract.ts";
+import type { CallInput, CallOutput } from "../shared/contract-types.ts";
 import { type ErrorCode, RpcError } from "../shared/errors.ts";
 import type { ClientAnswer, ClientCallRelay } from "./broker/broker.ts";
 import type { Connection } from "./connection.ts";

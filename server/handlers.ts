@@ -4,9 +4,8 @@
  */
 import type { RpcError } from "../shared/errors.ts";
 import type { ClientCaller } from "./client-calls.ts";
+import type { AnyProcedure, AnyTopic } from "../shared/contract.ts";
 import type {
-  AnyProcedure,
-  AnyTopic,
   ClientSide,
   DeclaredCode,
   ErrorDataIn,
@@ -19,7 +18,7 @@ import type {
   TopicParamsIn,
   TopicParamsOut,
   TopicPresence,
-} from "../shared/contract.ts";
+} from "../shared/contract-types.ts";
 
 /** Who receives a publish, in Socket.IO terms. Without a target: every subscriber of the instance. */
 export interface Target {

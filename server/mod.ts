@@ -3,7 +3,8 @@
  * Pick a runtime by importing `server/adapters/deno.ts` or `server/adapters/bun.ts`.
  * @module
  */
-export { type ClientSide, defineContract, type HistoryOptions, procedure, type ServerSide, type SlowConsumerPolicy, topic } from "../shared/contract.ts";
+export { defineContract, type HistoryOptions, procedure, type SlowConsumerPolicy, topic } from "../shared/contract.ts";
+export type { ClientSide, ServerSide } from "../shared/contract-types.ts";
 export { type ErrorCode, type Issue, RpcError } from "../shared/errors.ts";
 export { CloseCode, type Limits, PROTOCOL_VERSION, SUBPROTOCOL } from "../shared/protocol.ts";
 export { createService, type Service } from "./service.ts";

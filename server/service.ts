@@ -4,7 +4,8 @@
  */
 import * as v from "valibot";
 import { decode, encode, topicKey } from "../shared/codec.ts";
-import { type ClientSide, clientProcedures, type ContractTree } from "../shared/contract.ts";
+import { clientProcedures, type ContractTree } from "../shared/contract.ts";
+import type { ClientSide } from "../shared/contract-types.ts";
 import { RpcError } from "../shared/errors.ts";
 import { CloseCode } from "../shared/protocol.ts";
 import { type BrokerMessage, type PresenceChange, renderBrokerMetrics } from "./broker/broker.ts";
