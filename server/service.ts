@@ -2,32 +2,29 @@
  * createService: the runtime-agnostic core. Adapters feed it socket events; it answers frames.
  * @module
  */
-import * as v from "valibot";
-import { decode, encode, topicKey } from "../shared/codec.ts";
+import { decode, topicKey } from "../shared/codec.ts";
 import { clientProcedures, type ContractTree } from "../shared/contract.ts";
 import type { ClientSide } from "../shared/contract-types.ts";
-import { RpcError } from "../shared/errors.ts";
+import type { RpcError } from "../shared/errors.ts";
 import { CloseCode } from "../shared/protocol.ts";
-import { type BrokerMessage, type PresenceChange, renderBrokerMetrics } from "./broker/broker.ts";
+import { type PresenceChange, renderBrokerMetrics } from "./broker/broker.ts";
 import { type ClientCaller, ClientCalls } from "./client-calls.ts";
 import { checkCloseCode, type Cluster, createCluster } from "./cluster.ts";
 import type { Connection, Socket } from "./connection.ts";
 import { bindHandlers, type Core, middlewareChains } from "./core.ts";
 import { receive } from "./dispatch.ts";
-import type { Handlers, Publisher, Target } from "./handlers.ts";
+import type { Handlers, Publisher } from "./handlers.ts";
 import { Heartbeat } from "./heartbeat.ts";
 import { IdempotencyCache } from "./idempotency.ts";
 import { ConnectionLifecycle } from "./lifecycle.ts";
+import { createLocalDelivery } from "./local-delivery.ts";
 import { Metrics } from "./metrics.ts";
 import { type ResolvedOptions, resolveOptions, type ServiceOptions } from "./options.ts";
-import { FlowControl } from "./outbox.ts";
 import { PresenceTracker } from "./presence.ts";
+import { createPublishing } from "./publishing.ts";
 import { RoomRegistry } from "./rooms.ts";
 import { shutDown } from "./shutdown.ts";
-import { channelOf, type NativePublish, TopicRegistry } from "./topics.ts";
-
-/** The settled promise every synchronous (in-memory) publish returns. */
-const PUBLISHED: Promise<void> = Promise.resolve();
+import { channelOf, type NativePublish } from "./topics.ts";
 
 /** A running service: the publish API, queries, and the entry points adapters call. */
 export interface Service<C extends ContractTree, A = unknown> extends Publisher<C> {
@@ -112,65 +109,16 @@ export function createService<C extends ContractTree, A = undefined>(
   const rooms = new RoomRegistry();
   const metrics = new Metrics();
   const logger = resolved.logger;
-  const flow = new FlowControl(resolved.maxBufferedBytes, (topic) => topics.get(topic)?.def.slowConsumer ?? "disconnect", {
-    dropped: (_conn, topic, count) => metrics.drop(topic, count),
-    disconnected: (conn, reason) => {
-      logger.info("slow consumer disconnected", { connection: conn.id, ip: conn.ip, reason });
-      // Released at once: the close frame waits behind unread data, so the close event may come late or never.
-      service.closed(conn as Connection<A>, CloseCode.SLOW_CONSUMER, reason);
-    },
-    changed: (conn, slow) => {
-      for (const [channel, sub] of conn.subscriptions) {
-        if (sub.held !== null) continue;
-        if (slow) conn.socket.unsubscribe?.(channel);
-        else conn.socket.subscribe?.(channel);
-      }
-      // Its rooms' native channels too (room-channels.ts).
-      registry.nativeChanged(conn, !slow);
-    },
-  });
-  const registry = new TopicRegistry(rooms, (conn, frame, topic, channel, volatile) => {
-    if (volatile !== true) flow.send(conn, frame, topic, channel);
-    else if (!flow.offer(conn, frame)) (metrics.dropVolatile(topic), metrics.delivered--); // counted as delivered by the caller
-  });
-  registry.slow = flow.slow;
-  registry.onBackpressure = (conn) => flow.check(conn);
-  registry.connectionOf = (id) => connections.get(id) as Connection | undefined;
   const broker = resolved.broker;
+  // Released at once (4008): a slow socket's close frame waits behind unread data, so its close event may come late or never.
+  const release = (conn: Connection, reason: string) => service.closed(conn as Connection<A>, CloseCode.SLOW_CONSUMER, reason);
+  const { registry, flow } = createLocalDelivery({ maxBufferedBytes: resolved.maxBufferedBytes, topics, rooms, metrics, logger, connections, release });
   const presence = new PresenceTracker(resolved.presenceWindow, (channel, frame) => {
     for (const conn of registry.subscribers(channel)) conn.send(frame);
   });
   // A peer declared dead is released at once: a half-open socket may never fire its close event.
   const heartbeat = new Heartbeat(resolved.heartbeat, connections, (conn) => service.closed(conn, CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout"));
-
-  const publisher: Publisher<ContractTree> = {
-    publish(topic: string, params: unknown, message: unknown, target?: Target) {
-      const entry = topics.get(topic);
-      if (entry === undefined) throw new TypeError(`Cannot publish to "${topic}": no such topic`);
-      const p = entry.def.params === undefined ? { success: true as const, output: params } : v.safeParse(entry.def.params, params);
-      if (!p.success) throw new TypeError(`Cannot publish to "${topic}": params failed validation: ${p.issues[0].message}`);
-      const m = v.safeParse(entry.def.message, message);
-      if (!m.success) throw new TypeError(`Cannot publish to "${topic}": message failed validation: ${m.issues[0].message}`);
-      return publishValid(topic, p.output, m.output, target);
-    },
-  } as Publisher<ContractTree>;
-
-  /** Sends params and a message already validated against the topic's schemas; settles once the broker took it. */
-  const publishValid = (topic: string, params: unknown, message: unknown, target: Target | undefined): Promise<void> => {
-    const key = topicKey(params);
-    const msg: BrokerMessage = { topic, key, data: encode(message) };
-    if (target !== undefined) msg.target = target;
-    metrics.published++;
-    const done = broker.publish(channelOf(topic, key), msg, topics.get(topic)?.def.history ?? false);
-    // The memory broker publishes synchronously: one shared settled promise, nothing allocated.
-    if (!(done instanceof Promise)) return PUBLISHED;
-    const taken = done.catch(() => {
-      throw new RpcError("INTERNAL", `Cannot publish to "${topic}": the broker is unavailable`);
-    });
-    // A handler may ignore the promise: its failure is counted and logged by the broker, never an unhandled rejection.
-    taken.catch(() => {});
-    return taken;
-  };
+  const { publisher, publishValid } = createPublishing(topics, broker, metrics);
 
   const core: Core<A> = {
     options: resolved as ResolvedOptions<ContractTree, A>,
