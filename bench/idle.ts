@@ -2,7 +2,7 @@
  * The idle scenario (`bun bench/run.ts --idle`): many idle subscribed connections held for a while
  * with default heartbeats, Tether beside the raw echo of the same runtime. Per target, in a fresh
  * process: a full GC and its RSS; then several load-generator processes (`load/hold.ts`, at most
- * `perGenerator` sockets each) open and subscribe their share and only answer pings; a full GC and
+ * `perGenerator` sockets each) open and subscribe their share and keep the heartbeat as the target's client does; a full GC and
  * the RSS again; then the server's CPU over the held window, read from /proc/<pid>/stat.
  * A process may hold only as many sockets as its open-file limit allows: where the limit cannot be
  * raised (no CAP_SYS_RESOURCE), the count is cut to fit and the report says so.
@@ -36,8 +36,10 @@ export interface IdleResult {
   cpuPercent: number;
   /** (RSS with every connection held − RSS before), after a full GC each, per connection. */
   kbPerConn: number;
-  /** Heartbeat pings the generators answered in the whole hold. */
+  /** Heartbeat frames the generators received from the server (beats, pings, pongs), setup included. */
   pings: number;
+  /** Heartbeat frames the generators sent unasked, as the target's client does (Tether: its beats and latency pings). */
+  beats: number;
   /** Connections the server closed while held (must be 0). */
   lost: number;
   /** How the server closed them: close code -> count. */
@@ -146,6 +148,7 @@ export async function runIdle(o: IdleOptions): Promise<{ results: IdleResult[]; 
         cpuPercent: cpu * 100,
         kbPerConn: (after - before) / conns / 1024,
         pings: outs.reduce((sum, out) => sum + Number(out.pings), 0),
+        beats: outs.reduce((sum, out) => sum + Number(out.beats ?? 0), 0),
         lost: outs.reduce((sum, out) => sum + Number(out.lost), 0),
         closeCodes: mergeCounts(outs.map((out) => JSON.parse(String(out.closeCodes ?? "{}")))),
         generatorCpuPercent: generatorCpu * 100,
@@ -192,11 +195,11 @@ export function idleMarkdown(results: IdleResult[], notes: string[]): string {
   const lines = [
     "### Many idle connections (subscribed, default heartbeats)",
     "",
-    "| Target | connections | server CPU, % of a core | CPU × raw | KB/conn | KB × raw | pings answered | lost (close codes) | generators' CPU | setup s |",
+    "| Target | connections | server CPU, % of a core | CPU × raw | KB/conn | KB × raw | heartbeat frames in / out | lost (close codes) | generators' CPU | setup s |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...results.map((r) =>
       `| ${label(r.target)} | ${r.conns.toLocaleString("en-US")} | ${r.cpuPercent.toFixed(2)}% | ${ratio(r.cpuPercent, limitOf(r.target)?.cpuPercent)} | ` +
-      `${r.kbPerConn.toFixed(1)} | ${ratio(r.kbPerConn, limitOf(r.target)?.kbPerConn)} | ${r.pings.toLocaleString("en-US")} | ${lostText(r)} | ${r.generatorCpuPercent.toFixed(1)}% | ${r.setupSeconds.toFixed(1)} |`
+      `${r.kbPerConn.toFixed(1)} | ${ratio(r.kbPerConn, limitOf(r.target)?.kbPerConn)} | ${r.pings.toLocaleString("en-US")} / ${r.beats.toLocaleString("en-US")} | ${lostText(r)} | ${r.generatorCpuPercent.toFixed(1)}% | ${r.setupSeconds.toFixed(1)} |`
     ),
     "",
     ...notes.map((n) => `Note: ${n}.`),

@@ -1,8 +1,15 @@
 /**
- * The client's side of the heartbeat: a ping every interval (its pong gives the latency), the
- * server declared dead after the timeout with no traffic, and a quick probe after a tab wakes.
+ * The client's side of the heartbeat (PROTOCOL.md section 6): a one-way beat every interval (an
+ * unsolicited `pong` the server does not answer), a `ping` instead on the first interval and every
+ * {@link LATENCY_EVERY}th (its pong gives the latency), the server declared dead after the timeout
+ * with no frame, and a quick probe after a tab wakes.
  * @module
  */
+
+/** Every this many intervals the beat is a `ping` with `ts` (and on the first): latency every 2 minutes with the defaults. */
+export const LATENCY_EVERY = 6;
+
+const BEAT = JSON.stringify({ type: "pong" });
 
 /** Heartbeat timing as the server announced it. */
 export interface Timing {
@@ -10,11 +17,11 @@ export interface Timing {
   timeout: number;
 }
 
-/** Pings the server and notices when it has gone silent. */
+/** Beats to the server, measures the round trip now and then, and notices when the server has gone silent. */
 export interface Liveness {
   /** Round-trip time of the last answered ping, in milliseconds. */
   latency(): number | undefined;
-  /** Starts pinging on the server's interval. */
+  /** Starts beating on the server's interval. */
   start(timing: Timing): void;
   /** Any frame from the server proves it alive. */
   seen(): void;
@@ -53,7 +60,12 @@ export function createLiveness(send: (frame: string) => boolean, dead: (reason: 
       stop();
       interval = timing.interval;
       lastSeen = Date.now();
-      timer = setInterval(() => (Date.now() - lastSeen > timing.timeout ? dead("heartbeat timeout") : ping(Date.now())), interval);
+      let ticks = 0;
+      timer = setInterval(() => {
+        if (Date.now() - lastSeen > timing.timeout) return dead("heartbeat timeout");
+        if (ticks++ % LATENCY_EVERY === 0) ping(Date.now());
+        else send(BEAT);
+      }, interval);
     },
     seen() {
       lastSeen = Date.now();

@@ -1,5 +1,7 @@
 /**
- * Liveness: one sweep timer over every connection, never a timer per connection.
+ * Liveness: one sweep timer over every connection, never a timer per connection. The server's side
+ * of the heartbeat is a one-way beat (PROTOCOL.md section 6): an unsolicited `pong` once per interval
+ * that needs no answer, sent by one native publish where the runtime has one (Bun).
  * @module
  */
 import { CloseCode } from "../shared/protocol.ts";
@@ -7,7 +9,7 @@ import type { Connection } from "./connection.ts";
 
 /** Heartbeat timing, announced to clients in the hello frame. */
 export interface HeartbeatOptions {
-  /** Milliseconds between pings; under the 60 s idle cut of common proxies. @default 20000 */
+  /** Milliseconds between beats; under the 60 s idle cut of common proxies. @default 20000 */
   interval: number;
   /** Milliseconds without any frame after which a peer is dead. @default 45000 */
   timeout: number;
@@ -16,15 +18,21 @@ export interface HeartbeatOptions {
 /** The defaults of {@link HeartbeatOptions}. */
 export const DEFAULT_HEARTBEAT: HeartbeatOptions = { interval: 20_000, timeout: 45_000 };
 
+/** The beat: an unsolicited pong (RFC 6455 allows one as a one-way heartbeat; clients ignore a pong without `ts`). */
+const BEAT = JSON.stringify({ type: "pong" });
+/** Sent only to a peer silent for longer than {@link Heartbeat.pingAfter}: a client that only answers pings still answers it. */
 const PING = JSON.stringify({ type: "ping" });
+
+/** The native channel every socket joins at open to receive the beat (a NUL never starts a topic's channel name). */
+export const BEAT_CHANNEL = "\u0000beat";
 
 /** A sweep's share of the timeout: a silent peer is closed at most this fraction of the timeout late (plus timer delay). */
 const SWEEP_FRACTION = 20;
 
 /**
- * The runtime's own idle check (Deno's `idleTimeout`, Bun's `idleTimeout`), in whole seconds: twice the
- * heartbeat timeout, so that Tether's 4000 always comes first and the runtime's (Deno: 1001 "No
- * response from ping frame") only ever acts as a safety net. Capped at Bun's maximum, 960 s.
+ * The runtime's own idle check (Bun's `idleTimeout`), in whole seconds: twice the heartbeat timeout,
+ * capped at Bun's maximum, 960 s. Bun resets it on every frame it sends, the beats included, so it
+ * never fires before Tether's sweep: it only covers a server that stopped beating.
  */
 export function runtimeIdleTimeout(options: HeartbeatOptions): number {
   return Math.min(960, Math.ceil((2 * options.timeout) / 1000));
@@ -32,13 +40,22 @@ export function runtimeIdleTimeout(options: HeartbeatOptions): number {
 
 /**
  * Liveness for every connection with one timer: it sweeps every `min(interval, timeout / 20)` ms,
- * closes (4000) the connections silent for longer than the timeout, and pings all of them once per
- * interval. A silent peer is closed between `timeout` and `timeout × 1.05` ms after its last frame
- * (plus the event loop's delay), not up to a whole interval late.
+ * closes (4000) the connections silent for longer than the timeout, beats once per interval, and
+ * pings (once per silence) a connection silent for longer than {@link Heartbeat.pingAfter}. A silent
+ * peer is closed between `timeout` and `timeout × 1.05` ms after its last frame (plus the event
+ * loop's delay), not up to a whole interval late.
  */
 export class Heartbeat<A = unknown> {
   private timer: ReturnType<typeof setInterval> | undefined;
-  private lastPing = 0;
+  private lastBeat = 0;
+  /** The `lastSeen` of each connection when it was last pinged: one ping per silence, no work per received frame. */
+  private readonly pinged = new WeakMap<Connection<A>, number>();
+  /**
+   * Beats every socket that joined {@link BEAT_CHANNEL} with one call (Bun's `server.publish`); set by
+   * adapters whose sockets have native channels. Without it, or for a socket without `subscribe`
+   * (HTTP fallback sessions), the sweep sends the beat to each connection itself.
+   */
+  nativeBeat: ((channel: string, frame: string) => void) | undefined;
 
   /**
    * @param options timing
@@ -57,10 +74,25 @@ export class Heartbeat<A = unknown> {
     return Math.max(1, Math.min(this.options.interval, this.options.timeout / SWEEP_FRACTION));
   }
 
-  /** Starts sweeping if it is not already (called when a connection opens). */
+  /**
+   * Milliseconds of silence after which the sweep pings a connection: halfway from the interval to the
+   * timeout. A Tether client sends a frame every interval, so it is never pinged; a client that only
+   * answers pings has the other half to answer.
+   */
+  get pingAfter(): number {
+    return (this.options.interval + this.options.timeout) / 2;
+  }
+
+  /** A connection opened: it joins the native beat channel where there is one, and the sweep runs. */
+  watch(conn: Connection<A>): void {
+    if (this.nativeBeat !== undefined) conn.socket.subscribe?.(BEAT_CHANNEL);
+    this.start();
+  }
+
+  /** Starts sweeping if it is not already. */
   start(): void {
     if (this.timer !== undefined) return;
-    this.lastPing = Date.now();
+    this.lastBeat = Date.now();
     this.timer = setInterval(() => this.sweep(Date.now()), this.period);
   }
 
@@ -70,16 +102,24 @@ export class Heartbeat<A = unknown> {
     this.timer = undefined;
   }
 
-  /** One pass: close the silent; once per interval, ping the rest. */
+  /** One pass: close the silent, ping the long quiet; once per interval, beat the rest. */
   sweep(now: number): void {
-    // Half a period early rather than a period late: pings keep to the announced interval on average.
-    const ping = now - this.lastPing >= this.options.interval - this.period / 2;
-    if (ping) this.lastPing = now;
+    // Half a period early rather than a period late: beats keep to the announced interval on average.
+    const beat = now - this.lastBeat >= this.options.interval - this.period / 2;
+    if (beat) this.lastBeat = now;
+    const native = this.nativeBeat;
+    const { timeout } = this.options;
+    const pingAfter = this.pingAfter;
     for (const conn of this.connections.values()) {
-      if (now - conn.lastSeen > this.options.timeout) {
+      const silent = now - conn.lastSeen;
+      if (silent > timeout) {
         conn.close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout");
         this.release(conn);
-      } else if (ping) conn.send(PING);
+      } else if (silent > pingAfter && this.pinged.get(conn) !== conn.lastSeen) {
+        this.pinged.set(conn, conn.lastSeen);
+        conn.send(PING);
+      } else if (beat && (native === undefined || conn.socket.subscribe === undefined)) conn.send(BEAT);
     }
+    if (beat && native !== undefined) native(BEAT_CHANNEL, BEAT);
   }
 }

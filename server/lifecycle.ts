@@ -76,7 +76,7 @@ export class ConnectionLifecycle<A> {
     this.perIp.set(ip, fromIp);
     connections.set(conn.id, conn);
     metrics.connectionsOpened++;
-    heartbeat.start();
+    heartbeat.watch(conn);
     conn.send(this.hello(conn));
     logger.debug("connection opened", { connection: conn.id, ip });
     try {

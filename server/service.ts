@@ -49,7 +49,7 @@ export interface Service<C extends ContractTree, A = unknown> extends Publisher<
   readonly metrics: Metrics;
   /** False once `close()` started: new upgrades get 503 and `/readyz` fails. */
   readonly accepting: boolean;
-  /** Adapter entry: Bun can publish natively to channels; untargeted and all-but-sender events then take that path. */
+  /** Adapter entry: Bun can publish natively to channels; untargeted and all-but-sender events, and the heartbeat's beat, then take that path. */
   useNativePublish(publish: NativePublish): void;
   /**
    * Closes one connection of this instance (Socket.IO's `socket.disconnect()`); `onDisconnect` runs
@@ -202,6 +202,7 @@ export function createService<C extends ContractTree, A = undefined>(
 
     useNativePublish(publish) {
       registry.nativePublish = publish;
+      heartbeat.nativeBeat = publish;
     },
 
     roomsOf(connectionId) {

@@ -1,7 +1,9 @@
 /**
  * Heartbeat timing over raw TCP: a fully silent peer (it answers neither Tether's pings nor the
  * runtime's protocol pings) is closed with Tether's 4000, never the runtime's own idle close, within
- * the timeout plus 10%, each peer on its own deadline; a peer that answers Tether's pings stays open.
+ * the timeout plus 10%, each peer on its own deadline (on Bun too, whose own idle check never fires
+ * while the server beats: Bun resets it on every frame it sends); a peer that answers Tether's pings
+ * stays open, and so does one that beats as a Tether client does.
  * @module
  */
 import { after, before, describe, it } from "node:test";
@@ -88,6 +90,27 @@ describe(`heartbeat timing over raw sockets on ${RUNTIME}`, () => {
     } finally {
       tcp.destroy();
       await oftenServer.stop();
+    }
+  });
+
+  it("a peer that beats as a Tether client does (an unsolicited pong every interval) and answers no protocol ping is never pinged nor closed", async () => {
+    const beating = createService(contract, { echo: (s) => s }, { heartbeat: { interval: TIMEOUT / 4, timeout: TIMEOUT } });
+    const beatingServer = await serve(beating);
+    const tcp = await connectTcp(beatingServer.url);
+    try {
+      const until = Date.now() + TIMEOUT * 2.5;
+      while (Date.now() < until && !tcp.frames.some((f) => f.kind === "close")) {
+        tcp.send({ type: "pong" });
+        await new Promise((r) => setTimeout(r, TIMEOUT / 4));
+      }
+      assert.equal(tcp.frames.some((f) => f.kind === "close"), false);
+      assert.equal(tcp.frames.some((f) => f.kind === "text" && f.text.startsWith('{"type":"ping"')), false, "a peer that beats is not pinged");
+      assert.ok(tcp.frames.some((f) => f.kind === "text" && f.text === '{"type":"pong"}'), "the server beats");
+      tcp.send({ type: "call", id: 1, method: "echo", input: { json: "alive" } });
+      await tcp.next((f) => f.kind === "text" && f.text.includes('"alive"'));
+    } finally {
+      tcp.destroy();
+      await beatingServer.stop();
     }
   });
 });

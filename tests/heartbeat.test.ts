@@ -31,23 +31,27 @@ describe(`Heartbeat over a real ${RUNTIME} server`, () => {
     await server.stop();
   });
 
-  it("hello announces the heartbeat and the server pings on that interval", async () => {
-    const raw = await openRaw(server.url);
+  it("hello announces the heartbeat and a client that sends nothing gets a beat (a pong without ts) every interval", async () => {
+    // A server of its own with a long timeout: a peer that sends nothing lives long enough to see four beats.
+    const beating = createService(contract, { echo: (s) => s }, { heartbeat: { interval: INTERVAL, timeout: INTERVAL * 20 } });
+    const running = await serve(beating);
+    const raw = await openRaw(running.url);
     const loop = watchLoop();
     try {
-      assert.deepEqual(raw.hello.heartbeat, { interval: INTERVAL, timeout: TIMEOUT });
+      assert.deepEqual(raw.hello.heartbeat, { interval: INTERVAL, timeout: INTERVAL * 20 });
+      const isBeat = (f: Record<string, unknown>) => f.type === "pong" && !("ts" in f);
+      await raw.next(isBeat, 2000);
       const started = Date.now();
-      for (let i = 0; i < 3; i++) {
-        await raw.next((f) => f.type === "ping", 2000);
-        raw.send({ type: "pong" });
-      }
+      for (let i = 0; i < 3; i++) await raw.next(isBeat, 2000);
       const elapsed = Date.now() - started;
-      // Three pings take about three intervals: not a flood, not a stall (each ping may be late by a loop stall).
+      // Three beats take about three intervals: not a flood, not a stall (each may be late by a loop stall).
       const stall = loop.longest();
-      assert.ok(elapsed >= INTERVAL * 1.5 && elapsed < INTERVAL * 3 + MARGIN + 3 * stall, `three pings took ${elapsed} ms (longest loop stall ${stall.toFixed(0)} ms)`);
+      assert.ok(elapsed >= INTERVAL * 1.5 && elapsed < INTERVAL * 3 + MARGIN + 3 * stall, `three beats took ${elapsed} ms (longest loop stall ${stall.toFixed(0)} ms)`);
+      assert.equal(raw.frames.some((f) => f.type === "ping"), false, "a peer silent for less than (interval + timeout) / 2 is not pinged");
     } finally {
       loop.stop();
       await raw.close();
+      await running.stop();
     }
   });
 
@@ -64,18 +68,43 @@ describe(`Heartbeat over a real ${RUNTIME} server`, () => {
     await until(() => service.connections.size === 0, 2000, "the server to forget the connection");
   });
 
-  it("a peer that answers pings stays connected past the timeout and the runtime's own idle timeout", async () => {
+  it("a peer that only answers pings (an old client) is pinged once it is silent for (interval + timeout) / 2, and stays connected past the timeout and the runtime's own idle timeout", async () => {
     // A server of its own with a 1 s timeout: a busy machine's event-loop stalls stay well inside it,
-    // while 2.5 s still outlives both the timeout and the runtimes' idle timeout (2 × timeout = 2 s).
+    // while 2.5 s still outlives both the timeout and Bun's own idle timeout (2 × timeout = 2 s).
     const patient = createService(contract, { echo: (s) => s }, { heartbeat: { interval: INTERVAL, timeout: 1000 } });
     const running = await serve(patient);
     const raw = await openRaw(running.url);
     try {
       const deadline = Date.now() + 2500;
+      let pings = 0;
+      let silentFrom = Date.now();
       while (Date.now() < deadline) {
         await raw.next((f) => f.type === "ping", 2000);
+        const silence = Date.now() - silentFrom;
+        assert.ok(silence >= (INTERVAL + 1000) / 2 * 0.95, `pinged after only ${silence} ms of silence`);
         raw.send({ type: "pong" });
+        silentFrom = Date.now();
+        pings++;
       }
+      assert.ok(pings >= 2, `${pings} pings answered`);
+      assert.equal(raw.ws.readyState, WebSocket.OPEN);
+    } finally {
+      await raw.close();
+      await running.stop();
+    }
+  });
+
+  it("a peer that pings every interval (an old client) gets a pong for each and stays connected", async () => {
+    const patient = createService(contract, { echo: (s) => s }, { heartbeat: { interval: INTERVAL, timeout: 1000 } });
+    const running = await serve(patient);
+    const raw = await openRaw(running.url);
+    try {
+      for (let ts = 1; ts <= 15; ts++) {
+        raw.send({ type: "ping", ts });
+        await raw.next((f) => f.type === "pong" && f.ts === ts, 2000);
+        await new Promise((r) => setTimeout(r, INTERVAL));
+      }
+      assert.equal(raw.frames.some((f) => f.type === "ping"), false, "a peer that sends every interval is never pinged");
       assert.equal(raw.ws.readyState, WebSocket.OPEN);
     } finally {
       await raw.close();
@@ -108,7 +137,7 @@ describe(`Heartbeat over a real ${RUNTIME} server`, () => {
       await until(() => client.latency !== undefined, 2000, "a pong");
       const stall = loop.longest();
       assert.ok(client.latency! >= 0 && client.latency! < 250 + stall, `latency ${client.latency} ms on loopback (longest loop stall ${stall.toFixed(0)} ms)`);
-      // The client keeps the connection alive by answering the server's pings.
+      // The client keeps the connection alive with its own beats.
       await new Promise((r) => setTimeout(r, TIMEOUT * 2));
       assert.equal(client.state, "open");
       assert.equal(await client.api.echo("still here"), "still here");

@@ -5,6 +5,7 @@
  * @module
  */
 import { HttpSocket } from "../../client/http-socket.ts";
+import { LATENCY_EVERY } from "../../client/liveness.ts";
 import { PollingSocket } from "./polling-socket.ts";
 
 /** The wire protocol a target speaks. */
@@ -40,8 +41,13 @@ export interface Driver {
    * `publish` frame, or a call of a procedure that broadcasts it (`ctx.broadcast`). Tether only.
    */
   allButSender?: { client(id: number, seq: number): string; broadcast(id: number, seq: number): string };
-  /** Answers a control frame (a protocol ping) and returns true, or returns false for others. */
+  /** Handles a control frame (answers a protocol ping, takes a heartbeat) and returns true, or returns false for others. */
   control(frame: string, send: (frame: string) => void): boolean;
+  /**
+   * The frame the protocol's own client sends on its `tick`th heartbeat interval (counting from 0),
+   * exactly as it does (Tether: client/liveness.ts); absent where its client sends none unasked.
+   */
+  beat?(tick: number): string;
 }
 
 const message = (seq: number) => `{"seq":${seq},"text":${TEXT}}`;
@@ -60,10 +66,13 @@ const tether: Driver = {
     broadcast: (id, seq) => `{"type":"call","id":${id},"method":"shout","input":{"json":${message(seq)}}}`,
   },
   control(frame, send) {
+    // The server's beat and the answers to our pings: a Tether client only notes them.
+    if (frame.startsWith('{"type":"pong"')) return true;
     if (!frame.startsWith('{"type":"ping"')) return false;
     send('{"type":"pong"}');
     return true;
   },
+  beat: (tick) => (tick % LATENCY_EVERY === 0 ? `{"type":"ping","ts":${Date.now()}}` : '{"type":"pong"}'),
 };
 
 const raw: Driver = {

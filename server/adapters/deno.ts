@@ -6,7 +6,6 @@ import { SplitFrame } from "../../shared/binary-frame.ts";
 import type { ContractTree } from "../../shared/contract.ts";
 import { SUBPROTOCOL } from "../../shared/protocol.ts";
 import type { Connection } from "../connection.ts";
-import { runtimeIdleTimeout } from "../heartbeat.ts";
 import { routeRequest } from "../http.ts";
 import type { Service } from "../service.ts";
 import { closeKeepingHandshake } from "./deno-close-handshake.ts";
@@ -40,8 +39,9 @@ interface DenoRuntime {
 export function serveDeno<C extends ContractTree, A>(service: Service<C, A>, options: ServeOptions = {}): RunningServer {
   // This file only runs on Deno; the cast keeps its types free of Deno's global declarations.
   const deno = (globalThis as unknown as { Deno: DenoRuntime }).Deno;
-  // Deno's own idle check (a protocol ping) is only a safety net behind the heartbeat (heartbeat.ts).
-  const idleTimeout = runtimeIdleTimeout(service.options.heartbeat);
+  // Deno's own idle check is off: Tether's sweep (heartbeat.ts) closes silent peers. Deno's runs in JavaScript,
+  // a timer per socket cancelled and created again on every frame received (BENCHMARKS.md, many idle connections).
+  const idleTimeout = 0;
   const hostname = options.hostname ?? "127.0.0.1";
   const server = deno.serve({ port: options.port ?? 8080, hostname, onListen: () => {} }, async (request, info) => {
     const route = await routeRequest(service, request, info.remoteAddr.hostname);
