@@ -228,6 +228,30 @@ describe(`HTTP fallback endpoints on ${RUNTIME}: bad input, limits, liveness, sh
     }
   });
 
+  it("an idle client over the HTTP fallback stays open past several timeouts: its beats go by POST, the server's come on the stream", async () => {
+    const quick = createService(contract, { echo: (s) => s, wait: () => "" }, { heartbeat: { interval: 100, timeout: 400 } });
+    const quickServer = await serve(quick);
+    const proxy = await startHttpProxy([quickServer.port]);
+    const fallback = httpFallback();
+    const client = createClient<typeof contract>(proxy.via(quickServer.url), { WebSocket: fallback.WebSocket, reconnect: { min: 20, max: 100 } });
+    try {
+      await client.ready();
+      assert.equal(fallback.transport, "http");
+      const first = client.connectionId;
+      const states: string[] = [];
+      client.on("state", (s) => states.push(s));
+      await new Promise((r) => setTimeout(r, 400 * 4));
+      assert.deepEqual(states, []);
+      assert.equal(client.connectionId, first);
+      assert.notEqual(client.latency, undefined, "the first interval's ping was answered");
+      assert.equal(await client.api.echo("idle"), "idle");
+    } finally {
+      client.close();
+      await proxy.close();
+      await quickServer.stop();
+    }
+  });
+
   it("a client that aborts its stream while the server writes or closes it is released; nothing is enqueued into the dead stream (regression)", async () => {
     // The session itself: once the runtime cancelled the stream, sends and close are no-ops, reported once as 1006.
     const ended: number[] = [];
