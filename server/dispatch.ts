@@ -59,6 +59,8 @@ export function receive<A>(core: Core<A>, conn: Connection<A>, data: string | Ar
     if (following !== undefined) skip(conn, following);
     return refuseRate(core, conn, admission);
   }
+  // The client's beat (PROTOCOL.md section 6), one per connection per interval: nothing to parse or answer.
+  if (data === PONG) return;
   // A binary frame's limit is on its bytes, attachments included: a split frame's head and the attachments it announces (PROTOCOL.md section 1.1).
   const size = bytes === undefined ? (data as string).length : bytes.byteLength + (following?.reduce((n, length) => n + length, 0) ?? 0);
   if (size > limits.maxFrameBytes * OVERSIZE_CLOSE_FACTOR) {
