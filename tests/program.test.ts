@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { openRaw } from "./fixtures/raw-socket.ts";
+import { listeningUrl } from "./fixtures/listening-url.ts";
 import { RUNTIME } from "./fixtures/serve.ts";
 
 /** The command that runs server.ts on the runtime running this test. */
@@ -18,19 +19,6 @@ function protocolExamples(): Record<string, unknown>[] {
     } catch {
       return [];
     }
-  });
-}
-
-/** The URL server.ts reports in its "listening" log line on stdout. */
-function listeningUrl(program: ChildProcess): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("server.ts did not report its URL within 15 s")), 15_000);
-    let out = "";
-    program.stdout!.on("data", (chunk) => {
-      out += String(chunk);
-      const line = out.split("\n").find((l) => l.includes('"listening"'));
-      if (line !== undefined) (clearTimeout(timer), resolve(JSON.parse(line).url));
-    });
   });
 }
 

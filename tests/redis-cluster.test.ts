@@ -1,29 +1,23 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { type Client, createClient, type RpcError } from "../client/mod.ts";
+import type { RpcError } from "../client/mod.ts";
 import { httpFallback } from "../client/http.ts";
-import type { contract } from "./fixtures/redis-instance.ts";
 import { type InstanceProcess, redisMissing, startInstance } from "./fixtures/redis.ts";
 import { type RedisClusterProcess, startRedisCluster } from "./fixtures/redis-cluster.ts";
 import { type HttpProxy, startHttpProxy } from "./fixtures/http-proxy.ts";
 import { RUNTIME, until } from "./fixtures/serve.ts";
-import { startTcpProxy } from "./fixtures/tcp-proxy.ts";
+import { runCutSubscriber } from "./fixtures/cut-subscriber.ts";
+import { instanceClients } from "./fixtures/instance-clients.ts";
+import { listeningUrl } from "./fixtures/listening-url.ts";
 
-type Contract = typeof contract;
-const FAST = { reconnect: { min: 20, max: 200 } };
 const skip = redisMissing();
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe(`a Deno and a Bun instance on a 3-master Redis Cluster (sharded pub/sub), tested from ${RUNTIME}`, { skip }, () => {
   let cluster: RedisClusterProcess;
   let instances: InstanceProcess[] = [];
-  const clients: Client<Contract>[] = [];
-  const client = (url: string, options = {}) => {
-    const c = createClient<Contract>(url, { ...FAST, ...options });
-    clients.push(c);
-    return c;
-  };
+  const { client, closeAll } = instanceClients();
   /** The sharded channels each master serves. */
   const shardChannels = async () =>
     await Promise.all(cluster.ports.map(async (port) => (await cluster.cli(port, "pubsub", "shardchannels")).split("\n").filter((l) => l !== "")));
@@ -35,7 +29,7 @@ describe(`a Deno and a Bun instance on a 3-master Redis Cluster (sharded pub/sub
     instances = await Promise.all([startInstance("deno", cluster.urls[0]!, env), startInstance("bun", cluster.urls[1]!, env)]);
   });
   after(async () => {
-    for (const c of clients) c.close();
+    closeAll();
     await Promise.all(instances.map((i) => i.kill()));
     await cluster?.stop();
   });
@@ -67,26 +61,9 @@ describe(`a Deno and a Bun instance on a 3-master Redis Cluster (sharded pub/sub
   });
 
   it("a subscriber whose connection is cut again and again gets 500 messages exactly once, in order, recovered from history", async () => {
-    const proxy = await startTcpProxy(Number(new URL(instances[0]!.url).port));
-    try {
-      const received: number[] = [];
-      const recoveries: boolean[] = [];
-      const sub = client(proxy.via(instances[0]!.url)).api.feed.subscribe({ name: "cuts" }, {
-        onData: (m) => received.push(m.n),
-        onSubscribed: (info) => info.resubscribed && recoveries.push(info.recovered),
-      });
-      await sub.ready;
-      const publisher = client(instances[1]!.url);
-      for (let n = 1; n <= 500; n++) {
-        await publisher.api.emit({ name: "cuts", n });
-        if (n % 100 === 50) proxy.reset();
-      }
-      await until(() => received.length >= 500, 20_000, "500 messages");
-      assert.ok(recoveries.length >= 3 && recoveries.every((r) => r), `every resubscribe recovered: ${recoveries}`);
-      assert.deepEqual(received, range(1, 500));
-    } finally {
-      await proxy.close();
-    }
+    const { received, recoveries } = await runCutSubscriber(client, instances[0]!.url, instances[1]!.url, "cuts", 500);
+    assert.ok(recoveries.length >= 3 && recoveries.every((r) => r), `every resubscribe recovered: ${recoveries}`);
+    assert.deepEqual(received, range(1, 500));
   });
 
   it("presence is shared across instances, leaves too; a cluster-wide query sees room members on both", async () => {
@@ -198,16 +175,7 @@ describe(`a Deno and a Bun instance on a 3-master Redis Cluster (sharded pub/sub
     const child = spawn(process.execPath, [...runArgs, "--port", "0", "--redis-cluster", cluster.urls.join(",")], { stdio: ["ignore", "pipe", "pipe"] });
     const exited = new Promise((resolve) => child.once("exit", resolve));
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("server.ts did not report listening within 15 s")), 15_000);
-        let out = "";
-        child.stdout!.on("data", (chunk) => {
-          out += String(chunk);
-          const line = out.split("\n").find((l) => l.includes('"listening"'));
-          if (line !== undefined) (clearTimeout(timer), resolve(JSON.parse(line).url));
-        });
-        child.once("exit", (code) => (clearTimeout(timer), reject(new Error(`server.ts exited with ${code}`))));
-      });
+      const url = await listeningUrl(child);
       const base = url.replace("ws://", "http://").replace(/\/ws$/, "");
       assert.equal((await fetch(`${base}/readyz`)).status, 200);
       const deadline = Date.now() + 5000;

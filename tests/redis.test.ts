@@ -1,24 +1,16 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type Client, createClient } from "../client/mod.ts";
-import type { contract } from "./fixtures/redis-instance.ts";
 import { type InstanceProcess, redisMissing, type RedisProcess, startInstance, startRedis } from "./fixtures/redis.ts";
 import { RUNTIME, until } from "./fixtures/serve.ts";
-import { startTcpProxy } from "./fixtures/tcp-proxy.ts";
+import { runCutSubscriber } from "./fixtures/cut-subscriber.ts";
+import { instanceClients } from "./fixtures/instance-clients.ts";
 
-type Contract = typeof contract;
-const FAST = { reconnect: { min: 20, max: 200 } };
 const skip = redisMissing();
 
 describe(`three instances (deno, deno, bun) on one redis-server, tested from ${RUNTIME}`, { skip }, () => {
   let redis: RedisProcess;
   let instances: InstanceProcess[] = [];
-  const clients: Client<Contract>[] = [];
-  const client = (url: string, options = {}) => {
-    const c = createClient<Contract>(url, { ...FAST, ...options });
-    clients.push(c);
-    return c;
-  };
+  const { client, closeAll } = instanceClients();
 
   before(async () => {
     redis = await startRedis();
@@ -29,7 +21,7 @@ describe(`three instances (deno, deno, bun) on one redis-server, tested from ${R
     ]);
   });
   after(async () => {
-    for (const c of clients) c.close();
+    closeAll();
     await Promise.all(instances.map((i) => i.kill()));
     await redis?.stop();
   });
@@ -61,27 +53,9 @@ describe(`three instances (deno, deno, bun) on one redis-server, tested from ${R
   });
 
   it("a subscriber whose connection is cut again and again gets 1000 messages exactly once, in order", async () => {
-    const proxy = await startTcpProxy(Number(new URL(instances[0]!.url).port));
-    try {
-      const received: number[] = [];
-      const recoveries: boolean[] = [];
-      const sub = client(proxy.via(instances[0]!.url)).api.feed.subscribe({ name: "cuts" }, {
-        onData: (m) => received.push(m.n),
-        onSubscribed: (info) => info.resubscribed && recoveries.push(info.recovered),
-      });
-      await sub.ready;
-      const publisher = client(instances[1]!.url);
-      // Cut every 100 messages, whether or not the previous reconnect has finished.
-      for (let n = 1; n <= 1000; n++) {
-        await publisher.api.emit({ name: "cuts", n });
-        if (n % 100 === 50) proxy.reset();
-      }
-      await until(() => received.length >= 1000, 20_000, "1000 messages");
-      assert.ok(recoveries.length >= 3 && recoveries.every((r) => r), `every resubscribe recovered: ${recoveries}`);
-      assert.deepEqual(received, Array.from({ length: 1000 }, (_, i) => i + 1));
-    } finally {
-      await proxy.close();
-    }
+    const { received, recoveries } = await runCutSubscriber(client, instances[0]!.url, instances[1]!.url, "cuts", 1000);
+    assert.ok(recoveries.length >= 3 && recoveries.every((r) => r), `every resubscribe recovered: ${recoveries}`);
+    assert.deepEqual(received, Array.from({ length: 1000 }, (_, i) => i + 1));
   });
 
   it("presence is shared: each instance's subscribers see members on all three, and leaves", async () => {
