@@ -9,6 +9,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { chromiumAvailable } from "./fixtures/chromium.ts";
 import { RUNTIME } from "./fixtures/serve.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -40,6 +41,19 @@ describe(`benchmark smoke run (${RUNTIME} share)`, () => {
       if (target.startsWith("tether")) assert.ok(figures.length >= metrics.length, "the report printed no figures");
     });
   }
+
+  const browserTargets = RUNTIME === "bun" ? ["tether-bun", "socketio-polling-node"] : ["tether-deno"];
+  it(`browser latency in Chromium (${browserTargets.join(", ")}): every transport answers calls, the fallback over HTTP`, { skip: !chromiumAvailable && "chromium is not installed" }, () => {
+    const run = spawnSync(`${root}node_modules/.bin/bun`, ["bench/browser-latency.ts", "--smoke", `--only=${browserTargets.join(",")}`], { cwd: root, encoding: "utf8", timeout: 60_000 });
+    assert.equal(run.status, 0, `browser bench smoke failed (exit ${run.status}):\n${run.stderr.slice(-3000)}`);
+    const figures = run.stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
+    const transports = RUNTIME === "bun" ? ["tether-ws", "tether-http", "socketio-polling"] : ["tether-ws", "tether-http"];
+    for (const transport of transports) {
+      const figure = figures.find((f) => f.metric === "browser_latency" && f.transport === transport);
+      assert.ok(figure !== undefined, `no browser latency for ${transport}`);
+      assert.ok(figure.calls > 0 && figure.p50 > 0 && figure.p99 >= figure.p50, `${transport} measured nothing: ${JSON.stringify(figure)}`);
+    }
+  });
 
   const pair = RUNTIME === "bun" ? ["tether-bun", "raw-bun"] : ["tether-deno", "raw-deno"];
   it(`--idle: ${pair.join(" and ")} each hold every idle subscribed connection, from two load generators, and report CPU and RSS`, () => {

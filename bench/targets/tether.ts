@@ -23,6 +23,9 @@ const contract = defineContract({
   feed: topic({ message: Message, clientPublish: true }),
 });
 
+/** The bench contract's type, for the browser bench's client (bench/browser/page.ts). */
+export type BenchContract = typeof contract;
+
 const service = createService(contract, {
   echo: (input) => input,
   pub: (message, ctx) => ctx.publish("feed", undefined, message),
