@@ -3,7 +3,8 @@
  * (playwright-core, Debian's /usr/bin/chromium) makes one `echo` call at a time for `--seconds`
  * after a warm-up, over each transport: Tether over WebSocket and over its HTTP fallback (the
  * page's WebSocket is blocked) on Bun and on Deno, Socket.IO over websocket and over polling
- * (`transports: ["polling"]`) on Node and on Bun. Every target is its own process (as in run.ts);
+ * (`transports: ["polling"]`) on Node and on Bun; and, as the floor of any transport making one
+ * HTTP request per call, a bare `fetch` POST to the Tether servers that is answered at once. Every target is its own process (as in run.ts);
  * the repeats run round-robin over the targets; each figure is the median over repeats, with the
  * min–max. The server's CPU per call is read from /proc over the measured window.
  *
@@ -25,8 +26,8 @@ const CHROMIUM = "/usr/bin/chromium";
 
 /** Each target and the transports measured on it (the Socket.IO targets serve one transport each). */
 const CASES: { target: string; transports: Transport[] }[] = [
-  { target: "tether-bun", transports: ["tether-ws", "tether-http"] },
-  { target: "tether-deno", transports: ["tether-ws", "tether-http"] },
+  { target: "tether-bun", transports: ["tether-ws", "tether-http", "fetch-floor"] },
+  { target: "tether-deno", transports: ["tether-ws", "tether-http", "fetch-floor"] },
   { target: "socketio-node", transports: ["socketio-ws"] },
   { target: "socketio-polling-node", transports: ["socketio-polling"] },
   { target: "socketio-bun", transports: ["socketio-ws"] },
@@ -36,6 +37,7 @@ const CASES: { target: string; transports: Transport[] }[] = [
 const LABELS: Record<Transport, string> = {
   "tether-ws": "Tether WebSocket",
   "tether-http": "**Tether HTTP fallback**",
+  "fetch-floor": "bare `fetch` POST answered at once (the floor)",
   "socketio-ws": "Socket.IO 4.8 websocket",
   "socketio-polling": "Socket.IO 4.8 polling",
 };
@@ -95,7 +97,7 @@ async function measure(browser: Awaited<ReturnType<typeof chromium.launch>>, scr
     await page.unrouteAll();
     if (!await page.evaluate(() => crossOriginIsolated)) throw new Error("The bench page is not cross-origin isolated: performance.now() would be coarse");
     const used = await page.evaluate((t) => (globalThis as unknown as { bench: import("./browser/page.ts").PageBench }).bench.connect(t), transport);
-    const expected = transport === "tether-http" || transport === "socketio-polling" ? /http|polling/ : /websocket/;
+    const expected = transport === "tether-http" || transport === "fetch-floor" || transport === "socketio-polling" ? /http|polling/ : /websocket/;
     if (!expected.test(used)) throw new Error(`${transport} ran over ${used}`);
     await page.evaluate((ms) => (globalThis as unknown as { bench: import("./browser/page.ts").PageBench }).bench.calls(ms, false), warmupMs);
     const window = startWindow(pid);

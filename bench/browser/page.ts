@@ -10,8 +10,11 @@ import { httpFallback } from "../../client/http.ts";
 import { io, type Socket } from "socket.io-client";
 import type { BenchContract } from "../targets/tether.ts";
 
-/** The transports the bench compares. */
-export type Transport = "tether-ws" | "tether-http" | "socketio-ws" | "socketio-polling";
+/**
+ * The transports the bench compares; `fetch-floor` is no transport but the floor of one: a bare
+ * `fetch` POST to the same server, answered at once (a refused fallback POST, 400), body read.
+ */
+export type Transport = "tether-ws" | "tether-http" | "fetch-floor" | "socketio-ws" | "socketio-polling";
 
 /** The call payload every target echoes (as the load generator's). */
 const PAYLOAD = { text: "hello, benchmark", n: 42, ok: true };
@@ -43,6 +46,12 @@ let closeLink: (() => void) | undefined;
 /** Connects over `transport` to the page's own origin; resolves once a call can be made. */
 async function connect(transport: Transport): Promise<string> {
   const origin = location.origin;
+  if (transport === "fetch-floor") {
+    const init = { method: "POST", body: "{}", headers: { "content-type": "application/json" } };
+    call = () => fetch("/ws/http", init).then((response) => response.text());
+    closeLink = undefined;
+    return "http";
+  }
   if (transport === "tether-ws" || transport === "tether-http") {
     const fallback = httpFallback({ WebSocket: BlockedWebSocket as unknown as typeof WebSocket });
     const url = `${origin.replace(/^http/, "ws")}/ws`;
