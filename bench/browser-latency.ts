@@ -4,9 +4,10 @@
  * after a warm-up, over each transport: Tether over WebSocket and over its HTTP fallback (the
  * page's WebSocket is blocked) on Bun and on Deno, Socket.IO over websocket and over polling
  * (`transports: ["polling"]`) on Node and on Bun; and, as the floor of any transport making one
- * HTTP request per call, a bare `fetch` POST to the Tether servers that is answered at once. Every target is its own process (as in run.ts);
- * the repeats run round-robin over the targets; each figure is the median over repeats, with the
- * min–max. The server's CPU per call is read from /proc over the measured window.
+ * HTTP request per call, a bare `fetch` POST to the Tether servers that is answered at once.
+ * Every target is its own process (as in run.ts); the repeats run round-robin over the targets;
+ * each figure is the median over repeats, with the min–max. The server's CPU per call is read
+ * from /proc over the measured window.
  *
  * Flags: `--smoke` (one short repeat: proves it runs), `--repeats=N` (default 3), `--seconds=S`
  * (default 3, after 1 s of warm-up), `--only=id,id` (target ids below), `--out=FILE`.
