@@ -44,7 +44,7 @@ describe(`benchmark smoke run (${RUNTIME} share)`, () => {
 
   const browserTargets = RUNTIME === "bun" ? ["tether-bun", "socketio-polling-node"] : ["tether-deno"];
   it(`browser latency in Chromium (${browserTargets.join(", ")}): every transport answers calls, the fallback over HTTP`, { skip: !chromiumAvailable && "chromium is not installed" }, () => {
-    const run = spawnSync(`${root}node_modules/.bin/bun`, ["bench/browser-latency.ts", "--smoke", `--only=${browserTargets.join(",")}`], { cwd: root, encoding: "utf8", timeout: 60_000 });
+    const run = spawnSync(`${root}node_modules/.bin/bun`, ["bench/browser-latency.ts", "--smoke", `--only=${browserTargets.join(",")}`], { cwd: root, encoding: "utf8", timeout: 45_000 });
     assert.equal(run.status, 0, `browser bench smoke failed (exit ${run.status}):\n${run.stderr.slice(-3000)}`);
     const figures = run.stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
     const transports = RUNTIME === "bun" ? ["tether-ws", "tether-http", "socketio-polling"] : ["tether-ws", "tether-http"];
