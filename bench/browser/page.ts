@@ -85,6 +85,7 @@ async function calls(ms: number, keep: boolean): Promise<number[]> {
 }
 
 /** What the runner calls through `page.evaluate`. */
-const bench = { connect, calls, echo: () => call!(), close: () => closeLink?.() };
+const bench = { connect, calls, close: () => closeLink?.() };
 (globalThis as unknown as { bench: typeof bench }).bench = bench;
+/** The page's `globalThis.bench`: connect over a transport, make calls, close. */
 export type PageBench = typeof bench;
