@@ -15,7 +15,7 @@ export type Scenario = "throughput" | "latency" | "fanout" | "fanout-client" | "
 /** One reported number. */
 export interface Figure {
   target: string;
-  metric: "rpc_throughput" | "rpc_latency_p50" | "rpc_latency_p99" | "fanout" | "fanout_client" | "fanout_broadcast" | "memory_per_conn";
+  metric: "rpc_throughput" | "rpc_latency_p50" | "rpc_latency_p99" | "fanout" | "fanout_client" | "fanout_broadcast" | "memory_per_conn" | "memory_per_conn_next";
   unit: string;
   /** Median over the repeats. */
   value: number;
@@ -42,6 +42,7 @@ const METRICS: { scenario: Scenario; metric: Figure["metric"]; field: string; un
   { scenario: "fanout-client", metric: "fanout_client", field: "value", unit: "deliveries/s", better: "higher" },
   { scenario: "fanout-broadcast", metric: "fanout_broadcast", field: "value", unit: "deliveries/s", better: "higher" },
   { scenario: "memory", metric: "memory_per_conn", field: "value", unit: "KB/conn", better: "lower" },
+  { scenario: "memory", metric: "memory_per_conn_next", field: "next", unit: "KB/conn", better: "lower" },
 ];
 
 /** The median of some numbers (the mean of the middle two for an even count). */
@@ -173,8 +174,12 @@ export function markdown(all: Figure[], bundles: BundleSize[], gs: Goal[]): stri
       return [label(f.target), by, (f.cpuPerOp ?? 0).toFixed(2), cpu, fmt(f.value), s ? ratio(f.value / s.value) : "–", String(f.lost), gen(f)];
     }),
   );
-  table("Memory (server RSS per idle subscribed connection, after a full GC)", ["Target", "KB/conn", "× raw", "× best peer"],
-    rows("memory_per_conn").map((f) => [label(f.target), fmt(f.value), ratio(f.vsLimit), ratio(f.vsBestPeer)]));
+  const next = (f: Figure) => rows("memory_per_conn_next").find((n) => n.target === f.target);
+  table(
+    "Memory (server RSS per idle subscribed connection, after a full GC; next: per connection of a second batch as large, beside the first)",
+    ["Target", "KB/conn", "× raw", "× best peer", "next KB/conn", "next × raw"],
+    rows("memory_per_conn").map((f) => [label(f.target), fmt(f.value), ratio(f.vsLimit), ratio(f.vsBestPeer), fmt(next(f)?.value ?? NaN), ratio(next(f)?.vsLimit ?? null)]),
+  );
   const bestBundle = Math.min(...bundles.filter((b) => b.kind === "peer").map((b) => b.gzipped));
   table("Client bundle (esbuild, browser, minified; gzip -9)", ["Client", "minified", "gzipped", "× best peer"],
     bundles.map((b) => [b.label, `${(b.minified / 1024).toFixed(1)} KB`, `${(b.gzipped / 1024).toFixed(1)} KB`, b.kind === "tether" ? ratio(b.gzipped / bestBundle) : "–"]));
