@@ -76,9 +76,8 @@ export function createConnection<C extends ContractTree>(url: string, options: C
   };
   const retry = createRetryTimer(() => void connect());
   const idle = createIdleClose(options.lazy, busy, closeIdle);
-  const touchIdle = () => idle.touch();
-  const requests = createRequests(send, wake, touchIdle, options.queueSize ?? 100);
-  const subscriptions = createSubscriptions(send, requests.nextId, wake, touchIdle);
+  const requests = createRequests(send, wake, idle.touch, options.queueSize ?? 100);
+  const subscriptions = createSubscriptions(send, requests.nextId, wake, idle.touch);
   const served = createImplementations(options.implement, send);
   const liveness = createLiveness(send, (reason) => dropped(CloseCode.HEARTBEAT_TIMEOUT, reason));
   const onFrame = createFrameRouter({ requests, subscriptions, served, liveness, send, opened });
@@ -186,7 +185,7 @@ export function createConnection<C extends ContractTree>(url: string, options: C
     subscriptions.resubscribeAll();
     requests.flush();
     if (reconnected) events.emit("reconnect", { attempt });
-    touchIdle();
+    idle.touch();
   }
 
   // ---- lazy mode: connect on first use, close once idle ----
