@@ -164,7 +164,7 @@ export class RedisLink {
       this.logger?.warn("broker publish failed; callers get an error until the link is back", {
         channel,
         link: this.state,
-        error: error instanceof Error ? error.message : String(error),
+        error: error instanceof Error ? error.message || error.name : String(error),
       });
     }
   }

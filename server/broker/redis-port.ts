@@ -69,10 +69,17 @@ export interface PortSocket {
   reconnectStrategy: (retries: number) => number;
 }
 
+/**
+ * No per-command timeout: node-redis 6 fails a command 5 s after it was queued, answered or not, so
+ * the tail of a long burst failed while the link drained it fine (publishes rejected with an empty
+ * TimeoutError). The link's watchdog finds a stalled connection instead and fails what waits on it.
+ */
+const commandOptions = { timeout: 0 };
+
 /** One Redis node: a command connection (no offline queue: commands fail at once while Redis is down) and a pub/sub one. */
 export function singleNodePort(url: string, socket: PortSocket): RedisPort {
-  const cmd = createClient({ url, socket, disableOfflineQueue: true });
-  const sub = createClient({ url, socket });
+  const cmd = createClient({ url, socket, disableOfflineQueue: true, commandOptions });
+  const sub = createClient({ url, socket, commandOptions });
   for (const client of [cmd, sub]) {
     // Without an error listener node-redis would throw the error and end the process.
     client.on("error", () => {});
@@ -131,7 +138,7 @@ export function singleNodePort(url: string, socket: PortSocket): RedisPort {
 
 /** A Redis Cluster, discovered from any of `urls`; its channels are sharded. */
 export function clusterPort(urls: string[], socket: PortSocket): RedisPort {
-  const cluster = createCluster({ rootNodes: urls.map((url) => ({ url })), defaults: { socket, disableOfflineQueue: true } });
+  const cluster = createCluster({ rootNodes: urls.map((url) => ({ url })), defaults: { socket, disableOfflineQueue: true }, commandOptions });
   cluster.on("error", () => {});
   cluster.on("node-error", () => {});
   // A sharded pub/sub message does not say which master's connection it came on: on a cluster a
