@@ -95,9 +95,10 @@ export interface GeneratorProcess {
   result(timeoutMs: number): Promise<Record<string, number | string>>;
 }
 
-/** Starts the load generator on Bun with a job. */
-export function spawnGenerator(job: object): GeneratorProcess {
-  const child = spawn(join(BIN, "bun"), [join(BENCH_DIR, "load", "generator.ts"), JSON.stringify(job)], {
+/** Starts the load generator on Bun with a job; `prefix` runs it through another command (e.g. `taskset -c 1`). */
+export function spawnGenerator(job: object, prefix: string[] = []): GeneratorProcess {
+  const [command, ...args] = [...prefix, join(BIN, "bun"), join(BENCH_DIR, "load", "generator.ts"), JSON.stringify(job)];
+  const child = spawn(command!, args, {
     cwd: BENCH_DIR,
     stdio: ["ignore", "pipe", "pipe"],
     // Bun's fetch allows 256 requests at once by default: the HTTP transports hold one per session.
@@ -126,6 +127,6 @@ export function spawnGenerator(job: object): GeneratorProcess {
 }
 
 /** Runs the load generator on Bun with a job and returns the JSON line it printed. */
-export function runGenerator(job: object, timeoutMs: number): Promise<Record<string, number | string>> {
-  return spawnGenerator(job).result(timeoutMs);
+export function runGenerator(job: object, timeoutMs: number, prefix: string[] = []): Promise<Record<string, number | string>> {
+  return spawnGenerator(job, prefix).result(timeoutMs);
 }

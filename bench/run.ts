@@ -9,7 +9,8 @@
  * (add the HTTP transports: Tether's fallback, Socket.IO polling), `--out=FILE` (also write the report
  * there). `--idle[=N]` (idle.ts) and `--scaling` (scaling.ts) run those scenarios instead of the
  * default set; `--with-idle[=N]` runs the default set, then the idle scenario on the same targets,
- * into one report.
+ * into one report. `--pin` runs each target on CPU 0 and the load generator on CPU 1 (`taskset`; Linux,
+ * 2 cores or more): each has a core of its own, which steadies the CPU per call on a 2-core machine.
  * Exits 1 when a scenario failed or lost anything.
  * @module
  */
@@ -57,12 +58,14 @@ const sizes = smoke
 const samples = new Map<string, Map<Scenario, Sample[]>>();
 const failures: string[] = [];
 const started = Date.now();
+/** With `--pin`: the commands that run a target on CPU 0 and the generator on CPU 1. */
+const pin = flags.has("pin") ? { target: ["taskset", "-c", "0"], generator: ["taskset", "-c", "1"] } : { target: [], generator: [] };
 
 /** Runs scenarios against one fresh process of a target. */
 async function session(target: (typeof TARGETS)[number], scenarios: Scenario[]): Promise<void> {
   let running;
   try {
-    running = await startTarget(target);
+    running = await startTarget(target, pin.target);
   } catch (error) {
     failures.push(`${target.id}: ${(error as Error).message}`);
     return;
@@ -70,7 +73,7 @@ async function session(target: (typeof TARGETS)[number], scenarios: Scenario[]):
   try {
     for (const scenario of scenarios) {
       const job: GeneratorJob = { scenario, driver: target.driver, port: running.port, pid: running.pid, measureMs, ...sizes };
-      const sample = await runGenerator(job, 120_000);
+      const sample = await runGenerator(job, 120_000, pin.generator);
       const line = `${target.id} ${scenario}: ${JSON.stringify(sample)}`;
       console.error(line);
       if (typeof sample.failed === "string") failures.push(line);
