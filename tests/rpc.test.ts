@@ -241,4 +241,25 @@ describe(`RPC over a real ${RUNTIME} server`, () => {
       await raw.close();
     }
   });
+  it("a handler that closes its own connection before it awaits sees its signal aborted with DISCONNECTED, not at its timeout", async () => {
+    let reason: unknown;
+    const leaving = createService(defineContract({ leave: procedure({ output: v.string() }) }), {
+      leave: (_input, ctx) => {
+        leaving.disconnect(ctx.connectionId);
+        return new Promise<string>((_resolve, reject) => ctx.signal.addEventListener("abort", () => reject((reason = ctx.signal.reason))));
+      },
+    }, { callTimeout: 60_000 });
+    const own = await serve(leaving);
+    try {
+      const raw = await openRaw(own.url);
+      raw.send({ type: "call", id: 1, method: "leave" });
+      await raw.closed;
+      await until(() => reason !== undefined, 5000, "the handler's signal to abort");
+      assert.ok(reason instanceof RpcError);
+      assert.equal(reason.code, "DISCONNECTED");
+      await until(() => leaving.stats().inflight === 0, 5000, "the call to be released");
+    } finally {
+      await own.stop();
+    }
+  });
 });
