@@ -1,0 +1,60 @@
+/**
+ * The cost of one call in-process, without sockets or the load generator: `bun bench/call-cost.ts`
+ * or `deno run -A bench/call-cost.ts`. Sends 100,000 `echo` call frames of the bench contract
+ * (valibot input and output schemas, as bench/targets/tether.ts) through `service.receive` to a
+ * socket that keeps the last answer, alternating with a "raw" loop that does the raw echo's
+ * `JSON.parse` + `JSON.stringify` of its own frames; prints the best µs per call of each over
+ * `ROUNDS` rounds (environment, default 10). `ONLY=tether` or `ONLY=raw` runs one loop alone, e.g.
+ * under `deno run -A --v8-flags=--trace-gc` to count the bytes a call allocates.
+ * @module
+ */
+import process from "node:process";
+import * as v from "valibot";
+import { createService, defineContract, procedure } from "../server/mod.ts";
+import type { Socket } from "../server/connection.ts";
+
+const Payload = v.object({ text: v.string(), n: v.number(), ok: v.boolean() });
+const service = createService(defineContract({ echo: procedure({ input: Payload, output: Payload }) }), { echo: (input) => input }, {
+  limits: { ratePerSecond: Infinity },
+});
+
+let last: unknown;
+const socket: Socket = { send: (frame) => ((last = frame), "written"), close() {}, bufferedAmount: () => 0 };
+const conn = service.open(socket, undefined, "127.0.0.1", undefined);
+
+const CALLS = 100_000;
+const PAYLOAD = JSON.stringify({ text: "hello, benchmark", n: 42, ok: true });
+const calls = Array.from({ length: CALLS }, (_, i) => `{"type":"call","id":${i + 1},"method":"echo","input":{"json":${PAYLOAD}}}`);
+const raws = Array.from({ length: CALLS }, (_, i) => `{"id":${i + 1},"input":${PAYLOAD}}`);
+
+/** µs per call of one round through the service. */
+function tether(): number {
+  const t = performance.now();
+  for (let i = 0; i < CALLS; i++) service.receive(conn, calls[i]!);
+  return ((performance.now() - t) * 1000) / CALLS;
+}
+
+/** µs per call of one round of the raw echo's work. */
+function raw(): number {
+  const t = performance.now();
+  for (let i = 0; i < CALLS; i++) {
+    const frame = JSON.parse(raws[i]!) as { id: number; input: unknown };
+    last = JSON.stringify({ id: frame.id, output: frame.input });
+  }
+  return ((performance.now() - t) * 1000) / CALLS;
+}
+
+const only = process.env.ONLY;
+const rounds = Number(process.env.ROUNDS ?? 10);
+let best = { tether: Infinity, raw: Infinity };
+for (let r = 0; r < rounds; r++) {
+  if (only !== "raw") {
+    best = { ...best, tether: Math.min(best.tether, tether()) };
+    if (!String(last).startsWith(`{"type":"result","id":${CALLS},`)) throw new Error(`The service did not answer: ${String(last)}`);
+  }
+  if (only !== "tether") best = { ...best, raw: Math.min(best.raw, raw()) };
+}
+const runtime = "Bun" in globalThis ? "Bun" : "Deno";
+console.log(`${runtime}: Tether ${best.tether.toFixed(2)} µs/call, raw parse + stringify ${best.raw.toFixed(2)} µs/call (best of ${rounds} × ${CALLS})`);
+service.closed(conn);
+process.exit(0);
