@@ -62,6 +62,20 @@ async function openSession(base: string, headers: Record<string, string> = {}): 
   return session;
 }
 
+
+/** A service beating every 100 ms (timeout 400 ms) behind an HTTP-only proxy, and a fallback client of it; `stop` ends all three. */
+async function quickOverHttp() {
+  const quickServer = await serve(createService(contract, { echo: (s) => s, wait: () => "" }, { heartbeat: { interval: 100, timeout: 400 } }));
+  const proxy = await startHttpProxy([quickServer.port]);
+  const fallback = httpFallback();
+  const client = createClient<typeof contract>(proxy.via(quickServer.url), { WebSocket: fallback.WebSocket, reconnect: { min: 20, max: 100 } });
+  const stop = async () => {
+    client.close();
+    await proxy.close();
+    await quickServer.stop();
+  };
+  return { quickServer, proxy, fallback, client, stop };
+}
 describe(`HTTP fallback endpoints on ${RUNTIME}: bad input, limits, liveness, shutdown`, () => {
   let service: ReturnType<typeof makeService>;
   let server: RunningServer;
@@ -200,11 +214,7 @@ describe(`HTTP fallback endpoints on ${RUNTIME}: bad input, limits, liveness, sh
   });
 
   it("a session that never posts is closed by the heartbeat (4000); a client whose stream stalls reconnects", async () => {
-    const quick = createService(contract, { echo: (s) => s, wait: () => "" }, { heartbeat: { interval: 100, timeout: 400 } });
-    const quickServer = await serve(quick);
-    const proxy = await startHttpProxy([quickServer.port]);
-    const fallback = httpFallback();
-    const client = createClient<typeof contract>(proxy.via(quickServer.url), { WebSocket: fallback.WebSocket, reconnect: { min: 20, max: 100 } });
+    const { quickServer, proxy, fallback, client, stop } = await quickOverHttp();
     try {
       const silent = await openSession(`http://127.0.0.1:${quickServer.port}/ws/http`);
       await until(() => silent.closed !== undefined, 5000, "the heartbeat close");
@@ -222,18 +232,12 @@ describe(`HTTP fallback endpoints on ${RUNTIME}: bad input, limits, liveness, sh
       await until(() => client.state === "open" && client.connectionId !== first, 5000, "a new session");
       assert.equal(await client.api.echo("back"), "back");
     } finally {
-      client.close();
-      await proxy.close();
-      await quickServer.stop();
+      await stop();
     }
   });
 
   it("an idle client over the HTTP fallback stays open past several timeouts: its beats go by POST, the server's come on the stream", async () => {
-    const quick = createService(contract, { echo: (s) => s, wait: () => "" }, { heartbeat: { interval: 100, timeout: 400 } });
-    const quickServer = await serve(quick);
-    const proxy = await startHttpProxy([quickServer.port]);
-    const fallback = httpFallback();
-    const client = createClient<typeof contract>(proxy.via(quickServer.url), { WebSocket: fallback.WebSocket, reconnect: { min: 20, max: 100 } });
+    const { fallback, client, stop } = await quickOverHttp();
     try {
       await client.ready();
       assert.equal(fallback.transport, "http");
@@ -246,9 +250,7 @@ describe(`HTTP fallback endpoints on ${RUNTIME}: bad input, limits, liveness, sh
       assert.notEqual(client.latency, undefined, "the first interval's ping was answered");
       assert.equal(await client.api.echo("idle"), "idle");
     } finally {
-      client.close();
-      await proxy.close();
-      await quickServer.stop();
+      await stop();
     }
   });
 
