@@ -26,7 +26,7 @@ export interface RelayWaiter<R> {
   counted: number;
   /** A reply arrived (count it, or settle and `forget` the request). */
   reply(reply: RelayReply<R>): void;
-  /** Every expected reply was counted; the request is already forgotten. */
+  /** Every expected reply was counted: settle, and `forget` the request. */
   complete(): void;
 }
 
@@ -70,9 +70,7 @@ export function createInstanceRelay<Q extends object, R extends object, W extend
 
   const check = (id: number) => {
     const w = pending.get(id);
-    if (w === undefined || w.expected === undefined || w.counted < w.expected) return;
-    pending.delete(id);
-    w.complete();
+    if (w !== undefined && w.expected !== undefined && w.counted >= w.expected) w.complete();
   };
   const onReply = (text: string) => {
     const message = JSON.parse(text) as RelayReply<R>;

@@ -77,11 +77,7 @@ export function redisClientCalls(redis: RedisPort, prefix: string, instance: str
           done: finish,
           reply: (message) => ("answer" in message ? finish(message.answer) : void p.counted++),
           // Every instance PUBLISH reached said "absent": the connection is open nowhere.
-          complete: () => {
-            clearTimeout(timer);
-            signal?.removeEventListener("abort", onAbort);
-            resolve(undefined);
-          },
+          complete: () => finish(undefined),
         };
         id = relay.wait(p);
         onAbort = () => {

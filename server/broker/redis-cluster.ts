@@ -33,7 +33,7 @@ interface Pending extends RelayWaiter<{ a: unknown }> {
 export function redisCluster(redis: RedisPort, prefix: string, instance: string, timeout: number): RedisClusterRelay {
   const relay = createInstanceRelay<{ q: unknown }, { a: unknown }, Pending>(redis, `${prefix}c`, instance);
 
-  /** Settles a query with what it has (the timeout, or the broker closing). */
+  /** Settles a query with what it has (every answer, the timeout, or the broker closing). */
   const settle = (id: number) => {
     const p = relay.forget(id);
     if (p === undefined) return;
@@ -67,10 +67,7 @@ export function redisCluster(redis: RedisPort, prefix: string, instance: string,
           done,
           fail,
           reply: ({ a }) => void (p.counted = p.answers.push(a)),
-          complete: () => {
-            clearTimeout(p.timer);
-            done({ answers: p.answers, missing: Math.max(0, (p.expected ?? 0) - p.answers.length) });
-          },
+          complete: () => settle(id),
         };
         id = relay.wait(p);
       });
