@@ -15,11 +15,11 @@ import { type Connection, REFUSAL_WINDOW } from "./connection.ts";
 import { simpleErrorFrame, toIssues } from "./error-frame.ts";
 import { OVERSIZE_CLOSE_FACTOR } from "./options.ts";
 import type { Core } from "./core.ts";
+import { BEAT } from "./heartbeat.ts";
 import { PendingRequest } from "./requests.ts";
 import { subscribe } from "./subscribe.ts";
 import { clientPublish, unsubscribe } from "./subscriptions.ts";
 
-const PONG = JSON.stringify({ type: "pong" });
 
 /** Each client frame's schema by its `type`: validating one object schema skips the variant's search, which allocates a Set per frame. */
 const FRAME_SCHEMAS = new Map<unknown, v.GenericSchema<unknown, ClientFrame>>(ClientFrame.options.map((schema) => [schema.entries.type.literal, schema]));
@@ -60,7 +60,7 @@ export function receive<A>(core: Core<A>, conn: Connection<A>, data: string | Ar
     return refuseRate(core, conn, admission);
   }
   // The client's beat (PROTOCOL.md section 6), one per connection per interval: nothing to parse or answer.
-  if (data === PONG) return;
+  if (data === BEAT) return;
   // A binary frame's limit is on its bytes, attachments included: a split frame's head and the attachments it announces (PROTOCOL.md section 1.1).
   const size = bytes === undefined ? (data as string).length : bytes.byteLength + (following?.reduce((n, length) => n + length, 0) ?? 0);
   if (size > limits.maxFrameBytes * OVERSIZE_CLOSE_FACTOR) {
@@ -163,7 +163,7 @@ function dispatch<A>(core: Core<A>, conn: Connection<A>, frame: ClientFrame): vo
     case "auth":
       return void reauthenticate(core, conn, frame.id, frame.token);
     case "ping":
-      return void conn.send(frame.ts === undefined ? PONG : JSON.stringify({ type: "pong", ts: frame.ts }));
+      return void conn.send(frame.ts === undefined ? BEAT : JSON.stringify({ type: "pong", ts: frame.ts }));
     case "pong":
       return;
     case "result":

@@ -19,7 +19,7 @@ export interface HeartbeatOptions {
 export const DEFAULT_HEARTBEAT: HeartbeatOptions = { interval: 20_000, timeout: 45_000 };
 
 /** The beat: an unsolicited pong (RFC 6455 allows one as a one-way heartbeat; clients ignore a pong without `ts`). */
-const BEAT = JSON.stringify({ type: "pong" });
+export const BEAT = JSON.stringify({ type: "pong" });
 /** Sent only to a peer silent for longer than {@link Heartbeat.pingAfter}: a client that only answers pings still answers it. */
 const PING = JSON.stringify({ type: "ping" });
 
@@ -30,15 +30,6 @@ function beatChannel(slice: number): string {
 
 /** A sweep's share of the timeout: a silent peer is closed at most this fraction of the timeout late (plus timer delay). */
 const SWEEP_FRACTION = 20;
-
-/**
- * The runtime's own idle check (Bun's `idleTimeout`), in whole seconds: twice the heartbeat timeout,
- * capped at Bun's maximum, 960 s. Bun resets it on every frame it sends, the beats included, so it
- * never fires before Tether's sweep: it only covers a server that stopped beating.
- */
-export function runtimeIdleTimeout(options: HeartbeatOptions): number {
-  return Math.min(960, Math.ceil((2 * options.timeout) / 1000));
-}
 
 /**
  * Liveness for every connection with one timer: it sweeps about every `min(interval, timeout / 20)`

@@ -9,11 +9,20 @@ import type { ContractTree } from "../../shared/contract.ts";
 import type { RpcError } from "../../shared/errors.ts";
 import { SUBPROTOCOL } from "../../shared/protocol.ts";
 import type { Connection, SendResult } from "../connection.ts";
-import { runtimeIdleTimeout } from "../heartbeat.ts";
+import type { HeartbeatOptions } from "../heartbeat.ts";
 import { type Route, routeRequest } from "../http.ts";
 import { OVERSIZE_CLOSE_FACTOR } from "../options.ts";
 import type { Service } from "../service.ts";
 import type { RunningServer, ServeOptions } from "./serve-options.ts";
+
+/**
+ * The runtime's own idle check (Bun's `idleTimeout`), in whole seconds: twice the heartbeat timeout,
+ * capped at Bun's maximum, 960 s. Bun resets it on every frame it sends, the beats included, so it
+ * never fires before Tether's sweep: it only covers a server that stopped beating.
+ */
+function runtimeIdleTimeout(options: HeartbeatOptions): number {
+  return Math.min(960, Math.ceil((2 * options.timeout) / 1000));
+}
 
 /** The members of Bun's ServerWebSocket this adapter uses. */
 interface BunSocket {
