@@ -8,7 +8,7 @@
  * @module
  */
 import * as v from "valibot";
-import { decode, encode, type Payload } from "../shared/codec.ts";
+import { decode, encodeText, type Payload } from "../shared/codec.ts";
 import type { AnyProcedure } from "../shared/contract.ts";
 import type { CallInput, CallOutput } from "../shared/contract-types.ts";
 import { type ErrorCode, RpcError } from "../shared/errors.ts";
@@ -95,7 +95,7 @@ export class ClientCalls {
       if (!parsed.success) throw new TypeError(`Cannot call "${method}" on the client: input failed validation: ${parsed.issues[0].message}`);
     }
     // Sent as given, as a client sends a call: the receiving side validates it and applies the schema's transforms.
-    const text = JSON.stringify(encode(input));
+    const text = encodeText(input);
     const { signal } = options;
     const timeout = options.timeout ?? this.parts.timeout;
     if (signal?.aborted === true) throw abortError(signal.reason);

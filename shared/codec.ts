@@ -145,8 +145,9 @@ function nestingDepth(text: string): number {
  */
 export function topicKey(params: unknown): string {
   if (params === undefined) return "";
-  const payload = encode(params);
-  return canonicalJson(payload.meta === undefined ? payload.json : payload);
+  // Never the attachments of a frame being built: a key holds its binary values' bytes (as base64).
+  const [json, values] = encodeValue(params, undefined);
+  return canonicalJson(values === undefined ? json : { json, meta: { values, v: 1 } });
 }
 
 /**
