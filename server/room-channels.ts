@@ -12,7 +12,7 @@ import type { Connection } from "./connection.ts";
 import type { RoomRegistry } from "./rooms.ts";
 
 /** The native channel of a room's members among a topic instance's subscribers (a NUL never occurs in a channel name). */
-export function roomChannelOf(channel: string, room: string): string {
+function roomChannelOf(channel: string, room: string): string {
   return `${channel}\u0000${room}`;
 }
 
@@ -33,11 +33,6 @@ export class RoomChannels {
 
   constructor(private readonly rooms: RoomRegistry) {
     rooms.onMembership = (conn, room, joined) => this.membership(conn, room, joined);
-  }
-
-  /** Number of topic instances with at least one room channel (for leak tests). */
-  get size(): number {
-    return this.active.size;
   }
 
   /**
