@@ -11,14 +11,23 @@ import type { PROTOCOL_VERSION } from "./version.ts";
 export { CloseCode } from "./close-codes.ts";
 export { PROTOCOL_VERSION, SUBPROTOCOL } from "./version.ts";
 
+/** The longest string request id, in characters (a number id is any non-negative safe integer). */
+export const MAX_ID_LENGTH = 64;
+
+/** The longest procedure or topic name, in characters. */
+export const MAX_NAME_LENGTH = 256;
+
+/** The longest idempotency key of a call, in characters. */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 128;
+
 /** A request id chosen by the client: a non-negative safe integer or a string of at most 64 chars. */
 const Id = v.union([
   v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
-  v.pipe(v.string(), v.maxLength(64)),
+  v.pipe(v.string(), v.maxLength(MAX_ID_LENGTH)),
 ]);
 
 /** A dotted procedure or topic name such as `chat.send`. */
-const Name = v.pipe(v.string(), v.maxLength(256));
+const Name = v.pipe(v.string(), v.maxLength(MAX_NAME_LENGTH));
 
 /** A superjson payload as carried in a frame. */
 const PayloadSchema = v.object({
@@ -36,7 +45,7 @@ export const CallFrame = v.object({
   method: Name,
   input: v.optional(PayloadSchema),
   /** Optional key that makes a retried call return the first result instead of running twice. */
-  idempotencyKey: v.optional(v.pipe(v.string(), v.maxLength(128))),
+  idempotencyKey: v.optional(v.pipe(v.string(), v.maxLength(MAX_IDEMPOTENCY_KEY_LENGTH))),
 });
 
 /** Client -> server: abort the call with this id. */
