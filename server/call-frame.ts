@@ -7,15 +7,10 @@
  * @module
  */
 import type * as v from "valibot";
-import type { CallFrame } from "../shared/protocol.ts";
+import { type CallFrame, MAX_ID_LENGTH, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_NAME_LENGTH } from "../shared/protocol.ts";
 
 /** A call frame as validated. */
 export type CallFrameValue = v.InferOutput<typeof CallFrame>;
-
-/** The longest string id, method name and idempotency key (as in shared/protocol.ts). */
-const MAX_ID = 64;
-const MAX_NAME = 256;
-const MAX_KEY = 128;
 
 /**
  * The parsed frame as a call frame when it plainly is one, or undefined to let the protocol schema
@@ -27,16 +22,16 @@ export function plainCallFrame(value: unknown): CallFrameValue | undefined {
   const frame = value as { type?: unknown; id?: unknown; method?: unknown; input?: unknown; idempotencyKey?: unknown };
   if (frame.type !== "call" || !isId(frame.id)) return undefined;
   const { method, input, idempotencyKey } = frame;
-  if (typeof method !== "string" || method.length > MAX_NAME) return undefined;
+  if (typeof method !== "string" || method.length > MAX_NAME_LENGTH) return undefined;
   if (input !== undefined && !isPlainPayload(input)) return undefined;
-  if (idempotencyKey !== undefined && (typeof idempotencyKey !== "string" || idempotencyKey.length > MAX_KEY)) return undefined;
+  if (idempotencyKey !== undefined && (typeof idempotencyKey !== "string" || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH)) return undefined;
   const members = 3 + (input === undefined ? 0 : 1) + (idempotencyKey === undefined ? 0 : 1);
   return memberCount(value) === members ? (value as CallFrameValue) : undefined;
 }
 
 /** A request id: a non-negative safe integer, or a string of at most 64 characters. */
 function isId(id: unknown): boolean {
-  return typeof id === "number" ? Number.isSafeInteger(id) && id >= 0 : typeof id === "string" && id.length <= MAX_ID;
+  return typeof id === "number" ? Number.isSafeInteger(id) && id >= 0 : typeof id === "string" && id.length <= MAX_ID_LENGTH;
 }
 
 /** A payload `{ json, meta? }` with `meta` a plain object (its contents are checked later) and nothing else. */
