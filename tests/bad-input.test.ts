@@ -7,6 +7,7 @@ import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
 import { createService, defineContract, procedure, type RunningServer, type Service, topic } from "../server/mod.ts";
+import { MAX_ID_LENGTH, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_NAME_LENGTH } from "../shared/protocol.ts";
 import { type Frame, openRaw, type RawSocket } from "./fixtures/raw-socket.ts";
 import { RUNTIME, serve, until } from "./fixtures/serve.ts";
 import { connectTcp } from "./fixtures/tcp-client.ts";
@@ -114,6 +115,24 @@ describe(`bad input over raw WebSockets on ${RUNTIME}`, () => {
   });
   it("a method name over 256 characters gets BAD_REQUEST", async () => {
     assert.equal((await errorFor(await fresh(), { type: "call", id: 1, method: "m".repeat(300) })).code, "BAD_REQUEST");
+  });
+  it("an id, method name and idempotency key at their protocol limit pass the envelope; one character more gets BAD_REQUEST", async () => {
+    const ws = await fresh();
+    const input = { json: { a: 1, b: 2 } };
+    const long = (n: number) => "x".repeat(n);
+    const cases: [frame: object, code: string | undefined][] = [
+      [{ id: long(MAX_ID_LENGTH), method: "add", input }, undefined],
+      [{ id: long(MAX_ID_LENGTH + 1), method: "add", input }, "BAD_REQUEST"],
+      [{ id: 1, method: long(MAX_NAME_LENGTH) }, "NOT_FOUND"],
+      [{ id: 2, method: long(MAX_NAME_LENGTH + 1) }, "BAD_REQUEST"],
+      [{ id: 3, method: "add", input, idempotencyKey: long(MAX_IDEMPOTENCY_KEY_LENGTH) }, undefined],
+      [{ id: 4, method: "add", input, idempotencyKey: long(MAX_IDEMPOTENCY_KEY_LENGTH + 1) }, "BAD_REQUEST"],
+    ];
+    for (const [frame, code] of cases) {
+      ws.send({ type: "call", ...frame });
+      const answer = await ws.next((f) => f.type === "result" || f.type === "error");
+      assert.equal(answer.type === "error" ? answer.code : undefined, code, JSON.stringify(frame).slice(0, 80));
+    }
   });
   it("an unknown method gets NOT_FOUND", async () => {
     const e = await errorFor(await fresh(), { type: "call", id: 1, method: "nope" });
