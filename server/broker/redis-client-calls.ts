@@ -48,13 +48,21 @@ export function redisClientCalls(redis: RedisPort, prefix: string, instance: str
         const key = `${request.from}:${request.id}`;
         if ("cancel" in request) return running.get(key)?.abort();
         const controller = new AbortController();
-        const answer = run(request.call, controller.signal);
+        let answer: Promise<ClientAnswer> | undefined;
+        try {
+          answer = run(request.call, controller.signal);
+        } catch (error) {
+          answer = Promise.reject(error);
+        }
         if (answer === undefined) return relay.reply(request.from, request.id, { absent: true });
         running.set(key, controller);
-        answer.then((a) => {
+        const send = (a: ClientAnswer) => {
           running.delete(key);
           relay.reply(request.from, request.id, { answer: a });
-        });
+        };
+        // A run that fails (it should not: it answers errors) is the asker's INTERNAL at once, not an
+        // unhandled rejection (fatal on Deno) and a wait for the asker's timeout.
+        answer.then(send, () => send({ ok: false, code: "INTERNAL", message: `Client call "${request.call.method}" failed on the instance holding the connection` }));
       });
     },
     async call(call, signal) {
