@@ -4,7 +4,11 @@
  * after a warm-up, over each transport: Tether over WebSocket and over its HTTP fallback (the
  * page's WebSocket is blocked) on Bun and on Deno, Socket.IO over websocket and over polling
  * (`transports: ["polling"]`) on Node and on Bun; and, as the floor of any transport making one
- * HTTP request per call, a bare `fetch` POST to the Tether servers that is answered at once.
+ * HTTP request per call, a bare `fetch` POST to the Tether servers that is answered at once; and
+ * the TLS rows, over HTTP/2 to a bare echo on Bun and on Deno (bench/targets/h2-echo.ts, a
+ * self-signed certificate made with openssl): a `wss://` echo, one streamed upload per page whose
+ * lines come back on a long-lived response, and one POST per line: what a fallback with a
+ * streamed upload could reach at best (PROTOCOL.md §11 has none yet).
  * Every target is its own process (as in run.ts); the repeats run round-robin over the targets;
  * each figure is the median over repeats, with the min–max. The server's CPU per call is read
  * from /proc over the measured window.
@@ -14,13 +18,15 @@
  * Exits 1 when a case failed, or when the fallback ran on another transport than HTTP.
  * @module
  */
-import { writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import type { Transport } from "./browser/page.ts";
 import { startWindow } from "./load/meter.ts";
 import { BENCH_DIR, buildNodeTargets, startTarget } from "./process.ts";
-import { TARGETS } from "./targets.ts";
+import { type Target, TARGETS } from "./targets.ts";
 
 /** Debian's chromium package, as the browser tests use it. */
 const CHROMIUM = "/usr/bin/chromium";
@@ -33,7 +39,15 @@ const CASES: { target: string; transports: Transport[] }[] = [
   { target: "socketio-polling-node", transports: ["socketio-polling"] },
   { target: "socketio-bun", transports: ["socketio-ws"] },
   { target: "socketio-polling-bun", transports: ["socketio-polling"] },
+  { target: "h2-echo-bun", transports: ["h2-wss", "h2-streamed", "h2-post"] },
+  { target: "h2-echo-deno", transports: ["h2-wss", "h2-streamed", "h2-post"] },
 ];
+
+/** The HTTP/2 echo over TLS, on each runtime: the bench's own targets (bench/run.ts has no use for them). */
+const H2_TARGETS: Target[] = (["bun", "deno"] as const).map((runtime) => ({
+  id: `h2-echo-${runtime}`, label: `HTTP/2 echo on ${runtime}`, kind: "raw", runtime, driver: "raw", limit: `raw-${runtime}`, file: "h2-echo.ts",
+}));
+const targetOf = (id: string): Target => [...TARGETS, ...H2_TARGETS].find((t) => t.id === id)!;
 
 const LABELS: Record<Transport, string> = {
   "tether-ws": "Tether WebSocket",
@@ -41,6 +55,9 @@ const LABELS: Record<Transport, string> = {
   "fetch-floor": "bare `fetch` POST answered at once (the floor)",
   "socketio-ws": "Socket.IO 4.8 websocket",
   "socketio-polling": "Socket.IO 4.8 polling",
+  "h2-wss": "TLS: `wss://` echo",
+  "h2-streamed": "TLS: **streamed upload** (HTTP/2), answer on a streamed response",
+  "h2-post": "TLS: one POST per call (HTTP/2), answer on a streamed response",
 };
 
 const flags = new Map(process.argv.slice(2).map((a) => {
@@ -81,10 +98,12 @@ async function bundlePage(): Promise<string> {
 
 /** Runs one transport against a started target in a fresh page of the page's own origin. */
 async function measure(browser: Awaited<ReturnType<typeof chromium.launch>>, script: string, port: number, pid: number, transport: Transport): Promise<Sample> {
-  const page = await browser.newPage();
+  // The TLS rows' certificate is self-signed.
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const page = await context.newPage();
   page.on("pageerror", (error) => console.error(`${transport} page error: ${error.message}`));
   try {
-    const origin = `http://127.0.0.1:${port}`;
+    const origin = `${transport.startsWith("h2-") ? "https" : "http"}://127.0.0.1:${port}`;
     // The page is served from the target's origin (same-origin requests, as a deployed app's) by
     // one intercepted navigation; cross-origin isolation gives performance.now() 5 µs steps.
     await page.route(`${origin}/bench.html`, (route) =>
@@ -98,7 +117,7 @@ async function measure(browser: Awaited<ReturnType<typeof chromium.launch>>, scr
     await page.unrouteAll();
     if (!await page.evaluate(() => crossOriginIsolated)) throw new Error("The bench page is not cross-origin isolated: performance.now() would be coarse");
     const used = await page.evaluate((t) => (globalThis as unknown as { bench: import("./browser/page.ts").PageBench }).bench.connect(t), transport);
-    const expected = transport === "tether-http" || transport === "fetch-floor" || transport === "socketio-polling" ? /http|polling/ : /websocket/;
+    const expected = transport === "h2-streamed" || transport === "h2-post" ? /^http h2/ : transport === "tether-http" || transport === "fetch-floor" || transport === "socketio-polling" ? /http|polling/ : /websocket/;
     if (!expected.test(used)) throw new Error(`${transport} ran over ${used}`);
     await page.evaluate((ms) => (globalThis as unknown as { bench: import("./browser/page.ts").PageBench }).bench.calls(ms, false), warmupMs);
     const window = startWindow(pid);
@@ -109,8 +128,20 @@ async function measure(browser: Awaited<ReturnType<typeof chromium.launch>>, scr
     const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? NaN;
     return { p50: at(0.5), p99: at(0.99), calls: samples.length, cpuPerCall: (targetCpu * seconds * 1e6) / samples.length };
   } finally {
-    await page.close();
+    await context.close();
   }
+}
+
+/** Makes a self-signed certificate for 127.0.0.1 (openssl) for the TLS rows; returns its directory. */
+function makeCertificate(): string {
+  const dir = mkdtempSync(join(tmpdir(), "tether-bench-tls-"));
+  execFileSync("openssl", [
+    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
+  ], { stdio: "ignore" });
+  process.env.BENCH_TLS_CERT = join(dir, "cert.pem");
+  process.env.BENCH_TLS_KEY = join(dir, "key.pem");
+  return dir;
 }
 
 const median = (xs: number[]) => {
@@ -123,9 +154,10 @@ const spread = (xs: number[], digits = 0) => {
 };
 
 const started = Date.now();
-const nodeFiles = [...new Set(cases.map((c) => TARGETS.find((t) => t.id === c.target)!).filter((t) => t.runtime === "node").map((t) => t.file))];
+const nodeFiles = [...new Set(cases.map((c) => targetOf(c.target)).filter((t) => t.runtime === "node").map((t) => t.file))];
 if (nodeFiles.length > 0) await buildNodeTargets(nodeFiles);
 const script = await bundlePage();
+const certificate = cases.some((c) => c.target.startsWith("h2-")) ? makeCertificate() : undefined;
 const browser = await chromium.launch({
   executablePath: CHROMIUM,
   headless: true,
@@ -139,7 +171,7 @@ try {
   for (let r = 1; r <= repeats; r++) {
     console.error(`== repeat ${r} of ${repeats}`);
     for (const c of cases) {
-      const target = TARGETS.find((t) => t.id === c.target)!;
+      const target = targetOf(c.target);
       let running;
       try {
         running = await startTarget(target);
@@ -165,12 +197,13 @@ try {
   }
 } finally {
   await browser.close();
+  if (certificate !== undefined) rmSync(certificate, { recursive: true, force: true });
 }
 
 const rows: string[] = [];
 const json: string[] = [];
 for (const c of cases) {
-  const target = TARGETS.find((t) => t.id === c.target)!;
+  const target = targetOf(c.target);
   for (const transport of c.transports) {
     const list = results.get(`${c.target} ${transport}`) ?? [];
     if (list.length === 0) continue;
@@ -183,6 +216,17 @@ for (const c of cases) {
     }));
   }
 }
+/** The TLS rows' verdict: streamed upload ÷ `wss://` p99 per runtime (issue 14's goal: at most 2×). */
+function ratios(): string[] {
+  const lines: string[] = [];
+  for (const runtime of ["bun", "deno"]) {
+    const p99 = (t: Transport) => median((results.get(`h2-echo-${runtime} ${t}`) ?? []).map((s) => s.p99));
+    const ratio = p99("h2-streamed") / p99("h2-wss");
+    if (Number.isFinite(ratio)) lines.push(`${lines.length === 0 ? "\n" : ""}Streamed upload ÷ \`wss://\` p99 on ${runtime}: ${ratio.toFixed(2)}× (goal ≤ 2×).`);
+  }
+  return lines;
+}
+
 const report = [
   `Browser latency: ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${smoke ? "SMOKE (too short to mean anything)" : "full"}, ` +
   `${repeats} repeat(s), ${measureMs / 1000} s measured after ${warmupMs / 1000} s of warm-up, ${Math.round((Date.now() - started) / 1000)} s in all; median (min–max).`,
@@ -190,6 +234,7 @@ const report = [
   "| Transport (Chromium, one call at a time) | p50 µs | p99 µs | server CPU µs/call | calls |",
   "| --- | ---: | ---: | ---: | ---: |",
   ...rows,
+  ...ratios(),
 ].join("\n");
 console.log(report);
 for (const line of json) console.log(line);

@@ -42,12 +42,12 @@ describe(`benchmark smoke run (${RUNTIME} share)`, () => {
     });
   }
 
-  const browserTargets = RUNTIME === "bun" ? ["tether-bun", "socketio-polling-node"] : ["tether-deno"];
-  it(`browser latency in Chromium (${browserTargets.join(", ")}): every transport answers calls, the fallback over HTTP`, { skip: !chromiumAvailable && "chromium is not installed" }, () => {
-    const run = spawnSync(`${root}node_modules/.bin/bun`, ["bench/browser-latency.ts", "--smoke", `--only=${browserTargets.join(",")}`], { cwd: root, encoding: "utf8", timeout: 45_000 });
+  const browserTargets = RUNTIME === "bun" ? ["tether-bun", "socketio-polling-node", "h2-echo-bun"] : ["tether-deno", "h2-echo-deno"];
+  it(`browser latency in Chromium (${browserTargets.join(", ")}): every transport answers calls, the fallback over HTTP, the streamed upload over HTTP/2`, { skip: !chromiumAvailable && "chromium is not installed" }, () => {
+    const run = spawnSync(`${root}node_modules/.bin/bun`, ["bench/browser-latency.ts", "--smoke", `--only=${browserTargets.join(",")}`], { cwd: root, encoding: "utf8", timeout: 55_000 });
     assert.equal(run.status, 0, `browser bench smoke failed (exit ${run.status}):\n${run.stderr.slice(-3000)}`);
     const figures = run.stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
-    const transports = RUNTIME === "bun" ? ["tether-ws", "tether-http", "socketio-polling"] : ["tether-ws", "tether-http"];
+    const transports = [...RUNTIME === "bun" ? ["tether-ws", "tether-http", "socketio-polling"] : ["tether-ws", "tether-http"], "h2-wss", "h2-streamed", "h2-post"];
     for (const transport of transports) {
       const figure = figures.find((f) => f.metric === "browser_latency" && f.transport === transport);
       assert.ok(figure !== undefined, `no browser latency for ${transport}`);

@@ -14,7 +14,14 @@ import type { BenchContract } from "../targets/tether.ts";
  * The transports the bench compares; `fetch-floor` is no transport but the floor of one: a bare
  * `fetch` POST to the same server, answered at once (a refused fallback POST, 400), body read.
  */
-export type Transport = "tether-ws" | "tether-http" | "fetch-floor" | "socketio-ws" | "socketio-polling";
+export type Transport = "tether-ws" | "tether-http" | "fetch-floor" | "socketio-ws" | "socketio-polling" | H2Transport;
+
+/**
+ * The TLS rows, against the HTTP/2 echo (bench/targets/h2-echo.ts), no Tether code: `h2-wss` a
+ * `wss://` echo; `h2-streamed` one long-lived streamed upload (`duplex: "half"`) whose lines come
+ * back on a long-lived response; `h2-post` the same response with one POST per line.
+ */
+export type H2Transport = "h2-wss" | "h2-streamed" | "h2-post";
 
 /** The call payload every target echoes (as the load generator's). */
 const PAYLOAD = { text: "hello, benchmark", n: 42, ok: true };
@@ -43,9 +50,77 @@ class BlockedWebSocket {
 let call: (() => Promise<unknown>) | undefined;
 let closeLink: (() => void) | undefined;
 
+/** The lines of a long-lived response, awaited one at a time. */
+function lineReader(body: ReadableStream<Uint8Array>): () => Promise<string> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  const lines: string[] = [];
+  let rest = "";
+  let waiter: (() => void) | undefined;
+  void (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      const parts = (rest + decoder.decode(value, { stream: true })).split("\n");
+      rest = parts.pop()!;
+      lines.push(...parts);
+      waiter?.();
+    }
+  })().catch(() => {});
+  return async () => {
+    while (lines.length === 0) await new Promise<void>((resolve) => (waiter = resolve));
+    return lines.shift()!;
+  };
+}
+
+/** Connects to the HTTP/2 echo over `transport`; returns the transport and the page's HTTP version. */
+async function connectH2(transport: H2Transport): Promise<string> {
+  const text = JSON.stringify(PAYLOAD);
+  if (transport === "h2-wss") {
+    const socket = new WebSocket(`${location.origin.replace(/^https/, "wss")}/ws`);
+    await new Promise((resolve, reject) => ((socket.onopen = resolve), (socket.onerror = reject)));
+    let answered: (() => void) | undefined;
+    socket.onmessage = () => answered?.();
+    call = () => new Promise<void>((resolve) => ((answered = resolve), socket.send(text)));
+    closeLink = () => socket.close();
+    return "websocket";
+  }
+  const id = crypto.randomUUID();
+  const abort = new AbortController();
+  const down = await fetch(`/down?id=${id}`, { signal: abort.signal });
+  const next = lineReader(down.body!);
+  await next();
+  // A streamed response has no timing entry until it ends: a small request on the same connection tells the version.
+  const probe = await fetch("/protocol");
+  await probe.text();
+  const protocol = (performance.getEntriesByName(probe.url)[0] as PerformanceResourceTiming | undefined)?.nextHopProtocol;
+  const headers = { "content-type": "application/x-ndjson" };
+  if (transport === "h2-post") {
+    call = () => (void fetch(`/post?id=${id}`, { method: "POST", body: text + "\n", headers }), next());
+    closeLink = () => abort.abort();
+    return `http ${protocol}`;
+  }
+  const upload = new TransformStream<Uint8Array, Uint8Array>();
+  const writer = upload.writable.getWriter();
+  const encoder = new TextEncoder();
+  // duplex is not in TypeScript's RequestInit yet; Chromium needs it for a streamed body.
+  const sent = fetch(`/up?id=${id}`, { method: "POST", body: upload.readable, headers, duplex: "half" } as RequestInit);
+  // A refused stream (not HTTP/2) rejects; one the server ends resolves: either fails every call.
+  const ended = sent.then(() => Promise.reject(new Error("The streamed upload ended")));
+  ended.catch(() => {});
+  call = () => {
+    writer.write(encoder.encode(text + "\n")).catch(() => {});
+    return Promise.race([next(), ended]);
+  };
+  closeLink = () => (void writer.close().catch(() => {}), abort.abort());
+  await call();
+  return `http ${protocol} streamed`;
+}
+
 /** Connects over `transport` to the page's own origin; resolves once a call can be made. */
 async function connect(transport: Transport): Promise<string> {
   const origin = location.origin;
+  if (transport.startsWith("h2-")) return connectH2(transport as H2Transport);
   if (transport === "fetch-floor") {
     const init = { method: "POST", body: "{}", headers: { "content-type": "application/json" } };
     call = () => fetch("/ws/http", init).then((response) => response.text());
