@@ -19,6 +19,7 @@ import { BEAT } from "./heartbeat.ts";
 import { PendingRequest } from "./requests.ts";
 import { subscribe } from "./subscribe.ts";
 import { clientPublish, unsubscribe } from "./subscriptions.ts";
+import { turnNow } from "./turn-clock.ts";
 
 
 /** Each client frame's schema by its `type`: validating one object schema skips the variant's search, which allocates a Set per frame. */
@@ -45,7 +46,8 @@ const assembling = new WeakMap<Connection<unknown>, Assembly>();
 export function receive<A>(core: Core<A>, conn: Connection<A>, data: string | ArrayBuffer | Uint8Array): void {
   // Frames that arrive after the server's close frame are not read (the runtime may still deliver a few).
   if (!conn.open) return;
-  const now = Date.now();
+  // One clock read per turn, not per message: it is also the start of a call's latency (calls.ts).
+  const now = turnNow();
   conn.lastSeen = now;
   const assembly = assembling.get(conn);
   if (assembly !== undefined && attach(core, conn, assembly, data)) return;
