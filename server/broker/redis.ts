@@ -1,9 +1,9 @@
 /**
  * The scale-out broker: offsets, bounded history and fan-out in Redis, shared by every instance.
  *
- * A publish runs one Lua script that increments the topic instance's offset, appends to its capped
- * history stream and PUBLISHes `{epoch, offset, message}`; every instance with local subscribers
- * SUBSCRIBEs to the channel. Pub/sub is lossy while a connection is down, so each instance checks
+ * A publish runs one Lua script (redis-scripts.ts) that increments the topic instance's offset,
+ * appends to its capped history stream and PUBLISHes `{epoch, offset, message}`; every instance
+ * with local subscribers SUBSCRIBEs to the channel. Pub/sub is lossy while a connection is down, so each instance checks
  * that offsets arrive without gaps, fills a gap from history, and when it cannot (history trimmed,
  * or Redis lost its data and the epoch changed) reports the channel as reset so that its
  * subscribers resubscribe and learn `recovered: false`. README, "Scale-out on Redis", states the
@@ -11,8 +11,7 @@
  * topic instance's keys and channel in one slot (see redis-port.ts).
  * @module
  */
-import { type Broker, type BrokerMessage, DEFAULT_HISTORY, type Deliver, isStreamed, type Recovery, type StreamPosition } from "./broker.ts";
-import { PUBLISH_SCRIPT, READ_SCRIPT } from "./redis-scripts.ts";
+import { type Broker, type BrokerMessage, DEFAULT_HISTORY, type Deliver, isStreamed, type Recovery } from "./broker.ts";
 import { type LinkTiming, RedisLink } from "./redis-link.ts";
 import { clusterPort, type RedisPort, singleNodePort } from "./redis-port.ts";
 import { redisClientCalls } from "./redis-client-calls.ts";
@@ -20,6 +19,7 @@ import { redisCluster } from "./redis-cluster.ts";
 import { redisOutcomes } from "./redis-outcomes.ts";
 import { RedisPresence } from "./redis-presence.ts";
 import { redisSessions } from "./redis-sessions.ts";
+import { redisStreams } from "./redis-scripts.ts";
 import { StreamFollower } from "./stream-follower.ts";
 
 /** Settings of the Redis broker; `pingInterval` and `stallTimeout` time the watchdog of a stalled link. */
@@ -75,7 +75,6 @@ export interface RedisBroker extends Broker {
  */
 export async function createRedisBroker(url: string, options: RedisBrokerOptions = {}): Promise<RedisBroker> {
   const prefix = options.prefix ?? "tether:";
-  const metaTtl = options.metaTtl ?? 86_400_000;
   const metrics: RedisBrokerMetrics = { published: 0, publishFailed: 0, gapReads: 0, resets: 0, outages: 0 };
   const socket = { connectTimeout: options.connectTimeout ?? 5000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) };
   // Commands fail at once while Redis is down instead of piling up in an unbounded offline queue.
@@ -92,34 +91,7 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
 
   const channelName = (channel: string) => `${prefix}p:${port.tag(channel)}`;
   const channelOf = (name: string) => options.cluster === undefined ? name.slice(prefix.length + 2) : name.slice(prefix.length + 3, -1);
-  const keys = (channel: string) => [`${prefix}m:${port.tag(channel)}`, `${prefix}h:${port.tag(channel)}`];
-  const newEpoch = () => crypto.randomUUID().slice(0, 8);
-  const shas = new Map<string, string>();
-  const run = async (script: string, channel: string, args: string[]): Promise<unknown> => {
-    const scriptKeys = keys(channel);
-    const scriptArgs = [newEpoch(), String(metaTtl), ...args];
-    const sha = shas.get(script);
-    // No await before the command goes out: publishes leave in call order, which fixes their offsets.
-    if (sha === undefined) return port.eval(script, scriptKeys, scriptArgs);
-    try {
-      return await port.evalSha(sha, scriptKeys, scriptArgs);
-    } catch (error) {
-      // A restarted Redis forgot its scripts. EVAL (which caches it again) goes out in the same tick
-      // as the failure is seen, so publishes sent after this one still reach Redis after it.
-      if (!String(error).includes("NOSCRIPT")) throw error;
-      return port.eval(script, scriptKeys, scriptArgs);
-    }
-  };
-
-  /** Position and the kept messages from offset `from` on (none when `from` is 0), with their offsets. */
-  const read = async (channel: string, from: number): Promise<{ position: StreamPosition; messages: BrokerMessage[] }> => {
-    const [epoch, offset, ...entries] = (await run(READ_SCRIPT, channel, [String(from)])) as [string, number, ...string[]];
-    const messages: BrokerMessage[] = [];
-    for (let i = 0; i + 1 < entries.length; i += 2) {
-      messages.push({ ...(JSON.parse(entries[i + 1]!) as BrokerMessage), offset: Number.parseInt(entries[i]!, 10) });
-    }
-    return { position: { epoch, offset: Number(offset) }, messages };
-  };
+  const streams = redisStreams(port, prefix, options.metaTtl ?? 86_400_000);
 
   let deliver: Deliver = () => {};
   let reset: (channel: string) => void = () => {};
@@ -132,7 +104,7 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
     },
     read: (channel, after) => {
       metrics.gapReads++;
-      return read(channel, after + 1);
+      return streams.read(channel, after + 1);
     },
   });
 
@@ -157,7 +129,7 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
   });
   try {
     await Promise.race([port.connect(), timedOut]);
-    for (const script of [PUBLISH_SCRIPT, READ_SCRIPT]) shas.set(script, await port.scriptLoad(script));
+    await streams.load();
   } catch (error) {
     port.destroy();
     throw error;
@@ -197,7 +169,7 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
           await port.publish(channelName(channel), JSON.stringify({ m: message }));
         } else {
           const { size, maxAge } = history === false ? { size: 0, maxAge: 0 } : { ...DEFAULT_HISTORY, ...history };
-          await run(PUBLISH_SCRIPT, channel, [channelName(channel), JSON.stringify(message), String(size), String(maxAge), port.publishCommand]);
+          await streams.publish(channel, channelName(channel), message, size, maxAge);
         }
         metrics.published++;
       } catch (error) {
@@ -211,7 +183,7 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
         await reachable();
         follower.follow(channel);
         await port.subscribe(channelName(channel), onMessage);
-        follower.started(channel, (await read(channel, 0)).position);
+        follower.started(channel, (await streams.read(channel, 0)).position);
         await presence.load(channel);
       })();
       starting.set(channel, listening);
@@ -230,11 +202,11 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
     },
     async position(channel) {
       await settled(channel);
-      return (await read(channel, 0)).position;
+      return (await streams.read(channel, 0)).position;
     },
     async recover(channel, since): Promise<Recovery> {
       await settled(channel);
-      const { position, messages } = await read(channel, since.offset + 1);
+      const { position, messages } = await streams.read(channel, since.offset + 1);
       const missed = position.offset - since.offset;
       if (since.epoch !== position.epoch || missed < 0) return { recovered: false, position, messages: [] };
       const kept = messages.slice(0, missed);
