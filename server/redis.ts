@@ -14,4 +14,4 @@
  * @module
  */
 export { createRedisBroker, type RedisBroker, type RedisBrokerMetrics, type RedisBrokerOptions } from "./broker/redis.ts";
-export type { LinkTiming } from "./broker/redis-link.ts";
+export type { LinkTiming } from "./broker/redis-watchdog.ts";

@@ -1,94 +1,23 @@
 /**
  * The state of the Redis broker's link (its command and pub/sub connections, on a cluster those to
- * every master): up, down or stalled.
- *
- * node-redis sees a closed or refused connection, but not a stalled one (a dead NAT entry, a
- * partition: the socket stays open and nothing comes back). A watchdog PINGs each connection in
- * turn. A PING waits behind what was queued before it (a burst of publishes keeps it seconds while
- * replies keep arriving): a connection counts as stalled when for `stallTimeout` its PING stayed
- * unanswered and nothing moved on it, neither a reply nor, while the PING was not yet written, a
- * command going out. That marks the link stalled, which fails readiness, and the
- * stalled connection is torn down and opened again, so that commands waiting on it fail at once and
- * its subscriptions come back through the normal reconnect and catch-up. A connection attempt that
- * hangs as long (connected, but its handshake or resubscribe gets no answer) is started over too.
- * Each change of state is logged once (not per message), with what failed meanwhile.
+ * every master) as readiness and operators see it: up, down or stalled, from the watchdog
+ * (redis-watchdog.ts). A stalled or down link fails readiness. Each change of state is logged once
+ * (not per message), with how long the previous state lasted and what failed meanwhile; each outage
+ * is counted.
  * @module
  */
 import type { Logger } from "../log.ts";
-import type { Traffic } from "./traffic-count.ts";
+import { type LinkConnections, type LinkState, type LinkTiming, LinkWatchdog } from "./redis-watchdog.ts";
 
-/** A connection the link watches (a node-redis client). */
-export interface LinkClient {
-  readonly isReady: boolean;
-  destroy(): void;
-  connect(): Promise<unknown>;
-  on(event: "connect" | "ready" | "reconnecting", listener: () => void): unknown;
-}
-
-/** A connection to watch, named for logs, with what moves on it (the watchdog PINGs through it). */
-export interface WatchedConnection extends Traffic {
-  name: string;
-  client: LinkClient;
-}
-
-/** The connections to watch: on a Redis Cluster they change with its topology. */
-export interface LinkConnections {
-  /** Whether the broker as a whole is ready (a cluster: its topology known too). */
-  readonly isReady: boolean;
-  connections(): WatchedConnection[];
-}
-
-/** How a link is doing. */
-export type LinkState = "up" | "down" | "stalled";
-
-/** Timing of the watchdog. */
-export interface LinkTiming {
-  /** Milliseconds between two PINGs on a connection. @default 1000 */
-  pingInterval?: number;
-  /**
-   * Milliseconds a PING may stay unanswered, with nothing else moving on its connection meanwhile,
-   * before the link counts as stalled. @default 3000
-   */
-  stallTimeout?: number;
-}
-
-/** One watched connection. */
-interface Watched extends WatchedConnection {
-  /** When the PING now waiting for its answer was sent. */
-  pingSince: number | undefined;
-  /** Whether that PING has left the queue for the socket: from then on only replies show progress. */
-  pingWritten: boolean;
-  /** While a PING waits: since when nothing moved on the connection (its send, or the last tick that saw progress). */
-  quietSince: number;
-  /** The reply and write counts when `quietSince` was set. */
-  repliesSeen: number;
-  writesSeen: number;
-  stalled: boolean;
-  /**
-   * Whether it was ever ready. A connection still opening for the first time (a cluster's pub/sub
-   * connection to a master that just got its first subscription) does not turn the link down; if
-   * its handshake hangs for `stallTimeout`, the watchdog marks it stalled.
-   */
-  wasReady: boolean;
-  /** When the current connection attempt began (or last made progress), while not ready. */
-  attemptSince: number;
-}
-
-/** Watches every connection of the Redis broker and reports changes of their joint state. */
+/** The broker's link: its state from the watchdog, logged when it changes. */
 export class RedisLink {
   /** Where changes of state are logged; the service hands its logger over in `start`. */
   logger: Logger | undefined;
-  private readonly watched = new Map<LinkClient, Watched>();
-  private timer: ReturnType<typeof setInterval> | undefined;
-  private readonly tickEvery: number;
-  /** When the watchdog last ran, to tell a stalled link from a blocked event loop. */
-  private lastTick = Date.now();
+  private readonly watchdog: LinkWatchdog;
   private current: LinkState;
   private since = Date.now();
   /** What failed since the last change of state, for the next log line. */
   private publishesFailed = 0;
-  private readonly pingInterval: number;
-  private readonly stallTimeout: number;
 
   /**
    * @param clients the broker's connections, all ready
@@ -97,65 +26,23 @@ export class RedisLink {
    * @param onOutage called when the link leaves "up" (for the outage counter)
    */
   constructor(
-    private readonly clients: LinkConnections,
+    clients: LinkConnections,
     private readonly url: string,
     timing: LinkTiming,
     private readonly onOutage: () => void,
   ) {
-    this.pingInterval = timing.pingInterval ?? 1000;
-    this.stallTimeout = timing.stallTimeout ?? 3000;
-    this.tickEvery = Math.max(50, Math.min(this.pingInterval, this.stallTimeout / 2));
-    this.sync();
-    this.current = this.state;
-  }
-
-  /** Watches connections that appeared (a cluster's new node or pub/sub connection) and drops those that are gone. */
-  private sync(): void {
-    const now = Date.now();
-    const seen = new Set<LinkClient>();
-    for (const connection of this.clients.connections()) {
-      const { client } = connection;
-      seen.add(client);
-      if (this.watched.has(client)) continue;
-      const w: Watched = {
-        ...connection,
-        pingSince: undefined,
-        pingWritten: false,
-        quietSince: now,
-        repliesSeen: 0,
-        writesSeen: 0,
-        stalled: false,
-        wasReady: client.isReady,
-        attemptSince: now,
-      };
-      this.watched.set(client, w);
-      const attempt = () => (w.attemptSince = Date.now());
-      client.on("connect", attempt);
-      client.on("ready", () => {
-        w.stalled = false;
-        w.wasReady = true;
-        w.pingSince = undefined;
-        this.update(`the ${w.name} connection is ready`);
-      });
-      client.on("reconnecting", () => {
-        attempt();
-        this.update(`the ${w.name} connection was lost; reconnecting`);
-      });
-    }
-    for (const client of [...this.watched.keys()]) if (!seen.has(client)) this.watched.delete(client);
+    this.watchdog = new LinkWatchdog(clients, timing, (reason) => this.update(reason));
+    this.current = this.watchdog.state;
   }
 
   /** The joint state: up only when every connection is ready and answers PINGs. */
   get state(): LinkState {
-    const watched = [...this.watched.values()];
-    if (watched.some((w) => w.stalled)) return "stalled";
-    return this.clients.isReady && watched.every((w) => w.client.isReady || !w.wasReady) ? "up" : "down";
+    return this.watchdog.state;
   }
 
-  /** Starts the watchdog (one timer for every connection). */
+  /** Starts the watchdog. */
   start(): void {
-    this.lastTick = Date.now();
-    this.timer ??= setInterval(() => this.tick(), this.tickEvery);
+    this.watchdog.start();
   }
 
   /** Counts a publish Redis did not take; the first one since the last change of state is logged. */
@@ -176,67 +63,11 @@ export class RedisLink {
 
   /** Stops the watchdog. */
   close(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  private tick(): void {
-    const now = Date.now();
-    // A tick far behind its time means this process did not run (a busy machine, a long GC): the
-    // answers may be waiting unread in the socket. No verdict now; they are read before the next tick.
-    const late = now - this.lastTick > 2 * this.tickEvery + 100;
-    this.lastTick = now;
-    if (late) return;
-    this.sync();
-    for (const w of this.watched.values()) {
-      if (!w.client.isReady) {
-        if (now - w.attemptSince < this.stallTimeout) continue;
-        // Connected but never ready (a silent peer never answers the handshake): start over.
-        w.stalled = true;
-        this.update(`the ${w.name} connection got no answer to its handshake for ${now - w.attemptSince} ms`);
-        this.reopen(w);
-        continue;
-      }
-      if (w.pingSince === undefined) {
-        const sent = (w.pingSince = w.quietSince = now);
-        w.pingWritten = false;
-        w.repliesSeen = w.replies();
-        w.writesSeen = w.writes();
-        w.ping(() => {
-          if (w.pingSince === sent) w.pingWritten = true;
-        }).then(() => {
-          if (w.pingSince === sent) w.pingSince = undefined;
-        }, () => {
-          if (w.pingSince === sent) w.pingSince = undefined;
-        });
-        continue;
-      }
-      const replies = w.replies();
-      const writes = w.writes();
-      if (replies !== w.repliesSeen || (!w.pingWritten && writes !== w.writesSeen)) {
-        // Replies came, or commands queued before the PING went out: the connection works, the PING waits its turn.
-        w.repliesSeen = replies;
-        w.writesSeen = writes;
-        w.quietSince = now;
-      } else if (now - w.quietSince >= this.stallTimeout) {
-        w.stalled = true;
-        this.update(`the ${w.name} connection answered no PING for ${now - w.pingSince} ms and nothing else for ${now - w.quietSince} ms`);
-        this.reopen(w);
-      }
-    }
-  }
-
-  /** Tears a stalled connection down and opens it again; what waited on it fails now. */
-  private reopen(w: Watched): void {
-    w.pingSince = undefined;
-    w.attemptSince = Date.now();
-    w.client.destroy();
-    // connect() retries by the reconnect strategy until Redis answers or the broker closes.
-    w.client.connect().catch(() => {});
+    this.watchdog.close();
   }
 
   private update(reason: string): void {
-    const next = this.state;
+    const next = this.watchdog.state;
     if (next === this.current) return;
     const now = Date.now();
     const fields = { redis: redact(this.url), reason, previous: this.current, forMs: now - this.since, publishesFailed: this.publishesFailed };

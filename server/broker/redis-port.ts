@@ -13,7 +13,7 @@
  * @module
  */
 import { createClient, createCluster } from "redis";
-import type { LinkClient, WatchedConnection } from "./redis-link.ts";
+import type { LinkClient, WatchedConnection } from "./redis-watchdog.ts";
 import { countTraffic, noteReply } from "./traffic-count.ts";
 
 /** Receives a pub/sub message and the channel it came on. */

@@ -12,7 +12,7 @@
  * @module
  */
 import { type Broker, type BrokerMessage, DEFAULT_HISTORY, type Deliver, isStreamed, type Recovery } from "./broker.ts";
-import { type LinkTiming, RedisLink } from "./redis-link.ts";
+import { RedisLink } from "./redis-link.ts";
 import { clusterPort, type RedisPort, singleNodePort } from "./redis-port.ts";
 import { redisClientCalls } from "./redis-client-calls.ts";
 import { redisCluster } from "./redis-cluster.ts";
@@ -20,6 +20,7 @@ import { redisOutcomes } from "./redis-outcomes.ts";
 import { RedisPresence } from "./redis-presence.ts";
 import { redisSessions } from "./redis-sessions.ts";
 import { redisStreams } from "./redis-scripts.ts";
+import type { LinkTiming } from "./redis-watchdog.ts";
 import { StreamFollower } from "./stream-follower.ts";
 
 /** Settings of the Redis broker; `pingInterval` and `stallTimeout` time the watchdog of a stalled link. */
