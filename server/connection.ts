@@ -52,43 +52,43 @@ export interface ConnectionShared {
   clientCalls: { caller(connectionId: string): unknown } | undefined;
 }
 
-/** A connection's rarely set state, allocated when first set: rate-limit refusals, shutdown. */
-interface RareState {
+/**
+ * What a connection holds only while it is busy or unusual, in one object allocated when the first of it
+ * is set and let go when all of it is clear again: calls and requests in flight, per-channel work, rooms,
+ * the outbox of a backed-up socket, rate-limit refusals, shutdown, the server's close.
+ */
+interface BusyState {
+  inflight: Map<string | number, AbortController> | undefined;
+  awaiting: Set<string | number> | undefined;
+  channelWork: Map<string, Promise<void>> | undefined;
+  rooms: Set<string> | undefined;
+  outbox: Outbox | null;
   /** Frames refused by the rate limit in the current refusal window (see {@link Connection.admit}). */
   refused: number;
   /** When the current refusal window started (ms). */
   refusedSince: number;
   /** Set while the server lets the socket's buffer drain before its close frame (shutdown): nothing more is read or written. */
   quiet: boolean;
+  closedWith: { code: number; reason: string } | undefined;
 }
 
 /**
- * A connection's state; created by the service when an adapter opens a socket. Its collections are
- * allocated on first write and dropped when they empty again (reads of an absent one see a shared
- * empty one), so an idle subscribed connection holds only its subscriptions (bench/: memory per
- * idle connection; at most 18 fields keep the object in Bun's 160-byte size class rather than the
- * 224-byte one). The connection is itself the abort its lifetime hooks' signal follows.
+ * A connection's state; created by the service when an adapter opens a socket. Everything but what
+ * every connection needs sits in one {@link BusyState} object allocated on first write and let go when
+ * it is all clear again (reads of an absent collection see a shared empty one), so an idle subscribed
+ * connection holds only its subscriptions (bench/: memory per idle connection; at most 12 fields, the
+ * two of its abort included, keep the object in Bun's 112-byte size class rather than the 160-byte one).
+ * The connection is itself the abort its lifetime hooks' signal follows.
  * @internal
  */
 export class Connection<A = unknown> extends LazyAbort {
   /** Random id announced in the hello frame. */
   readonly id: string;
-  #inflight: Map<string | number, AbortController> | undefined;
-  #awaiting: Set<string | number> | undefined;
-  #channelWork: Map<string, Promise<void>> | undefined;
-  #rooms: Set<string> | undefined;
   /** Live subscriptions by channel (`topic:key`). */
   readonly subscriptions: SubscriptionMap = new SubscriptionMap();
   /** Timestamp (ms) of the last frame received; the heartbeat sweep reads it. */
   lastSeen: number = Date.now();
-  #rare: RareState | undefined;
-  /** Frames held back while the socket is over its buffer limit; null while it keeps up (outbox.ts). */
-  outbox: Outbox | null = null;
-  /**
-   * The code and reason the server closed this connection with (reported to `onDisconnect`); once
-   * set, nothing more is read from the socket or written to it. Undefined while open or when the peer closed.
-   */
-  closedWith: { code: number; reason: string } | undefined;
+  #busy: BusyState | undefined;
   private tokens: number;
   private refilledAt = Date.now();
 
@@ -121,22 +121,40 @@ export class Connection<A = unknown> extends LazyAbort {
 
   /** Calls running now, by request id. */
   get inflight(): ReadonlyMap<string | number, AbortController> {
-    return this.#inflight ?? EMPTY_MAP;
+    return this.#busy?.inflight ?? EMPTY_MAP;
   }
 
   /** Ids of subscribe, unsubscribe, publish and auth frames not answered yet (requests.ts). */
   get awaiting(): ReadonlySet<string | number> {
-    return this.#awaiting ?? EMPTY_SET;
+    return this.#busy?.awaiting ?? EMPTY_SET;
   }
 
   /** Per channel, the subscribe or unsubscribe still running there: the next one waits for it (requests.ts). */
   get channelWork(): ReadonlyMap<string, Promise<void>> {
-    return this.#channelWork ?? EMPTY_MAP;
+    return this.#busy?.channelWork ?? EMPTY_MAP;
   }
 
   /** Rooms this connection is in. */
   get rooms(): ReadonlySet<string> {
-    return this.#rooms ?? EMPTY_SET;
+    return this.#busy?.rooms ?? EMPTY_SET;
+  }
+
+  /** Frames held back while the socket is over its buffer limit; null while it keeps up (outbox.ts). */
+  get outbox(): Outbox | null {
+    return this.#busy?.outbox ?? null;
+  }
+
+  set outbox(outbox: Outbox | null) {
+    if (outbox !== null) this.busy().outbox = outbox;
+    else if (this.#busy !== undefined) (this.#busy.outbox = null, this.tidy());
+  }
+
+  /**
+   * The code and reason the server closed this connection with (reported to `onDisconnect`); once
+   * set, nothing more is read from the socket or written to it. Undefined while open or when the peer closed.
+   */
+  get closedWith(): { code: number; reason: string } | undefined {
+    return this.#busy?.closedWith;
   }
 
   /** Aborted when the connection closes; the lifetime hooks' signal follows it (the connection itself). */
@@ -146,60 +164,65 @@ export class Connection<A = unknown> extends LazyAbort {
 
   /** Records a call in flight. */
   addCall(id: string | number, call: AbortController): void {
-    (this.#inflight ??= new Map()).set(id, call);
+    (this.busy().inflight ??= new Map()).set(id, call);
   }
 
   /** Aborts every call in flight with one reason (each answers it, if it still can) and forgets them: the connection closed. */
   abortCalls(reason: unknown): void {
-    for (const call of [...(this.#inflight?.values() ?? [])]) call.abort(reason);
-    this.#inflight = undefined;
+    for (const call of [...(this.#busy?.inflight?.values() ?? [])]) call.abort(reason);
+    if (this.#busy !== undefined) (this.#busy.inflight = undefined, this.tidy());
   }
 
   /** Forgets a call in flight (answered, cancelled, timed out, or the connection closed). */
   deleteCall(id: string | number): void {
-    if (this.#inflight?.delete(id) === true && this.#inflight.size === 0) this.#inflight = undefined;
+    const busy = this.#busy;
+    if (busy?.inflight?.delete(id) === true && busy.inflight.size === 0) (busy.inflight = undefined, this.tidy());
   }
 
   /** Records a request awaiting its answer. */
   addAwaiting(id: string | number): void {
-    (this.#awaiting ??= new Set()).add(id);
+    (this.busy().awaiting ??= new Set()).add(id);
   }
 
   /** Forgets an answered request. */
   deleteAwaiting(id: string | number): void {
-    if (this.#awaiting?.delete(id) === true && this.#awaiting.size === 0) this.#awaiting = undefined;
+    const busy = this.#busy;
+    if (busy?.awaiting?.delete(id) === true && busy.awaiting.size === 0) (busy.awaiting = undefined, this.tidy());
   }
 
   /** Records the work running on a channel; later work there waits for it. */
   setChannelWork(channel: string, work: Promise<void>): void {
-    (this.#channelWork ??= new Map()).set(channel, work);
+    (this.busy().channelWork ??= new Map()).set(channel, work);
   }
 
   /** Forgets a channel's work once it is done, unless newer work replaced it. */
   endChannelWork(channel: string, work: Promise<void>): void {
-    if (this.#channelWork?.get(channel) !== work) return;
-    this.#channelWork.delete(channel);
-    if (this.#channelWork.size === 0) this.#channelWork = undefined;
+    const busy = this.#busy;
+    if (busy?.channelWork?.get(channel) !== work) return;
+    busy.channelWork.delete(channel);
+    if (busy.channelWork.size === 0) (busy.channelWork = undefined, this.tidy());
   }
 
   /** Notes a room this connection joined (rooms.ts keeps the other side). */
   addRoom(room: string): void {
-    (this.#rooms ??= new Set()).add(room);
+    (this.busy().rooms ??= new Set()).add(room);
   }
 
   /** Notes a room this connection left. */
   deleteRoom(room: string): void {
-    if (this.#rooms?.delete(room) === true && this.#rooms.size === 0) this.#rooms = undefined;
+    const busy = this.#busy;
+    if (busy?.rooms?.delete(room) === true && busy.rooms.size === 0) (busy.rooms = undefined, this.tidy());
   }
 
   /** Whether the socket is still open from the core's point of view (false from the moment the server closes it). */
   get open(): boolean {
-    return this.closedWith === undefined && !this.aborted && this.#rare?.quiet !== true;
+    const busy = this.#busy;
+    return !this.aborted && (busy === undefined || (busy.closedWith === undefined && !busy.quiet));
   }
 
   /** Stops reading from and writing to the socket, so that what it has buffered can drain before {@link close} (shutdown). */
   quiesce(): void {
-    this.rare().quiet = true;
+    this.busy().quiet = true;
   }
 
   /** Sends a frame (through the outbox while the socket is backed up); false when it was not sent and will not be. */
@@ -213,8 +236,8 @@ export class Connection<A = unknown> extends LazyAbort {
   close(code: number = CloseCode.NORMAL, reason = ""): void {
     if (this.closedWith !== undefined || this.closed.aborted) return;
     // Frames sent after our close frame break the protocol, and frames read after it would start calls nobody hears.
-    this.closedWith = { code, reason: fitReason(reason) };
-    this.socket.close(code, this.closedWith.reason);
+    const closedWith = this.busy().closedWith = { code, reason: fitReason(reason) };
+    this.socket.close(code, closedWith.reason);
   }
 
   /**
@@ -226,7 +249,7 @@ export class Connection<A = unknown> extends LazyAbort {
    */
   admit(now: number): "accepted" | "answered" | "dropped" | "abusive" {
     if (this.takeToken(now)) return "accepted";
-    const rare = this.rare();
+    const rare = this.busy();
     if (now - rare.refusedSince >= REFUSAL_WINDOW) {
       rare.refusedSince = now;
       rare.refused = 0;
@@ -236,9 +259,26 @@ export class Connection<A = unknown> extends LazyAbort {
     return rare.refused === 1 ? "answered" : "dropped";
   }
 
-  /** The rarely set state, allocated on first use. */
-  private rare(): RareState {
-    return (this.#rare ??= { refused: 0, refusedSince: 0, quiet: false });
+  /** The busy state, allocated on first use. */
+  private busy(): BusyState {
+    return (this.#busy ??= {
+      inflight: undefined,
+      awaiting: undefined,
+      channelWork: undefined,
+      rooms: undefined,
+      outbox: null,
+      refused: 0,
+      refusedSince: 0,
+      quiet: false,
+      closedWith: undefined,
+    });
+  }
+
+  /** Lets the busy state go once all of it is clear (a connection refused by the rate limit keeps it: its count goes on). */
+  private tidy(): void {
+    const b = this.#busy!;
+    if (b.inflight === undefined && b.awaiting === undefined && b.channelWork === undefined && b.rooms === undefined &&
+      b.outbox === null && b.refused === 0 && !b.quiet && b.closedWith === undefined) this.#busy = undefined;
   }
 
   /** Takes one token from the rate bucket; false when the connection is over its rate. */

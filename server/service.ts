@@ -233,7 +233,7 @@ export function createService<C extends ContractTree, A = undefined>(
     renderMetrics() {
       const { inflight, queued } = service.stats();
       let subscriptions = 0;
-      for (const conn of connections.values()) subscriptions += conn.subscriptions.size;
+      for (const conn of connections.values()) subscriptions += conn.subscriptions.count();
       return metrics.render({ connections: connections.size, subscriptions, inflight, queued }) + renderBrokerMetrics(broker);
     },
 

@@ -60,7 +60,7 @@ function bareChannelOf<A>(entry: TopicEntry<A>, topic: string): string {
 /** The refusal of a new subscription past the connection's limit, or undefined under it. */
 function overLimit<A>(core: Core<A>, conn: Connection<A>, topic: string): RpcError | undefined {
   const max = core.options.limits.maxSubscriptions;
-  return conn.subscriptions.size < max ? undefined : new RpcError("TOO_MANY_REQUESTS", `Cannot subscribe to "${topic}": at most ${max} subscriptions`);
+  return conn.subscriptions.count() < max ? undefined : new RpcError("TOO_MANY_REQUESTS", `Cannot subscribe to "${topic}": at most ${max} subscriptions`);
 }
 
 /** The subscribe itself, once every earlier subscribe or unsubscribe of the instance has finished. */

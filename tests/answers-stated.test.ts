@@ -75,7 +75,7 @@ describe(`the answers PROTOCOL.md §3 and §4 state, over raw sockets on ${RUNTI
         { type: "unsubscribe", id: "u", topic: "gated", key: JSON.stringify({ room: "x" }) },
       ], (frames) => frames.some((f) => f.id === "u"));
       assert.deepEqual(got.map((f) => `${f.type} ${f.id}`), ["subscribed s", "unsubscribed u"]);
-      assert.equal(service.connections.size > 0 && [...service.connections.values()].every((c) => c.subscriptions.size === 0), true);
+      assert.equal(service.connections.size > 0 && [...service.connections.values()].every((c) => c.subscriptions.count() === 0), true);
     } finally {
       tcp.destroy();
     }

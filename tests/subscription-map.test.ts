@@ -35,7 +35,7 @@ describe("SubscriptionMap", () => {
           } else {
             assert.equal(map.delete(s.channel), model.delete(s.channel));
           }
-          assert.equal(map.size, model.size);
+          assert.equal(map.count(), model.size);
           for (const channel of CHANNELS) {
             assert.equal(map.get(channel), model.get(channel));
             assert.equal(map.has(channel), model.has(channel));

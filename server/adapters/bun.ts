@@ -36,28 +36,42 @@ interface BunSocket {
   publish(channel: string, data: string | Uint8Array): number;
 }
 
+/** What the upgrade decided, kept on a socket until it opens: what authentication returned, and `refused` only when it failed. */
+interface PendingUpgrade {
+  upgrade: { auth: unknown; refused?: RpcError };
+  /** The peer address. */
+  ip: string;
+}
+
 /**
  * What this adapter keeps on each Bun socket (its `data`), and the core's socket API over it. One
- * object per socket, a class rather than an object of closures: its methods live on the prototype
- * (bench/, memory per idle connection).
+ * object per socket, a class rather than an object of closures: its methods live on the prototype;
+ * two fields and no accessors keep it in Bun's 32-byte size class (bench/, memory per idle connection).
  */
 class BunSocketAdapter {
   /** The socket, set when it opens. */
   private ws!: BunSocket;
-  /** The connection the core opened on it. */
-  conn: Connection<unknown> | undefined;
+  /** What the upgrade decided until the socket opens (a refused one gets its error and a 4401 / 4403 close), then the connection the core opened on it. */
+  private state: PendingUpgrade | Connection<unknown>;
 
-  /**
-   * @param upgrade what the upgrade decided, until the socket opens: what authentication returned, and
-   * `refused` only when it failed (the socket gets this error and a 4401 / 4403 close)
-   * @param ip the peer address
-   */
-  constructor(public upgrade: { auth: unknown; refused?: RpcError } | undefined, readonly ip: string) {}
+  constructor(pending: PendingUpgrade) {
+    this.state = pending;
+  }
 
-  /** Binds the opened socket. */
-  opened(ws: BunSocket): this {
+  /** Binds the opened socket and hands back what its upgrade decided (once). */
+  opened(ws: BunSocket): PendingUpgrade {
     this.ws = ws;
-    return this;
+    return this.state as PendingUpgrade;
+  }
+
+  /** Keeps the connection the core opened on this socket; what opening needed is let go. */
+  attach(conn: Connection<unknown>): void {
+    this.state = conn;
+  }
+
+  /** The connection on this socket; undefined before it opened. */
+  connection(): Connection<unknown> | undefined {
+    return "upgrade" in this.state ? undefined : this.state;
   }
 
   send(frame: WireFrame): SendResult {
@@ -155,20 +169,20 @@ export function serveBun<C extends ContractTree, A>(service: Service<C, A>, opti
     },
     websocket: {
       open(ws) {
-        const data = ws.data.opened(ws);
-        const upgrade = data.upgrade!;
-        // Four fields per socket instead of five: what only opening needs is let go (bench/, memory per idle connection).
-        data.upgrade = undefined;
-        data.conn = service.open(data, upgrade.auth as A, data.ip, upgrade.refused) as Connection<unknown>;
+        const { upgrade, ip } = ws.data.opened(ws);
+        ws.data.attach(service.open(ws.data, upgrade.auth as A, ip, upgrade.refused) as Connection<unknown>);
       },
       message(ws, message) {
-        if (ws.data.conn !== undefined) service.receive(ws.data.conn as Connection<A>, message);
+        const conn = ws.data.connection();
+        if (conn !== undefined) service.receive(conn as Connection<A>, message);
       },
       close(ws, code, reason) {
-        if (ws.data.conn !== undefined) service.closed(ws.data.conn as Connection<A>, code, reason);
+        const conn = ws.data.connection();
+        if (conn !== undefined) service.closed(conn as Connection<A>, code, reason);
       },
       drain(ws) {
-        if (ws.data.conn !== undefined) service.drain(ws.data.conn as Connection<A>);
+        const conn = ws.data.connection();
+        if (conn !== undefined) service.drain(conn as Connection<A>);
       },
       // Bun's own idle check (protocol pings) is only a safety net behind the heartbeat (heartbeat.ts).
       idleTimeout: runtimeIdleTimeout(heartbeat),
@@ -190,7 +204,7 @@ export function serveBun<C extends ContractTree, A>(service: Service<C, A>, opti
       return route.response;
     }
     if (route.kind === "pass") return options.fetch?.(request) ?? new Response("Not found", { status: 404 });
-    const data = new BunSocketAdapter(route, ip);
+    const data = new BunSocketAdapter({ upgrade: route, ip });
     // Bun does not pick a subprotocol itself: echo ours or browsers fail the handshake.
     if (srv.upgrade(request, { data, headers: { "sec-websocket-protocol": SUBPROTOCOL } })) return undefined;
     return new Response("WebSocket upgrade failed", { status: 400 });
