@@ -15,7 +15,7 @@ export type Scenario = "throughput" | "latency" | "fanout" | "fanout-client" | "
 /** One reported number. */
 export interface Figure {
   target: string;
-  metric: "rpc_throughput" | "rpc_latency_p50" | "rpc_latency_p99" | "fanout" | "fanout_client" | "fanout_broadcast" | "memory_per_conn" | "memory_per_conn_next";
+  metric: "rpc_throughput" | "rpc_latency_p50" | "rpc_latency_p99" | "fanout" | "fanout_client" | "fanout_broadcast" | "memory_per_conn" | "memory_per_conn_cold" | "memory_per_conn_next" | "memory_one_time";
   unit: string;
   /** Median over the repeats. */
   value: number;
@@ -42,7 +42,9 @@ const METRICS: { scenario: Scenario; metric: Figure["metric"]; field: string; un
   { scenario: "fanout-client", metric: "fanout_client", field: "value", unit: "deliveries/s", better: "higher" },
   { scenario: "fanout-broadcast", metric: "fanout_broadcast", field: "value", unit: "deliveries/s", better: "higher" },
   { scenario: "memory", metric: "memory_per_conn", field: "value", unit: "KB/conn", better: "lower" },
+  { scenario: "memory", metric: "memory_per_conn_cold", field: "cold", unit: "KB/conn", better: "lower" },
   { scenario: "memory", metric: "memory_per_conn_next", field: "next", unit: "KB/conn", better: "lower" },
+  { scenario: "memory", metric: "memory_one_time", field: "oneTimeMb", unit: "MB", better: "lower" },
 ];
 
 /** The median of some numbers (the mean of the middle two for an even count). */
@@ -129,7 +131,10 @@ export function goals(all: Figure[], bundles: BundleSize[]): Goal[] {
       const r = all.value / fan.value;
       out.push({ goal: `${what} fan-out ≥ 0.8× server publish, zero loss`, target: target.label, actual: x(r), met: r >= 0.8 && all.lost === 0 });
     }
-    add("idle memory per connection ≤ 1.5× raw", f("memory_per_conn"), "vsLimit", (r) => r <= 1.5);
+    add("idle memory per connection (warm process) ≤ 1.5× raw", f("memory_per_conn"), "vsLimit", (r) => r <= 1.5);
+    const memory = f("memory_per_conn");
+    // The issue's absolute bound is Bun's (raw Deno alone holds ~20 KB per socket).
+    if (memory !== undefined && target.runtime === "bun") out.push({ goal: "idle memory per connection (warm process) ≤ 3 KB", target: target.label, actual: `${memory.value.toFixed(1)} KB`, met: memory.value <= 3 });
   }
   const ours = bundles.find((b) => b.kind === "tether");
   if (ours !== undefined) {
@@ -174,11 +179,16 @@ export function markdown(all: Figure[], bundles: BundleSize[], gs: Goal[]): stri
       return [label(f.target), by, (f.cpuPerOp ?? 0).toFixed(2), cpu, fmt(f.value), s ? ratio(f.value / s.value) : "–", String(f.lost), gen(f)];
     }),
   );
-  const next = (f: Figure) => rows("memory_per_conn_next").find((n) => n.target === f.target);
+  const of = (metric: string, f: Figure) => rows(metric).find((n) => n.target === f.target);
   table(
-    "Memory (server RSS per idle subscribed connection, after a full GC; next: per connection of a second batch as large, beside the first)",
-    ["Target", "KB/conn", "× raw", "× best peer", "next KB/conn", "next × raw"],
-    rows("memory_per_conn").map((f) => [label(f.target), fmt(f.value), ratio(f.vsLimit), ratio(f.vsBestPeer), fmt(next(f)?.value ?? NaN), ratio(next(f)?.vsLimit ?? null)]),
+    "Memory (server RSS per idle subscribed connection, after a full GC; warm: the connections opened after a warm-up batch as large was opened, " +
+      "subscribed, closed and collected; cold: a fresh process's first batch, one-time costs included; next: the second batch after the warm-up)",
+    ["Target", "warm KB/conn", "× raw", "× best peer", "cold KB/conn", "cold × raw", "one-time MB", "next KB/conn", "next × raw"],
+    rows("memory_per_conn").map((f) => {
+      const cold = of("memory_per_conn_cold", f), next = of("memory_per_conn_next", f);
+      return [label(f.target), fmt(f.value), ratio(f.vsLimit), ratio(f.vsBestPeer), fmt(cold?.value ?? NaN), ratio(cold?.vsLimit ?? null),
+        fmt(of("memory_one_time", f)?.value ?? NaN), fmt(next?.value ?? NaN), ratio(next?.vsLimit ?? null)];
+    }),
   );
   const bestBundle = Math.min(...bundles.filter((b) => b.kind === "peer").map((b) => b.gzipped));
   table("Client bundle (esbuild, browser, minified; gzip -9)", ["Client", "minified", "gzipped", "× best peer"],
