@@ -17,6 +17,7 @@ import type { SubscribedFrame, SubscribeFrame } from "../shared/protocol.ts";
 import type { BrokerMessage, Recovery, StreamPosition } from "./broker/broker.ts";
 import { through } from "./calls.ts";
 import type { Connection, Subscription } from "./connection.ts";
+import { keyOf } from "./subscription-map.ts";
 import { CallContext } from "./context.ts";
 import { errorFrame, simpleErrorFrame } from "./error-frame.ts";
 import { inOrder, PendingRequest } from "./requests.ts";
@@ -101,7 +102,7 @@ async function subscribeInOrder<A>(
     if (!conn.open) return;
   }
 
-  const sub: Subscription = { topic, key, params, held: [], presenceKey: undefined, epoch: "", offset: 0 };
+  const sub: Subscription = { topic, params, held: [], presenceKey: undefined, epoch: "", offset: 0 };
   conn.subscriptions.set(channel, sub);
   const first = !core.registry.has(channel);
   core.registry.addRecovering(conn as Connection, channel);
@@ -185,7 +186,7 @@ export function startOf(position: StreamPosition, recovery: Recovery | undefined
  */
 function subscribedAgain<A>(core: Core<A>, sub: Subscription, frame: Subscribe, channel: string): string {
   const offset = Math.max(sub.offset, core.registry.lastOffset(channel) ?? 0);
-  const ack: SubscribedFrame = { type: "subscribed", id: frame.id, topic: sub.topic, key: sub.key, epoch: sub.epoch, offset };
+  const ack: SubscribedFrame = { type: "subscribed", id: frame.id, topic: sub.topic, key: keyOf(sub, channel), epoch: sub.epoch, offset };
   if (frame.since !== undefined) ack.recovered = frame.since.epoch === sub.epoch && frame.since.offset === offset;
   return JSON.stringify(ack);
 }

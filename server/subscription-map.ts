@@ -9,10 +9,8 @@ import type { WireFrame } from "../shared/binary-frame.ts";
 
 /** One live subscription of a connection to a topic instance. */
 export interface Subscription {
-  /** Dotted topic name. */
+  /** Dotted topic name. Its canonical params key is the rest of its channel ({@link keyOf}): six fields, not seven, keep it in Bun's 64-byte size class. */
   topic: string;
-  /** Canonical params key. */
-  key: string;
   /** Validated params, as hooks receive them. */
   params: unknown;
   /** Frames held back while history is replayed (with their offsets, to drop replayed ones); null once live. */
@@ -23,6 +21,11 @@ export interface Subscription {
   epoch: string;
   /** Last offset this subscription covers: announced in `subscribed`, or replayed or sent after it. */
   offset: number;
+}
+
+/** The canonical params key of a subscription, from its channel (`topic:key`, see topics.ts `channelOf`). */
+export function keyOf(sub: Subscription, channel: string): string {
+  return channel.slice(sub.topic.length + 1);
 }
 
 /** Subscriptions by channel (`topic:key`), in the order they were added, like a Map. */

@@ -11,6 +11,7 @@ import type { PublishFrame, UnsubscribeFrame } from "../shared/protocol.ts";
 import type { PresenceChange } from "./broker/broker.ts";
 import { through } from "./calls.ts";
 import type { Connection, Subscription } from "./connection.ts";
+import { keyOf } from "./subscription-map.ts";
 import { CallContext } from "./context.ts";
 import { errorFrame, simpleErrorFrame, toIssues } from "./error-frame.ts";
 import { inOrder, PendingRequest } from "./requests.ts";
@@ -51,9 +52,9 @@ export function trackPresence<A>(
     const meta = v.parse(def.presence!, entry.meta);
     sub.presenceKey = entry.key;
     const countsOnly = def.presenceMode === "counts";
-    changePresence(core, { channel, topic: sub.topic, key: sub.key, countsOnly, member: entry.key, connectionId: conn.id, meta: encode(meta), join: true });
+    changePresence(core, { channel, topic: sub.topic, key: keyOf(sub, channel), countsOnly, member: entry.key, connectionId: conn.id, meta: encode(meta), join: true });
   }
-  const snapshot = core.presence.snapshot(channel) ?? { type: "presence", topic: sub.topic, key: sub.key, count: 0, state: {} };
+  const snapshot = core.presence.snapshot(channel) ?? { type: "presence", topic: sub.topic, key: keyOf(sub, channel), count: 0, state: {} };
   if (def.presenceMode === "counts") delete snapshot.state;
   conn.send(JSON.stringify(snapshot));
 }
@@ -94,7 +95,7 @@ export function removeSubscription<A>(core: Core<A>, conn: Connection<A>, channe
   const entry = core.topics.get(sub.topic);
   if (sub.presenceKey !== undefined) {
     const countsOnly = entry?.def.presenceMode === "counts";
-    changePresence(core, { channel, topic: sub.topic, key: sub.key, countsOnly, member: sub.presenceKey, connectionId: conn.id, join: false });
+    changePresence(core, { channel, topic: sub.topic, key: keyOf(sub, channel), countsOnly, member: sub.presenceKey, connectionId: conn.id, join: false });
   }
   if (!core.registry.has(channel)) {
     const done = core.broker.unlisten(channel);

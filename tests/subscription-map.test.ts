@@ -14,7 +14,7 @@ const RUNS = 300;
 
 const CHANNELS = ["feed:", 'rooms.messages:{"room":"a"}', 'rooms.messages:{"room":"b"}', "news:"];
 
-const subscription = (n: number): Subscription => ({ topic: "t", key: String(n), params: n, held: null, presenceKey: undefined, epoch: "e", offset: n });
+const subscription = (n: number): Subscription => ({ topic: "t", params: n, held: null, presenceKey: undefined, epoch: "e", offset: n });
 
 const step = fc.oneof(
   fc.record({ op: fc.constant("set" as const), channel: fc.constantFrom(...CHANNELS), n: fc.nat(100) }),
