@@ -7,7 +7,7 @@ import * as v from "valibot";
 import { followingOf, unpackFrame } from "../shared/binary-frame.ts";
 import { parseFrame, readingFrame } from "../shared/codec.ts";
 import { RpcError } from "../shared/errors.ts";
-import { ClientFrame, CloseCode, type Limits } from "../shared/protocol.ts";
+import { ClientFrame, CloseCode, type Limits, MAX_ID_LENGTH } from "../shared/protocol.ts";
 import { forbiddenKey, framePayloadProblem } from "../shared/safe-decode.ts";
 import { plainCallFrame } from "./call-frame.ts";
 import { runCall } from "./calls.ts";
@@ -228,6 +228,6 @@ function idOf(value: unknown): string | number | null {
   if (typeof value !== "object" || value === null) return null;
   const id = (value as { id?: unknown }).id;
   if (typeof id === "number" && Number.isSafeInteger(id) && id >= 0) return id;
-  if (typeof id === "string" && id.length <= 64) return id;
+  if (typeof id === "string" && id.length <= MAX_ID_LENGTH) return id;
   return null;
 }
