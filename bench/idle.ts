@@ -10,7 +10,8 @@
  */
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { cpuSecondsOf, pause, rssOf } from "./load/meter.ts";
+import type { HoldBeats } from "./load/hold.ts";
+import { cpuSecondsOf, cpuSplitOf, pause, rssOf } from "./load/meter.ts";
 import { type GeneratorProcess, spawnGenerator, startTarget } from "./process.ts";
 import { TARGETS } from "./targets.ts";
 
@@ -26,6 +27,10 @@ export interface IdleOptions {
   perGenerator: number;
   /** Milliseconds to wait after each GC, and before the held window. @default 1500 (300 in a smoke run) */
   settleMs: number;
+  /** How the hold clients beat (load/hold.ts). @default "timer", as Tether's client does */
+  beats?: HoldBeats;
+  /** Whether Tether's server beats (a diagnostic: false sets its heartbeat interval beyond the held window). @default true */
+  serverBeats?: boolean;
 }
 
 /** One target's figures. */
@@ -34,6 +39,8 @@ export interface IdleResult {
   conns: number;
   /** The server's CPU over the held window, in % of one core. */
   cpuPercent: number;
+  /** The part of {@link cpuPercent} spent in the kernel (system time; the rest is user time). */
+  systemPercent: number;
   /** (RSS with every connection held − RSS before), after a full GC each, per connection. */
   kbPerConn: number;
   /** Heartbeat frames the generators received from the server (beats, pings, pongs), setup included. */
@@ -111,6 +118,9 @@ export async function runIdle(o: IdleOptions): Promise<{ results: IdleResult[]; 
   for (const id of o.targets) {
     const spec = TARGETS.find((t) => t.id === id);
     if (spec === undefined) throw new RangeError(`Unknown target "${id}"`);
+    // Read by bench/targets/tether.ts: a diagnostic run without the server's beats.
+    if (o.serverBeats === false) process.env.TETHER_BENCH_SERVER_BEATS = "off";
+    else delete process.env.TETHER_BENCH_SERVER_BEATS;
     const target = await startTarget(spec, prefix);
     try {
       const fds = files(target.pid);
@@ -121,7 +131,7 @@ export async function runIdle(o: IdleOptions): Promise<{ results: IdleResult[]; 
       const before = await settledRss(target.pid, o.settleMs);
       const setup = performance.now();
       const shares = Array.from({ length: Math.ceil(conns / o.perGenerator) }, (_, i) => Math.min(o.perGenerator, conns - i * o.perGenerator));
-      const generators = shares.map((idle) => spawnGenerator({ scenario: "hold", driver: spec.driver, port: target.port, pid: target.pid, idle, maxHoldMs: (o.holdSeconds + 600) * 1000 }));
+      const generators = shares.map((idle) => spawnGenerator({ scenario: "hold", driver: spec.driver, port: target.port, pid: target.pid, idle, maxHoldMs: (o.holdSeconds + 600) * 1000, beats: o.beats }));
       try {
         await holding(generators, 300_000);
       } catch (error) {
@@ -131,12 +141,13 @@ export async function runIdle(o: IdleOptions): Promise<{ results: IdleResult[]; 
       const setupSeconds = (performance.now() - setup) / 1000;
       const after = await settledRss(target.pid, o.settleMs);
       await pause(o.settleMs);
-      const cpuFrom = cpuSecondsOf(target.pid);
+      const cpuFrom = cpuSplitOf(target.pid);
       const generatorsFrom = generators.reduce((sum, g) => sum + cpuSecondsOf(g.pid), 0);
       const wall = performance.now();
       await pause(o.holdSeconds * 1000);
       const seconds = (performance.now() - wall) / 1000;
-      const cpu = (cpuSecondsOf(target.pid) - cpuFrom) / seconds;
+      const cpuTo = cpuSplitOf(target.pid);
+      const cpu = (cpuTo.user + cpuTo.system - cpuFrom.user - cpuFrom.system) / seconds;
       const generatorCpu = (generators.reduce((sum, g) => sum + cpuSecondsOf(g.pid), 0) - generatorsFrom) / seconds;
       for (const g of generators) release(g);
       const outs = await Promise.all(generators.map((g) => g.result(60_000)));
@@ -146,6 +157,7 @@ export async function runIdle(o: IdleOptions): Promise<{ results: IdleResult[]; 
         target: id,
         conns,
         cpuPercent: cpu * 100,
+        systemPercent: (cpuTo.system - cpuFrom.system) / seconds * 100,
         kbPerConn: (after - before) / conns / 1024,
         pings: outs.reduce((sum, out) => sum + Number(out.pings), 0),
         beats: outs.reduce((sum, out) => sum + Number(out.beats ?? 0), 0),
@@ -195,10 +207,10 @@ export function idleMarkdown(results: IdleResult[], notes: string[]): string {
   const lines = [
     "### Many idle connections (subscribed, default heartbeats)",
     "",
-    "| Target | connections | server CPU, % of a core | CPU × raw | KB/conn | KB × raw | heartbeat frames in / out | lost (close codes) | generators' CPU | setup s |",
+    "| Target | connections | server CPU, % of a core (system) | CPU × raw | KB/conn | KB × raw | heartbeat frames in / out | lost (close codes) | generators' CPU | setup s |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...results.map((r) =>
-      `| ${label(r.target)} | ${r.conns.toLocaleString("en-US")} | ${r.cpuPercent.toFixed(2)}% | ${ratio(r.cpuPercent, limitOf(r.target)?.cpuPercent)} | ` +
+      `| ${label(r.target)} | ${r.conns.toLocaleString("en-US")} | ${r.cpuPercent.toFixed(2)}% (${r.systemPercent.toFixed(2)}%) | ${ratio(r.cpuPercent, limitOf(r.target)?.cpuPercent)} | ` +
       `${r.kbPerConn.toFixed(1)} | ${ratio(r.kbPerConn, limitOf(r.target)?.kbPerConn)} | ${r.pings.toLocaleString("en-US")} / ${r.beats.toLocaleString("en-US")} | ${lostText(r)} | ${r.generatorCpuPercent.toFixed(1)}% | ${r.setupSeconds.toFixed(1)} |`
     ),
     "",
@@ -220,15 +232,22 @@ export interface Section {
 
 /**
  * `run.ts --idle[=N]`: N connections (default 20,000; 200 in a smoke run), `--hold=S` seconds
- * (default 60; 1 in a smoke run), `--only=` among the four Tether and raw targets.
+ * (default 60; 1 in a smoke run), `--only=` among the four Tether and raw targets. Diagnostics:
+ * `--hold-beats=timer|answer|silent` (how the hold clients beat), `--server-beats=off` (Tether's
+ * server sends no beat while held).
  */
 export async function idleSection(flags: Map<string, string>, smoke: boolean): Promise<Section> {
   const asked = flags.get("idle");
   const conns = asked === undefined || asked === "true" ? (smoke ? 200 : 20_000) : Number(asked);
   const holdSeconds = Number(flags.get("hold") ?? (smoke ? 1 : 60));
   const targets = flags.get("only")?.split(",") ?? ["tether-bun", "raw-bun", "tether-deno", "raw-deno"];
-  const { results, notes, problems } = await runIdle({ conns, holdSeconds, targets, perGenerator: smoke ? 100 : 5000, settleMs: smoke ? 300 : 1500 });
-  const header = `Idle: ${conns.toLocaleString("en-US")} connections asked, held ${holdSeconds} s after a full GC; load generators of ${smoke ? 100 : 5000} sockets each.`;
+  const { results, notes, problems } = await runIdle({ conns, holdSeconds, targets, perGenerator: smoke ? 100 : 5000, settleMs: smoke ? 300 : 1500,
+    beats: (flags.get("hold-beats") ?? "timer") as HoldBeats,
+    serverBeats: flags.get("server-beats") !== "off",
+  });
+  const diagnostics = [flags.has("hold-beats") ? `clients beat: ${flags.get("hold-beats")}` : "", flags.get("server-beats") === "off" ? "the server does not beat" : ""].filter(Boolean);
+  const header = `Idle: ${conns.toLocaleString("en-US")} connections asked, held ${holdSeconds} s after a full GC; load generators of ${smoke ? 100 : 5000} sockets each` +
+    `${diagnostics.length > 0 ? ` (diagnostic: ${diagnostics.join(", ")})` : ""}.`;
   return {
     markdown: `${header}\n\n${idleMarkdown(results, notes)}\n`,
     json: results.map((r) => JSON.stringify({ metric: "idle", ...r })),

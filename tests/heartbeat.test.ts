@@ -2,6 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
 import { createClient } from "../client/mod.ts";
+import { ownBeatAfter } from "../client/liveness.ts";
 import { createService, defineContract, procedure, type RunningServer, type Service } from "../server/mod.ts";
 import { watchLoop } from "./fixtures/loop-stalls.ts";
 import { openRaw } from "./fixtures/raw-socket.ts";
@@ -144,6 +145,32 @@ describe(`Heartbeat over a real ${RUNTIME} server`, () => {
     } finally {
       loop.stop();
       client.close();
+    }
+  });
+
+  it("an idle client answers each server beat: the server hears from it every interval, long before the client's own beat would come, and never pings it", async () => {
+    // A long timeout puts the client's own beat (ownBeatAfter) and the server's ping far beyond one interval.
+    const timing = { interval: INTERVAL, timeout: INTERVAL * 40 };
+    const answering = createService(contract, { echo: (s) => s }, { heartbeat: timing });
+    const running = await serve(answering);
+    const client = createClient<typeof contract>(running.url);
+    const loop = watchLoop();
+    try {
+      await client.ready();
+      const conn = [...answering.connections.values()][0]!;
+      let longest = 0;
+      const until = Date.now() + ownBeatAfter(timing) * 2;
+      while (Date.now() < until) {
+        longest = Math.max(longest, Date.now() - conn.lastSeen);
+        await new Promise((r) => setTimeout(r, INTERVAL / 4));
+      }
+      const stall = loop.longest();
+      assert.ok(longest < INTERVAL * 2 + 2 * stall && longest < ownBeatAfter(timing), `the server heard nothing for ${longest} ms (own beat after ${ownBeatAfter(timing)} ms, longest loop stall ${stall.toFixed(0)} ms)`);
+      assert.equal(client.state, "open");
+    } finally {
+      loop.stop();
+      client.close();
+      await running.stop();
     }
   });
 

@@ -7,7 +7,7 @@
  */
 import { DRIVERS, type DriverName } from "./drivers.ts";
 import { fanout } from "./fanout.ts";
-import { hold } from "./hold.ts";
+import { hold, type HoldBeats } from "./hold.ts";
 import { latency } from "./latency.ts";
 import { memory } from "./memory.ts";
 import { throughput } from "./throughput.ts";
@@ -29,6 +29,8 @@ export interface GeneratorJob {
   drainMs?: number;
   /** The hold scenario's longest hold without SIGUSR1 (bench/idle.ts). */
   maxHoldMs?: number;
+  /** How the hold scenario's clients beat (hold.ts). */
+  beats?: HoldBeats;
 }
 
 const job = JSON.parse(process.argv[2] ?? "{}") as GeneratorJob;

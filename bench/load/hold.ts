@@ -7,12 +7,21 @@
  * Bun's client itself. Several of these run at once so no single process holds every socket.
  * @module
  */
-import { DEFAULT_HEARTBEAT } from "../../server/heartbeat.ts";
+import { BEAT as SERVER_BEAT, DEFAULT_HEARTBEAT } from "../../server/heartbeat.ts";
+import { ownBeatAfter } from "../../client/liveness.ts";
 import { closeAll, connect, type Link, subscribeAll } from "./connect.ts";
 import type { Driver } from "./drivers.ts";
 
 /** Handshakes at a time per generator: several generators run at once, and the listen backlog must not overflow. */
 const BATCH = 50;
+
+/**
+ * How a hold client beats. `timer`: on its own timer's phase, every interval from the hello.
+ * `answer` (Tether's client now): a first beat with the hello, then as an answer to the server's beat
+ * when it has beaten less than half an interval ago, and on its own only after `ownBeatAfter`. `silent` (a diagnostic): never unasked, it
+ * only answers the server's pings.
+ */
+export type HoldBeats = "timer" | "answer" | "silent";
 
 /** What the hold scenario takes. */
 export interface HoldOptions {
@@ -20,6 +29,8 @@ export interface HoldOptions {
   idle: number;
   /** Gives up after this long without SIGUSR1 (a parent that died must not leave sockets open). */
   maxHoldMs: number;
+  /** How the clients beat. @default "timer" */
+  beats?: HoldBeats;
 }
 
 /** Opens one connection, trying again twice after a handshake that timed out (a loaded machine accepts slowly). */
@@ -38,12 +49,22 @@ export async function hold(driver: Driver, o: HoldOptions) {
   let pings = 0;
   let beats = 0;
   const timers: ReturnType<typeof setInterval>[] = [];
+  const interval = DEFAULT_HEARTBEAT.interval;
+  const mode = o.beats ?? "timer";
+  /** Per link (by its send function): its beats so far and when it last sent one. */
+  const beaters = new Map<(frame: string) => void, { tick: number; sentAt: number }>();
+  const beatOnce = (send: (frame: string) => void, state: { tick: number; sentAt: number }) => {
+    send(driver.beat!(state.tick++));
+    state.sentAt = Date.now();
+    beats++;
+  };
   /** Starts a link's heartbeat as its client would on the hello (the targets run the default heartbeat). */
   const beating = (link: Link): Link => {
-    const beat = driver.beat;
-    if (beat === undefined) return link;
-    let tick = 0;
-    timers.push(setInterval(() => !link.closed && (link.send(beat(tick++)), beats++), DEFAULT_HEARTBEAT.interval));
+    if (driver.beat === undefined || mode === "silent") return link;
+    const state = { tick: 0, sentAt: Date.now() };
+    if (mode === "answer") (beaters.set(link.send, state), beatOnce(link.send, state));
+    const due = mode === "timer" ? 0 : ownBeatAfter(DEFAULT_HEARTBEAT);
+    timers.push(setInterval(() => !link.closed && Date.now() - state.sentAt >= due && beatOnce(link.send, state), interval));
     return link;
   };
   const counting: Driver = {
@@ -51,6 +72,8 @@ export async function hold(driver: Driver, o: HoldOptions) {
     control(frame, send) {
       const answered = driver.control(frame, send);
       if (answered) pings++;
+      const state = frame === SERVER_BEAT ? beaters.get(send) : undefined;
+      if (state !== undefined && Date.now() - state.sentAt >= interval / 2) beatOnce(send, state);
       return answered;
     },
   };

@@ -30,7 +30,11 @@ const service = createService(contract, {
   echo: (input) => input,
   pub: (message, ctx) => ctx.publish("feed", undefined, message),
   shout: (message, ctx) => ctx.broadcast("feed", undefined, message),
-}, { limits: { ratePerSecond: Infinity } });
+}, {
+  limits: { ratePerSecond: Infinity },
+  // The idle bench's diagnostic `--server-beats=off`: the first beat (and sweep) far beyond any held window.
+  ...process.env.TETHER_BENCH_SERVER_BEATS === "off" ? { heartbeat: { interval: 1e9, timeout: 2e9 } } : {},
+});
 
 const options = { port: 0, hostname: "127.0.0.1" };
 const server = "Bun" in globalThis
