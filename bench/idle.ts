@@ -27,7 +27,7 @@ export interface IdleOptions {
   perGenerator: number;
   /** Milliseconds to wait after each GC, and before the held window. @default 1500 (300 in a smoke run) */
   settleMs: number;
-  /** How the hold clients beat (load/hold.ts). @default "timer", as Tether's client does */
+  /** How the hold clients beat (load/hold.ts). @default "answer", as Tether's client does */
   beats?: HoldBeats;
   /** Whether Tether's server beats (a diagnostic: false sets its heartbeat interval beyond the held window). @default true */
   serverBeats?: boolean;
@@ -242,7 +242,7 @@ export async function idleSection(flags: Map<string, string>, smoke: boolean): P
   const holdSeconds = Number(flags.get("hold") ?? (smoke ? 1 : 60));
   const targets = flags.get("only")?.split(",") ?? ["tether-bun", "raw-bun", "tether-deno", "raw-deno"];
   const { results, notes, problems } = await runIdle({ conns, holdSeconds, targets, perGenerator: smoke ? 100 : 5000, settleMs: smoke ? 300 : 1500,
-    beats: (flags.get("hold-beats") ?? "timer") as HoldBeats,
+    beats: (flags.get("hold-beats") ?? "answer") as HoldBeats,
     serverBeats: flags.get("server-beats") !== "off",
   });
   const diagnostics = [flags.has("hold-beats") ? `clients beat: ${flags.get("hold-beats")}` : "", flags.get("server-beats") === "off" ? "the server does not beat" : ""].filter(Boolean);

@@ -8,7 +8,7 @@
  * @module
  */
 
-/** Every this many beats the beat is a `ping` with `ts` (the first too): latency every 2 minutes with the defaults. */
+/** Every this many beats the beat is a `ping` with `ts` (the first too): latency every 2.5 minutes with the defaults. */
 export const LATENCY_EVERY = 6;
 
 const BEAT = JSON.stringify({ type: "pong" });
@@ -22,7 +22,7 @@ export interface Timing {
 /**
  * Milliseconds without a beat sent after which the client beats on its own: past one interval (so
  * the server's beat, answered, comes first), before the server's ping at `(I + T) / 2`. With the
- * defaults, 26.25 s.
+ * defaults (25 s, 45 s), 30 s.
  */
 export function ownBeatAfter({ interval, timeout }: Timing): number {
   return (3 * interval + timeout) / 4;
@@ -56,7 +56,7 @@ export interface Liveness {
  */
 export function createLiveness(send: (frame: string) => boolean, dead: (reason: string) => void): Liveness {
   let latency: number | undefined;
-  let timing: Timing = { interval: 20_000, timeout: 45_000 };
+  let timing: Timing = { interval: 25_000, timeout: 45_000 };
   let lastSeen = 0;
   let lastBeat = 0;
   let beats = 0;

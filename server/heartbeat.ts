@@ -9,14 +9,14 @@ import type { Connection } from "./connection.ts";
 
 /** Heartbeat timing, announced to clients in the hello frame. */
 export interface HeartbeatOptions {
-  /** Milliseconds between beats; under the 60 s idle cut of common proxies. @default 20000 */
+  /** Milliseconds between beats; under the 60 s idle cut of common proxies. @default 25000 */
   interval: number;
   /** Milliseconds without any frame after which a peer is dead. @default 45000 */
   timeout: number;
 }
 
 /** The defaults of {@link HeartbeatOptions}. */
-export const DEFAULT_HEARTBEAT: HeartbeatOptions = { interval: 20_000, timeout: 45_000 };
+export const DEFAULT_HEARTBEAT: HeartbeatOptions = { interval: 25_000, timeout: 45_000 };
 
 /** The beat: an unsolicited pong (RFC 6455 allows one as a one-way heartbeat; clients ignore a pong without `ts`). */
 export const BEAT = JSON.stringify({ type: "pong" });

@@ -37,7 +37,7 @@ export interface CloseInfo {
 
 /** How a service behaves; every field has a documented default. */
 export interface ServiceOptions<C, A> {
-  /** Heartbeat timing announced to clients. @default { interval: 20000, timeout: 45000 } */
+  /** Heartbeat timing announced to clients. @default { interval: 25000, timeout: 45000 } */
   heartbeat?: Partial<HeartbeatOptions>;
   /** Per-connection limits. @default DEFAULT_LIMITS */
   limits?: Partial<Limits>;

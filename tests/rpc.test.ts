@@ -235,7 +235,7 @@ describe(`RPC over a real ${RUNTIME} server`, () => {
     try {
       assert.equal(raw.hello.version, 1);
       assert.equal(typeof raw.hello.connectionId, "string");
-      assert.deepEqual(raw.hello.heartbeat, { interval: 20000, timeout: 45000 });
+      assert.deepEqual(raw.hello.heartbeat, { interval: 25000, timeout: 45000 });
       assert.equal(raw.hello.limits.maxFrameBytes, 1048576);
     } finally {
       await raw.close();

@@ -1,10 +1,10 @@
 /**
  * Hold: one load generator's share of the idle scenario (bench/idle.ts). Opens `idle` connections,
  * subscribes each to `feed` (a batch at a time), prints `HOLDING <n>` and then keeps each connection's
- * heartbeat exactly as the protocol's own client does, until it receives SIGUSR1: for Tether, from
- * the hello on, a timer per connection sends its beat every interval (client/liveness.ts, through
- * `Driver.beat`) and the server's pings are answered; the runtimes' protocol pings are answered by
- * Bun's client itself. Several of these run at once so no single process holds every socket.
+ * heartbeat exactly as the protocol's own client does, until it receives SIGUSR1: for Tether, a beat
+ * (a latency ping first and every 6th: `Driver.beat`) with the hello and then as the answer to each
+ * server beat (client/liveness.ts), and the server's pings are answered; the runtimes' protocol
+ * pings are answered by Bun's client itself. Several of these run at once so no single process holds every socket.
  * @module
  */
 import { BEAT as SERVER_BEAT, DEFAULT_HEARTBEAT } from "../../server/heartbeat.ts";
@@ -16,10 +16,10 @@ import type { Driver } from "./drivers.ts";
 const BATCH = 50;
 
 /**
- * How a hold client beats. `timer`: on its own timer's phase, every interval from the hello.
- * `answer` (Tether's client now): a first beat with the hello, then as an answer to the server's beat
- * when it has beaten less than half an interval ago, and on its own only after `ownBeatAfter`. `silent` (a diagnostic): never unasked, it
- * only answers the server's pings.
+ * How a hold client beats. `answer` (Tether's client): a first beat with the hello, then one in
+ * answer to each server beat unless it beat less than half an interval ago, and one on its own only
+ * after `ownBeatAfter` without. `timer` (the client before it): every interval from the hello, on
+ * its own timer's phase. `silent` (a diagnostic): nothing unasked; it only answers the server's pings.
  */
 export type HoldBeats = "timer" | "answer" | "silent";
 
@@ -29,7 +29,7 @@ export interface HoldOptions {
   idle: number;
   /** Gives up after this long without SIGUSR1 (a parent that died must not leave sockets open). */
   maxHoldMs: number;
-  /** How the clients beat. @default "timer" */
+  /** How the clients beat. @default "answer" */
   beats?: HoldBeats;
 }
 
@@ -50,7 +50,7 @@ export async function hold(driver: Driver, o: HoldOptions) {
   let beats = 0;
   const timers: ReturnType<typeof setInterval>[] = [];
   const interval = DEFAULT_HEARTBEAT.interval;
-  const mode = o.beats ?? "timer";
+  const mode = o.beats ?? "answer";
   /** Per link (by its send function): its beats so far and when it last sent one. */
   const beaters = new Map<(frame: string) => void, { tick: number; sentAt: number }>();
   const beatOnce = (send: (frame: string) => void, state: { tick: number; sentAt: number }) => {
