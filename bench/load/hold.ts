@@ -48,7 +48,8 @@ async function patientConnect(driver: Driver, port: number): Promise<Link> {
 export async function hold(driver: Driver, o: HoldOptions) {
   let pings = 0;
   let beats = 0;
-  const timers: ReturnType<typeof setInterval>[] = [];
+  /** Stops each link's beat timer. */
+  const stops: (() => void)[] = [];
   const interval = DEFAULT_HEARTBEAT.interval;
   const mode = o.beats ?? "answer";
   /** Per link (by its send function): its beats so far and when it last sent one. */
@@ -63,8 +64,21 @@ export async function hold(driver: Driver, o: HoldOptions) {
     if (driver.beat === undefined || mode === "silent") return link;
     const state = { tick: 0, sentAt: Date.now() };
     if (mode === "answer") (beaters.set(link.send, state), beatOnce(link.send, state));
-    const due = mode === "timer" ? 0 : ownBeatAfter(DEFAULT_HEARTBEAT);
-    timers.push(setInterval(() => !link.closed && Date.now() - state.sentAt >= due && beatOnce(link.send, state), interval));
+    if (mode === "timer") {
+      const timer = setInterval(() => !link.closed && beatOnce(link.send, state), interval);
+      stops.push(() => clearInterval(timer));
+      return link;
+    }
+    // As the client: one timer, due `ownBeatAfter` after the last beat; it usually finds a beat sent since.
+    const own = ownBeatAfter(DEFAULT_HEARTBEAT);
+    let timer: ReturnType<typeof setTimeout>;
+    const arm = () => (timer = setTimeout(() => {
+      if (link.closed) return;
+      if (Date.now() - state.sentAt >= own) beatOnce(link.send, state);
+      arm();
+    }, Math.max(0, state.sentAt + own - Date.now())));
+    arm();
+    stops.push(() => clearTimeout(timer));
     return link;
   };
   const counting: Driver = {
@@ -97,7 +111,7 @@ export async function hold(driver: Driver, o: HoldOptions) {
   const disconnected = links.filter((link) => link.closed).length;
   const closeCodes: Record<string, number> = {};
   for (const link of links) if (link.closeCode !== undefined) closeCodes[link.closeCode] = (closeCodes[link.closeCode] ?? 0) + 1;
-  for (const timer of timers) clearInterval(timer);
+  for (const stop of stops) stop();
   closeAll(links);
   const setup = process.cpuUsage(started);
   return {
