@@ -181,8 +181,8 @@ export function markdown(all: Figure[], bundles: BundleSize[], gs: Goal[]): stri
   );
   const of = (metric: string, f: Figure) => rows(metric).find((n) => n.target === f.target);
   table(
-    "Memory (server RSS per idle subscribed connection, after a full GC; warm: the connections opened after a warm-up batch as large was opened, " +
-      "subscribed, closed and collected; cold: a fresh process's first batch, one-time costs included; next: the second batch after the warm-up)",
+    "Memory (server RSS per idle subscribed connection, after a full GC; warm: the slope over three batches all open at once, from the first batch's end to the third's; " +
+      "cold: a fresh process's first batch, one-time costs included; one-time: the first batch's growth beyond the slope; next: the second batch alone)",
     ["Target", "warm KB/conn", "× raw", "× best peer", "cold KB/conn", "cold × raw", "one-time MB", "next KB/conn", "next × raw"],
     rows("memory_per_conn").map((f) => {
       const cold = of("memory_per_conn_cold", f), next = of("memory_per_conn_next", f);
