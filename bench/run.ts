@@ -120,7 +120,7 @@ const gs = goals(all, bundles);
 const header = [
   `Run: ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${smoke ? "SMOKE (sizes too small to mean anything)" : "full"}, ` +
   `${repeats} repeat(s) (medians), ${measureMs / 1000} s measured per scenario, ${Math.round((Date.now() - started) / 1000)} s in all.`,
-  `Sizes: ${sizes.conns} connections × ${sizes.depth} in flight; ${sizes.subs} subscribers, ${sizes.window} messages in flight; ${sizes.idle} idle connections.`,
+  `Sizes: ${sizes.conns} connections × ${sizes.depth} in flight; ${sizes.subs} subscribers, ${sizes.window} messages in flight; idle connections in batches of ${sizes.idle} (memory: three).`,
   "",
 ].join("\n");
 const report = header + "\n" + markdown(all, bundles, gs) + (idle === undefined ? "" : "\n" + idle.markdown);
