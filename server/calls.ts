@@ -17,6 +17,7 @@ import { errorFrame, simpleErrorFrame, toIssues } from "./error-frame.ts";
 import type { Middleware, MiddlewareCall } from "./handlers.ts";
 import { duplicateIdFrame, idInUse } from "./requests.ts";
 import type { Core } from "./core.ts";
+import { turnNow } from "./turn-clock.ts";
 
 /** A procedure as the core runs it. */
 type Procedure<A> = Core<A>["procedures"] extends Map<string, infer P> ? P : never;
@@ -72,7 +73,7 @@ function refuse<A>(
  * (bench/: server CPU per call).
  */
 class RunningCall<A> extends LazyAbort {
-  /** When its frame was received: the receive's clock read (`conn.lastSeen`, turn-clock.ts), not one more per call. */
+  /** When its frame was received: the turn's clock read (turn-clock.ts), shared with the receive, not one more per call. */
   private readonly started: number;
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** Set once the handler returned a pending answer: the call is in `conn.inflight` until it settles. */
@@ -86,7 +87,7 @@ class RunningCall<A> extends LazyAbort {
     private readonly id: string | number,
   ) {
     super();
-    this.started = conn.lastSeen;
+    this.started = turnNow();
   }
 
   /** Runs the handler (through middleware and the idempotency cache, when there are any) and answers. */
@@ -191,8 +192,8 @@ class RunningCall<A> extends LazyAbort {
 
   /**
    * Counts the call with its latency, to the millisecond: from the wall clock its frame's turn read
-   * (turn-clock.ts) to one read here, where a call used to read `performance.now()` twice (0.4 µs
-   * each on Deno on a VM). Clamped at 0 should the wall clock step back.
+   * (turn-clock.ts) to one read here, so a call costs one clock read rather than two. Clamped at 0
+   * should the wall clock step back.
    */
   private done(outcome: string): void {
     this.core.metrics.call(this.method, outcome, Math.max(0, Date.now() - this.started) / 1000);
