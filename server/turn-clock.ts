@@ -1,8 +1,7 @@
 /**
  * The wall clock read once per turn of the event loop rather than once per received message.
- * A clock read costs 0.1-0.4 µs on a virtual machine (`Date.now()` 0.25 µs, `performance.now()`
- * 0.4 µs on Deno on the bench's VM, where the raw echo reads none), and Deno hands a turn several
- * messages at once (about 8 per turn under the RPC throughput load): they share one read.
+ * A clock read costs 0.1-0.4 µs on a virtual machine, and Deno hands a turn several messages at
+ * once (about 8 per turn under the RPC throughput load): they share one read.
  * @module
  */
 
