@@ -4,40 +4,15 @@
  */
 import type { WireFrame } from "../shared/binary-frame.ts";
 import { CloseCode } from "../shared/protocol.ts";
+import { type BusyState, isClear, newBusyState } from "./busy-state.ts";
 import { LazyAbort } from "./lazy-abort.ts";
 import type { FlowControl, Outbox } from "./outbox.ts";
+import { fitReason, type Socket } from "./socket.ts";
 import { SubscriptionMap } from "./subscription-map.ts";
+import { turnNow } from "./turn-clock.ts";
 
 export type { Subscription } from "./subscription-map.ts";
-
-/**
- * What became of a frame handed to the runtime: written to the network, queued in the runtime's own
- * buffer (look at `bufferedAmount()`), or dropped by the runtime (the core must keep it itself).
- * Each adapter translates its runtime's answer into one of these.
- */
-export type SendResult = "written" | "queued" | "dropped";
-
-/**
- * The few socket operations the core needs; each runtime adapter provides them.
- * @internal
- */
-export interface Socket {
-  /** Sends a text frame and says what became of it. */
-  send(frame: WireFrame): SendResult;
-  /** Closes the socket with a code from the close-code table and a short reason. */
-  close(code: number, reason: string): void;
-  /** Bytes queued by the runtime and not yet written to the network. */
-  bufferedAmount(): number;
-  /** Joins a runtime-native publish channel (Bun's `ws.subscribe`); absent where there is none. */
-  subscribe?(channel: string): void;
-  /** Leaves a runtime-native publish channel. */
-  unsubscribe?(channel: string): void;
-  /**
-   * Sends a frame to every member of a native channel but this socket (Bun's `ws.publish`); false when
-   * some member was backed up or none was reached. Absent where there is none.
-   */
-  publish?(channel: string, frame: WireFrame): boolean;
-}
+export type { SendResult, Socket } from "./socket.ts";
 
 /** Milliseconds of a rate-limit refusal window: more than `rateBurst` refusals within one closes the socket with 1008. */
 export const REFUSAL_WINDOW = 1000;
@@ -53,28 +28,8 @@ export interface ConnectionShared {
 }
 
 /**
- * What a connection holds only while it is busy or unusual, in one object allocated when the first of it
- * is set and let go when all of it is clear again: calls and requests in flight, per-channel work, rooms,
- * the outbox of a backed-up socket, rate-limit refusals, shutdown, the server's close.
- */
-interface BusyState {
-  inflight: Map<string | number, AbortController> | undefined;
-  awaiting: Set<string | number> | undefined;
-  channelWork: Map<string, Promise<void>> | undefined;
-  rooms: Set<string> | undefined;
-  outbox: Outbox | null;
-  /** Frames refused by the rate limit in the current refusal window (see {@link Connection.admit}). */
-  refused: number;
-  /** When the current refusal window started (ms). */
-  refusedSince: number;
-  /** Set while the server lets the socket's buffer drain before its close frame (shutdown): nothing more is read or written. */
-  quiet: boolean;
-  closedWith: { code: number; reason: string } | undefined;
-}
-
-/**
  * A connection's state; created by the service when an adapter opens a socket. Everything but what
- * every connection needs sits in one {@link BusyState} object allocated on first write and let go when
+ * every connection needs sits in one busy state (busy-state.ts) allocated on first write and let go when
  * it is all clear again (reads of an absent collection see a shared empty one), so an idle subscribed
  * connection holds only its subscriptions (bench/: memory per idle connection; at most 12 fields, the
  * two of its abort included, keep the object in Bun's 112-byte size class rather than the 160-byte one).
@@ -87,10 +42,10 @@ export class Connection<A = unknown> extends LazyAbort {
   /** Live subscriptions by channel (`topic:key`). */
   readonly subscriptions: SubscriptionMap = new SubscriptionMap();
   /** Timestamp (ms) of the last frame received; the heartbeat sweep reads it. */
-  lastSeen: number = Date.now();
-  #busy: BusyState | undefined;
+  lastSeen: number = turnNow();
+  #busy: BusyState<Outbox> | undefined;
   private tokens: number;
-  private refilledAt = Date.now();
+  private refilledAt = turnNow();
 
   /**
    * @param socket the adapter's socket
@@ -160,6 +115,11 @@ export class Connection<A = unknown> extends LazyAbort {
   /** Aborted when the connection closes; the lifetime hooks' signal follows it (the connection itself). */
   get closed(): LazyAbort {
     return this;
+  }
+
+  /** Whether the connection holds its busy state now; tests check that an idle connection lets it go. */
+  get holdsBusyState(): boolean {
+    return this.#busy !== undefined;
   }
 
   /** Records a call in flight. */
@@ -243,42 +203,35 @@ export class Connection<A = unknown> extends LazyAbort {
   /**
    * The rate limit's verdict on one frame: the token bucket admits it ("accepted"), or refuses it.
    * Refusals are counted per window of {@link REFUSAL_WINDOW} ms that starts at the first refusal;
-   * accepted frames do not reset the count, so a steady trickle of accepted frames cannot hide a
-   * flood. The first refusal of a window is "answered" (one error frame), the rest are "dropped",
-   * and the refusal that takes the window past `burst` is "abusive" (the caller closes with 1008).
+   * accepted frames do not reset the count within the window, so a steady trickle of accepted frames
+   * cannot hide a flood (the first accepted frame after the window lets the count go). The first
+   * refusal of a window is "answered" (one error frame), the rest are "dropped", and the refusal
+   * that takes the window past `burst` is "abusive" (the caller closes with 1008).
    */
   admit(now: number): "accepted" | "answered" | "dropped" | "abusive" {
-    if (this.takeToken(now)) return "accepted";
-    const rare = this.busy();
-    if (now - rare.refusedSince >= REFUSAL_WINDOW) {
-      rare.refusedSince = now;
-      rare.refused = 0;
+    if (this.takeToken(now)) {
+      const busy = this.#busy;
+      if (busy !== undefined && busy.refused > 0 && now - busy.refusedSince >= REFUSAL_WINDOW) (busy.refused = 0, this.tidy());
+      return "accepted";
     }
-    rare.refused++;
-    if (rare.refused > this.shared.rate.burst) return "abusive";
-    return rare.refused === 1 ? "answered" : "dropped";
+    const busy = this.busy();
+    if (now - busy.refusedSince >= REFUSAL_WINDOW) {
+      busy.refusedSince = now;
+      busy.refused = 0;
+    }
+    busy.refused++;
+    if (busy.refused > this.shared.rate.burst) return "abusive";
+    return busy.refused === 1 ? "answered" : "dropped";
   }
 
   /** The busy state, allocated on first use. */
-  private busy(): BusyState {
-    return (this.#busy ??= {
-      inflight: undefined,
-      awaiting: undefined,
-      channelWork: undefined,
-      rooms: undefined,
-      outbox: null,
-      refused: 0,
-      refusedSince: 0,
-      quiet: false,
-      closedWith: undefined,
-    });
+  private busy(): BusyState<Outbox> {
+    return (this.#busy ??= newBusyState());
   }
 
-  /** Lets the busy state go once all of it is clear (a connection refused by the rate limit keeps it: its count goes on). */
+  /** Lets the busy state go once all of it is clear (refusals counted in the current window keep it). */
   private tidy(): void {
-    const b = this.#busy!;
-    if (b.inflight === undefined && b.awaiting === undefined && b.channelWork === undefined && b.rooms === undefined &&
-      b.outbox === null && b.refused === 0 && !b.quiet && b.closedWith === undefined) this.#busy = undefined;
+    if (isClear(this.#busy!)) this.#busy = undefined;
   }
 
   /** Takes one token from the rate bucket; false when the connection is over its rate. */
@@ -295,9 +248,3 @@ export class Connection<A = unknown> extends LazyAbort {
 
 const EMPTY_MAP: ReadonlyMap<never, never> = new Map<never, never>();
 const EMPTY_SET: ReadonlySet<never> = new Set<never>();
-/** A close reason cut to the 123 bytes of UTF-8 a close frame can carry, never mid-character. */
-export function fitReason(reason: string): string {
-  const bytes = new TextEncoder().encode(reason);
-  if (bytes.length <= 123) return reason;
-  return new TextDecoder().decode(bytes.subarray(0, 123)).replace(/\uFFFD+$/, "");
-}

@@ -7,7 +7,8 @@
 import type { ContractTree } from "../shared/contract.ts";
 import { RpcError } from "../shared/errors.ts";
 import { CloseCode, type HelloFrame, PROTOCOL_VERSION } from "../shared/protocol.ts";
-import { Connection, type ConnectionShared, fitReason, type Socket } from "./connection.ts";
+import { Connection, type ConnectionShared } from "./connection.ts";
+import { fitReason, type Socket } from "./socket.ts";
 import { CallContext } from "./context.ts";
 import type { Core } from "./core.ts";
 import { simpleErrorFrame } from "./error-frame.ts";
