@@ -117,9 +117,12 @@ export class Connection<A = unknown> extends LazyAbort {
     return this;
   }
 
-  /** Whether the connection holds its busy state now; tests check that an idle connection lets it go. */
-  get holdsBusyState(): boolean {
-    return this.#busy !== undefined;
+  /**
+   * Whether a connection holds its busy state now; tests check that an idle connection lets it go.
+   * Static: an accessor on the prototype would cost every connection a slot on Bun (BENCHMARKS.md).
+   */
+  static holdsBusyState(conn: Connection<unknown>): boolean {
+    return conn.#busy !== undefined;
   }
 
   /** Records a call in flight. */

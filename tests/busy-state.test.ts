@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
 import { createService, defineContract, procedure, type RunningServer } from "../server/mod.ts";
-import { REFUSAL_WINDOW } from "../server/connection.ts";
+import { Connection, REFUSAL_WINDOW } from "../server/connection.ts";
 import { openRaw, type RawSocket } from "./fixtures/raw-socket.ts";
 import { RUNTIME, serve, until } from "./fixtures/serve.ts";
 
@@ -43,7 +43,7 @@ describe(`a connection's busy state on ${RUNTIME}`, () => {
     const ws = await openRaw(server.url);
     const conn = service.connections.get(ws.hello.connectionId);
     assert.ok(conn !== undefined, "the server has the connection");
-    return { ws, conn };
+    return { ws, conn: { get holdsBusyState() { return Connection.holdsBusyState(conn); } } };
   }
 
   /** Sends a call and waits for its answer. */
