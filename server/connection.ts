@@ -117,10 +117,7 @@ export class Connection<A = unknown> extends LazyAbort {
     return this;
   }
 
-  /**
-   * Whether a connection holds its busy state now; tests check that an idle connection lets it go.
-   * Static: an accessor on the prototype would cost every connection a slot on Bun (BENCHMARKS.md).
-   */
+  /** Whether a connection holds its busy state now (tests); static: a prototype accessor costs each connection a slot on Bun. */
   static holdsBusyState(conn: Connection<unknown>): boolean {
     return conn.#busy !== undefined;
   }
