@@ -29,8 +29,8 @@ export function plainCallFrame(value: unknown): CallFrameValue | undefined {
   return memberCount(value) === members ? (value as CallFrameValue) : undefined;
 }
 
-/** A request id: a non-negative safe integer, or a string of at most 64 characters. */
-function isId(id: unknown): boolean {
+/** Whether a value is a request id: a non-negative safe integer, or a string of at most {@link MAX_ID_LENGTH} characters. */
+export function isId(id: unknown): id is string | number {
   return typeof id === "number" ? Number.isSafeInteger(id) && id >= 0 : typeof id === "string" && id.length <= MAX_ID_LENGTH;
 }
 

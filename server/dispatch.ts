@@ -7,15 +7,15 @@ import * as v from "valibot";
 import { followingOf, unpackFrame } from "../shared/binary-frame.ts";
 import { parseFrame, readingFrame } from "../shared/codec.ts";
 import { RpcError } from "../shared/errors.ts";
-import { ClientFrame, CloseCode, type Limits, MAX_ID_LENGTH } from "../shared/protocol.ts";
+import { BEAT } from "../shared/heartbeat.ts";
+import { ClientFrame, CloseCode, type Limits } from "../shared/protocol.ts";
 import { forbiddenKey, framePayloadProblem } from "../shared/safe-decode.ts";
-import { plainCallFrame } from "./call-frame.ts";
+import { isId, plainCallFrame } from "./call-frame.ts";
 import { runCall } from "./calls.ts";
 import { type Connection, REFUSAL_WINDOW } from "./connection.ts";
 import { simpleErrorFrame, toIssues } from "./error-frame.ts";
 import { OVERSIZE_CLOSE_FACTOR } from "./options.ts";
 import type { Core } from "./core.ts";
-import { BEAT } from "./heartbeat.ts";
 import { PendingRequest } from "./requests.ts";
 import { subscribe } from "./subscribe.ts";
 import { clientPublish, unsubscribe } from "./subscriptions.ts";
@@ -227,7 +227,5 @@ function faultFrame(fault: "too-large" | "too-deep" | "malformed", limits: Limit
 function idOf(value: unknown): string | number | null {
   if (typeof value !== "object" || value === null) return null;
   const id = (value as { id?: unknown }).id;
-  if (typeof id === "number" && Number.isSafeInteger(id) && id >= 0) return id;
-  if (typeof id === "string" && id.length <= MAX_ID_LENGTH) return id;
-  return null;
+  return isId(id) ? id : null;
 }

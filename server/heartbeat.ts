@@ -1,9 +1,11 @@
 /**
  * Liveness: one sweep timer over every connection, never a timer per connection. The server's side
- * of the heartbeat is a one-way beat (PROTOCOL.md section 6): an unsolicited `pong` once per interval
- * that needs no answer, sent by one native publish where the runtime has one (Bun).
+ * of the heartbeat is a one-way beat (PROTOCOL.md section 6): an unsolicited `pong` once per interval,
+ * sent by one native publish where the runtime has one (Bun). Tether's client answers it with a beat
+ * of its own, which the server notes and never answers.
  * @module
  */
+import { BEAT, DEFAULT_TIMING } from "../shared/heartbeat.ts";
 import { CloseCode } from "../shared/protocol.ts";
 import type { Connection } from "./connection.ts";
 
@@ -16,10 +18,8 @@ export interface HeartbeatOptions {
 }
 
 /** The defaults of {@link HeartbeatOptions}. */
-export const DEFAULT_HEARTBEAT: HeartbeatOptions = { interval: 25_000, timeout: 45_000 };
+export const DEFAULT_HEARTBEAT: HeartbeatOptions = { ...DEFAULT_TIMING };
 
-/** The beat: an unsolicited pong (RFC 6455 allows one as a one-way heartbeat; clients ignore a pong without `ts`). */
-export const BEAT = JSON.stringify({ type: "pong" });
 /** Sent only to a peer silent for longer than {@link Heartbeat.pingAfter}: a client that only answers pings still answers it. */
 const PING = JSON.stringify({ type: "ping" });
 

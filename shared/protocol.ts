@@ -20,7 +20,7 @@ export const MAX_NAME_LENGTH = 256;
 /** The longest idempotency key of a call, in characters. */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 128;
 
-/** A request id chosen by the client: a non-negative safe integer or a string of at most 64 chars. */
+/** A request id chosen by the client: a non-negative safe integer or a string of at most {@link MAX_ID_LENGTH} characters. */
 const Id = v.union([
   v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
   v.pipe(v.string(), v.maxLength(MAX_ID_LENGTH)),
