@@ -5,13 +5,14 @@
  * a `ping` instead on the first beat (right after the hello) and every {@link LATENCY_EVERY}th (its
  * pong gives the latency);
  * the server declared dead after the timeout with no frame, and a quick probe after a tab wakes.
+ * Deadlines run on the monotonic clock (`performance.now()`): a wall clock stepped back must not delay
+ * noticing a dead server. A ping's `ts` is read from it too (the server only echoes it).
  * @module
  */
+import { BEAT, DEFAULT_TIMING } from "../shared/heartbeat.ts";
 
 /** Every this many beats the beat is a `ping` with `ts` (the first too): latency every 2.5 minutes with the defaults. */
 export const LATENCY_EVERY = 6;
-
-const BEAT = JSON.stringify({ type: "pong" });
 
 /** Heartbeat timing as the server announced it. */
 export interface Timing {
@@ -56,7 +57,7 @@ export interface Liveness {
  */
 export function createLiveness(send: (frame: string) => boolean, dead: (reason: string) => void): Liveness {
   let latency: number | undefined;
-  let timing: Timing = { interval: 25_000, timeout: 45_000 };
+  let timing: Timing = DEFAULT_TIMING;
   let lastSeen = 0;
   let lastBeat = 0;
   let beats = 0;
@@ -67,19 +68,19 @@ export function createLiveness(send: (frame: string) => boolean, dead: (reason: 
 
   const ping = (ts: number) => send(JSON.stringify({ type: "ping", ts }));
   const beat = () => {
-    lastBeat = Date.now();
+    lastBeat = performance.now();
     if (beats++ % LATENCY_EVERY === 0) ping(lastBeat);
     else send(BEAT);
   };
   const arm = () => {
     const due = Math.min(lastBeat + ownBeatAfter(timing), lastSeen + timing.timeout);
-    timer = setTimeout(onDue, Math.max(0, due - Date.now()));
+    timer = setTimeout(onDue, Math.max(0, due - performance.now()));
   };
   // The timer usually finds the server's beat answered since it was set, and only sets itself again.
   const onDue = () => {
-    const now = Date.now();
-    if (now - lastSeen >= timing.timeout) return dead("heartbeat timeout");
-    if (now - lastBeat >= ownBeatAfter(timing)) beat();
+    const at = performance.now();
+    if (at - lastSeen >= timing.timeout) return dead("heartbeat timeout");
+    if (at - lastBeat >= ownBeatAfter(timing)) beat();
     arm();
   };
   const stop = () => {
@@ -93,25 +94,25 @@ export function createLiveness(send: (frame: string) => boolean, dead: (reason: 
     start(announced) {
       stop();
       timing = announced;
-      lastSeen = Date.now();
+      lastSeen = performance.now();
       beats = 0;
       // The first beat goes with the hello: a ping, so the latency is known from the start.
       beat();
       arm();
     },
     seen() {
-      lastSeen = Date.now();
+      lastSeen = performance.now();
     },
     pong(ts) {
       if (ts === undefined) {
-        if (timer !== undefined && Date.now() - lastBeat >= timing.interval / 2) beat();
+        if (timer !== undefined && performance.now() - lastBeat >= timing.interval / 2) beat();
         return;
       }
       if (ts === probe) probe = undefined;
-      latency = Date.now() - ts;
+      latency = performance.now() - ts;
     },
     check() {
-      const at = (probe = Date.now());
+      const at = (probe = performance.now());
       ping(at);
       clearTimeout(probeTimer);
       // A live server answers within a round trip; one interval is generous and far shorter than the timeout.
