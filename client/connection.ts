@@ -180,8 +180,8 @@ export function createConnection<C extends ContractTree>(url: string, options: C
     connectionId = hello.connectionId;
     openedAt = Date.now();
     refreshed = false;
+    liveness.start(hello.heartbeat); // before the "open" listeners: one that closes the client stops it
     setState("open", { reason: "connected", transport: socket?.transport });
-    liveness.start(hello.heartbeat);
     subscriptions.resubscribeAll();
     requests.flush();
     if (reconnected) events.emit("reconnect", { attempt });
