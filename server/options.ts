@@ -108,10 +108,17 @@ export interface ResolvedOptions<C, A> extends Required<Omit<ServiceOptions<C, A
   origins: readonly string[] | undefined;
 }
 
-/** Fills every option the caller left out with its default. */
+/**
+ * Fills every option the caller left out with its default.
+ * @throws {RangeError} when `heartbeat.timeout` is not longer than `heartbeat.interval`
+ */
 export function resolveOptions<C, A>(options: ServiceOptions<C, A>): ResolvedOptions<C, A> {
+  const heartbeat = { ...DEFAULT_HEARTBEAT, ...options.heartbeat };
+  if (!(heartbeat.timeout > heartbeat.interval)) {
+    throw new RangeError(`heartbeat.timeout (${heartbeat.timeout}) must be longer than heartbeat.interval (${heartbeat.interval})`);
+  }
   return {
-    heartbeat: { ...DEFAULT_HEARTBEAT, ...options.heartbeat },
+    heartbeat,
     limits: { ...DEFAULT_LIMITS, ...options.limits },
     callTimeout: options.callTimeout ?? 30_000,
     dev: options.dev ?? false,

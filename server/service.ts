@@ -93,6 +93,7 @@ export interface Service<C extends ContractTree, A = unknown> extends Publisher<
 /**
  * Creates the service for a contract and its handlers.
  * @throws {TypeError} when a procedure has no handler
+ * @throws {RangeError} when `heartbeat.timeout` is not longer than `heartbeat.interval`
  * @example const service = createService(contract, handlers, { dev: true })
  */
 export function createService<C extends ContractTree, A = undefined>(
