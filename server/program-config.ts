@@ -108,7 +108,7 @@ const SETTINGS: Setting[] = [
     flag: "log-level", env: "TETHER_LOG_LEVEL", arg: "<level>", help: "debug | info | warn | error | silent (JSON lines on stderr)", shown: () => "warn",
     apply: (c, t) => isLogLevel(t) ? void (c.logLevel = t) : `--log-level must be debug, info, warn, error or silent, not "${t}"`,
   },
-  numeric("heartbeat-interval", "TETHER_HEARTBEAT_INTERVAL", "ms between the server's pings", "heartbeat.interval"),
+  numeric("heartbeat-interval", "TETHER_HEARTBEAT_INTERVAL", "ms between the server's beats", "heartbeat.interval"),
   numeric("heartbeat-timeout", "TETHER_HEARTBEAT_TIMEOUT", "ms of silence before a peer is dropped (close 4000)", "heartbeat.timeout"),
   numeric("max-frame-bytes", "TETHER_MAX_FRAME_BYTES", "longest frame accepted (UTF-16 code units)", "limits.maxFrameBytes", 1, "characters"),
   numeric("max-depth", "TETHER_MAX_DEPTH", "deepest nesting of a frame", "limits.maxDepth", 1, "levels"),
