@@ -9,6 +9,7 @@
  * PUBLISH reached said "absent", the connection is open nowhere.
  * @module
  */
+import type { Logger } from "../log.ts";
 import type { ClientAnswer, ClientCallRelay, RelayedClientCall } from "./broker.ts";
 import { createInstanceRelay, type RelayWaiter } from "./instance-relay.ts";
 import type { RedisPort } from "./redis-port.ts";
@@ -36,8 +37,9 @@ export interface RedisClientCallRelay extends ClientCallRelay {
  * @param prefix the broker's key and channel prefix
  * @param instance this instance's id
  * @param grace milliseconds waited beyond a call's timeout for the holder's answer (`clusterTimeout`)
+ * @param logger the broker's logger (the service's, once the broker started): a run that fails is warned there
  */
-export function redisClientCalls(redis: RedisPort, prefix: string, instance: string, grace: number): RedisClientCallRelay {
+export function redisClientCalls(redis: RedisPort, prefix: string, instance: string, grace: number, logger: () => Logger | undefined): RedisClientCallRelay {
   const relay = createInstanceRelay<CallRequest, CallReply, Pending>(redis, `${prefix}k`, instance);
   /** Calls this instance runs for other instances, by `from:id`, to abort on their cancel. */
   const running = new Map<string, AbortController>();
@@ -61,8 +63,15 @@ export function redisClientCalls(redis: RedisPort, prefix: string, instance: str
           relay.reply(request.from, request.id, { answer: a });
         };
         // A run that fails (it should not: it answers errors) is the asker's INTERNAL at once, not an
-        // unhandled rejection (fatal on Deno) and a wait for the asker's timeout.
-        answer.then(send, () => send({ ok: false, code: "INTERNAL", message: `Client call "${request.call.method}" failed on the instance holding the connection` }));
+        // unhandled rejection (fatal on Deno) and a wait for the asker's timeout; the error is warned here.
+        answer.then(send, (error: unknown) => {
+          const { method } = request.call;
+          logger()?.warn("client call failed on the instance holding the connection", {
+            method,
+            error: error instanceof Error ? error.message || error.name : String(error),
+          });
+          send({ ok: false, code: "INTERNAL", message: `Client call "${method}" failed on the instance holding the connection` });
+        });
       });
     },
     async call(call, signal) {

@@ -149,7 +149,7 @@ export async function createRedisBroker(url: string, options: RedisBrokerOptions
   };
 
   const cluster = redisCluster(port, prefix, presence.instance, options.clusterTimeout ?? 5000);
-  const clientCalls = redisClientCalls(port, prefix, presence.instance, options.clusterTimeout ?? 5000);
+  const clientCalls = redisClientCalls(port, prefix, presence.instance, options.clusterTimeout ?? 5000, () => link.logger);
   return {
     presence,
     cluster,
