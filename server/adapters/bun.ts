@@ -54,6 +54,7 @@ class BunSocketAdapter {
   /** What the upgrade decided until the socket opens (a refused one gets its error and a 4401 / 4403 close), then the connection the core opened on it. */
   private state: PendingUpgrade | Connection<unknown>;
 
+  /** @param pending what the upgrade decided (authentication's result, or its refusal) and the peer address, kept until the socket opens */
   constructor(pending: PendingUpgrade) {
     this.state = pending;
   }
