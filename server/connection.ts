@@ -118,7 +118,7 @@ export class Connection<A = unknown> extends LazyAbort {
   }
 
   /** Whether a connection holds its busy state now (tests); static: a prototype accessor costs each connection a slot on Bun. */
-  static holdsBusyState(conn: Connection<unknown>): boolean {
+  static holdsBusyState<A>(conn: Connection<A>): boolean {
     return conn.#busy !== undefined;
   }
 
@@ -226,7 +226,7 @@ export class Connection<A = unknown> extends LazyAbort {
 
   /** The busy state, allocated on first use. */
   private busy(): BusyState<Outbox> {
-    return (this.#busy ??= newBusyState());
+    return (this.#busy ??= newBusyState<Outbox>());
   }
 
   /** Lets the busy state go once all of it is clear (refusals counted in the current window keep it). */
