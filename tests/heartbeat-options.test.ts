@@ -10,7 +10,9 @@ import { createService, defineContract, procedure } from "../server/mod.ts";
 import { RUNTIME } from "./fixtures/serve.ts";
 
 const contract = defineContract({ echo: procedure({ input: v.string(), output: v.string() }) });
-const create = (heartbeat: { interval?: number; timeout?: number }) => createService(contract, { echo: (s) => s }, { heartbeat });
+/** Heartbeat options as a caller gives them: either field may be left to its default. */
+type Timing = { interval?: number; timeout?: number };
+const create = (heartbeat: Timing) => createService(contract, { echo: (s) => s }, { heartbeat });
 
 describe(`heartbeat options on ${RUNTIME}`, () => {
   it("a timeout equal to or shorter than the interval throws a RangeError naming both", () => {
@@ -22,7 +24,8 @@ describe(`heartbeat options on ${RUNTIME}`, () => {
   });
 
   it("a timeout longer than the interval, or the defaults, are accepted", async () => {
-    for (const heartbeat of [{}, { interval: 1000, timeout: 1001 }, { timeout: 30_000 }]) {
+    const accepted: Timing[] = [{}, { interval: 1000, timeout: 1001 }, { timeout: 30_000 }];
+    for (const heartbeat of accepted) {
       const service = create(heartbeat);
       assert.equal(service.options.heartbeat.timeout > service.options.heartbeat.interval, true);
       await service.close();
