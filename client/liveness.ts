@@ -31,7 +31,7 @@ export function ownBeatAfter({ interval, timeout }: Timing): number {
 
 /** Beats to the server, measures the round trip now and then, and notices when the server has gone silent. */
 export interface Liveness {
-  /** Round-trip time of the last answered ping, in milliseconds. */
+  /** Round-trip time of the last answered ping, in whole milliseconds. */
   latency(): number | undefined;
   /** Starts the watch on the server's timing. */
   start(timing: Timing): void;
@@ -109,7 +109,7 @@ export function createLiveness(send: (frame: string) => boolean, dead: (reason: 
         return;
       }
       if (ts === probe) probe = undefined;
-      latency = performance.now() - ts;
+      latency = Math.round(performance.now() - ts);
     },
     check() {
       const at = (probe = performance.now());
