@@ -66,10 +66,11 @@ export function createLiveness(send: (frame: string) => boolean, dead: (reason: 
   /** The `ts` of the wake-up probe still waiting for its pong. */
   let probe: number | undefined;
 
+  // Whole milliseconds, rounded down: the frame stays short and the latency is never negative.
   const ping = (ts: number) => send(JSON.stringify({ type: "ping", ts }));
   const beat = () => {
     lastBeat = performance.now();
-    if (beats++ % LATENCY_EVERY === 0) ping(lastBeat);
+    if (beats++ % LATENCY_EVERY === 0) ping(Math.floor(lastBeat));
     else send(BEAT);
   };
   const arm = () => {
@@ -112,7 +113,7 @@ export function createLiveness(send: (frame: string) => boolean, dead: (reason: 
       latency = Math.round(performance.now() - ts);
     },
     check() {
-      const at = (probe = performance.now());
+      const at = (probe = Math.floor(performance.now()));
       ping(at);
       clearTimeout(probeTimer);
       // A live server answers within a round trip; one interval is generous and far shorter than the timeout.
