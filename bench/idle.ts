@@ -230,6 +230,13 @@ export interface Section {
   problems: string[];
 }
 
+/** The `--hold-beats=` value (default "answer"); a RangeError for anything but timer, answer or silent. */
+function holdBeatsOf(value: string | undefined): HoldBeats {
+  if (value === undefined) return "answer";
+  if (value === "timer" || value === "answer" || value === "silent") return value;
+  throw new RangeError(`--hold-beats must be timer, answer or silent, not ${JSON.stringify(value)}`);
+}
+
 /**
  * `run.ts --idle[=N]`: N connections (default 20,000; 200 in a smoke run), `--hold=S` seconds
  * (default 60; 1 in a smoke run), `--only=` among the four Tether and raw targets. Diagnostics:
@@ -242,7 +249,7 @@ export async function idleSection(flags: Map<string, string>, smoke: boolean): P
   const holdSeconds = Number(flags.get("hold") ?? (smoke ? 1 : 60));
   const targets = flags.get("only")?.split(",") ?? ["tether-bun", "raw-bun", "tether-deno", "raw-deno"];
   const { results, notes, problems } = await runIdle({ conns, holdSeconds, targets, perGenerator: smoke ? 100 : 5000, settleMs: smoke ? 300 : 1500,
-    beats: (flags.get("hold-beats") ?? "answer") as HoldBeats,
+    beats: holdBeatsOf(flags.get("hold-beats")),
     serverBeats: flags.get("server-beats") !== "off",
   });
   const diagnostics = [flags.has("hold-beats") ? `clients beat: ${flags.get("hold-beats")}` : "", flags.get("server-beats") === "off" ? "the server does not beat" : ""].filter(Boolean);

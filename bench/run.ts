@@ -73,7 +73,8 @@ async function session(target: (typeof TARGETS)[number], scenarios: Scenario[]):
   try {
     for (const scenario of scenarios) {
       const job: GeneratorJob = { scenario, driver: target.driver, port: running.port, pid: running.pid, measureMs, ...sizes };
-      const sample = await runGenerator(job, 120_000, pin.generator);
+      // The memory scenario opens 15,001 connections and reads RSS after four full GCs: twice the time.
+      const sample = await runGenerator(job, scenario === "memory" ? 240_000 : 120_000, pin.generator);
       const line = `${target.id} ${scenario}: ${JSON.stringify(sample)}`;
       console.error(line);
       if (typeof sample.failed === "string") failures.push(line);

@@ -11,7 +11,7 @@
  * - `oneTimeMb`: the intercept, what the first `idle` grew by beyond `idle × value`;
  * - `next`: the second `idle`'s growth / `idle`.
  * (Closing a warm-up batch instead would let the next connections reuse memory the process kept, at no
- * RSS cost: Deno's first 5,000 after one measured half their cost.)
+ * RSS cost: Deno's first 5,000 after one measured 9 KB each against 14 KB for the 5,000 after those.)
  * @module
  */
 import { closeAll, connect, connectMany, type Link, subscribeAll } from "./connect.ts";
