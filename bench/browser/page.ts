@@ -50,25 +50,35 @@ class BlockedWebSocket {
 let call: (() => Promise<unknown>) | undefined;
 let closeLink: (() => void) | undefined;
 
-/** The lines of a long-lived response, awaited one at a time. */
+/**
+ * The lines of a long-lived response, awaited one at a time. Once the response ends or fails, the
+ * pending call and every later one (past the lines already read) reject with why.
+ */
 function lineReader(body: ReadableStream<Uint8Array>): () => Promise<string> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   const lines: string[] = [];
   let rest = "";
+  let failure: Error | undefined;
   let waiter: (() => void) | undefined;
   void (async () => {
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) return;
+      if (done) throw new Error("The streamed response ended");
       const parts = (rest + decoder.decode(value, { stream: true })).split("\n");
       rest = parts.pop()!;
       lines.push(...parts);
       waiter?.();
     }
-  })().catch(() => {});
+  })().catch((error: unknown) => {
+    failure = error instanceof Error ? error : new Error(String(error));
+    waiter?.();
+  });
   return async () => {
-    while (lines.length === 0) await new Promise<void>((resolve) => (waiter = resolve));
+    while (lines.length === 0) {
+      if (failure !== undefined) throw failure;
+      await new Promise<void>((resolve) => (waiter = resolve));
+    }
     return lines.shift()!;
   };
 }
