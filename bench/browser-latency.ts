@@ -22,7 +22,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { type Browser, chromium } from "playwright-core";
 import type { Transport } from "./browser/page.ts";
 import { startWindow } from "./load/meter.ts";
 import { BENCH_DIR, buildNodeTargets, startTarget } from "./process.ts";
@@ -132,13 +132,22 @@ async function measure(browser: Awaited<ReturnType<typeof chromium.launch>>, scr
   }
 }
 
-/** Makes a self-signed certificate for 127.0.0.1 (openssl) for the TLS rows; returns its directory. */
+/**
+ * Makes a self-signed certificate for 127.0.0.1 (openssl) for the TLS rows; returns its directory.
+ * On failure it removes the directory and throws (saying so when openssl is not installed).
+ */
 function makeCertificate(): string {
   const dir = mkdtempSync(join(tmpdir(), "tether-bench-tls-"));
-  execFileSync("openssl", [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
-  ], { stdio: "ignore" });
+  try {
+    execFileSync("openssl", [
+      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+      "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
+    ], { stdio: "ignore" });
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    if ((error as { code?: unknown }).code === "ENOENT") throw new Error("Cannot make the TLS rows' certificate: openssl is not installed (apt-get install openssl)");
+    throw error;
+  }
   process.env.BENCH_TLS_CERT = join(dir, "cert.pem");
   process.env.BENCH_TLS_KEY = join(dir, "key.pem");
   return dir;
@@ -157,17 +166,19 @@ const started = Date.now();
 const nodeFiles = [...new Set(cases.map((c) => targetOf(c.target)).filter((t) => t.runtime === "node").map((t) => t.file))];
 if (nodeFiles.length > 0) await buildNodeTargets(nodeFiles);
 const script = await bundlePage();
-const certificate = cases.some((c) => c.target.startsWith("h2-")) ? makeCertificate() : undefined;
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  // A page fulfilled by interception has no address of its own, so Chromium's local-network
-  // checks would refuse its requests to 127.0.0.1; a deployed page served by the target has none.
-  args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-features=LocalNetworkAccessChecks"],
-});
 const results = new Map<string, Sample[]>();
 const failures: string[] = [];
+let certificate: string | undefined;
+let browser: Browser | undefined;
 try {
+  if (cases.some((c) => c.target.startsWith("h2-"))) certificate = makeCertificate();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // A page fulfilled by interception has no address of its own, so Chromium's local-network
+    // checks would refuse its requests to 127.0.0.1; a deployed page served by the target has none.
+    args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-features=LocalNetworkAccessChecks"],
+  });
   for (let r = 1; r <= repeats; r++) {
     console.error(`== repeat ${r} of ${repeats}`);
     for (const c of cases) {
@@ -196,7 +207,7 @@ try {
     }
   }
 } finally {
-  await browser.close();
+  await browser?.close();
   if (certificate !== undefined) rmSync(certificate, { recursive: true, force: true });
 }
 
