@@ -134,11 +134,10 @@ describe(`Heartbeat over a real ${RUNTIME} server`, () => {
     const loop = watchLoop();
     try {
       await client.ready();
-      assert.equal(client.latency, undefined);
       await until(() => client.latency !== undefined, 2000, "a pong");
       const stall = loop.longest();
       assert.ok(client.latency! >= 0 && client.latency! < 250 + stall, `latency ${client.latency} ms on loopback (longest loop stall ${stall.toFixed(0)} ms)`);
-      // The client keeps the connection alive with its own beats.
+      // The client keeps the connection alive by answering the server's beats.
       await new Promise((r) => setTimeout(r, TIMEOUT * 2));
       assert.equal(client.state, "open");
       assert.equal(await client.api.echo("still here"), "still here");
@@ -158,6 +157,12 @@ describe(`Heartbeat over a real ${RUNTIME} server`, () => {
     try {
       await client.ready();
       const conn = [...answering.connections.values()][0]!;
+      let pings = 0;
+      const send = conn.send.bind(conn);
+      conn.send = (frame) => {
+        if (frame === '{"type":"ping"}') pings++;
+        return send(frame);
+      };
       let longest = 0;
       const until = Date.now() + ownBeatAfter(timing) * 2;
       while (Date.now() < until) {
@@ -166,6 +171,8 @@ describe(`Heartbeat over a real ${RUNTIME} server`, () => {
       }
       const stall = loop.longest();
       assert.ok(longest < INTERVAL * 2 + 2 * stall && longest < ownBeatAfter(timing), `the server heard nothing for ${longest} ms (own beat after ${ownBeatAfter(timing)} ms, longest loop stall ${stall.toFixed(0)} ms)`);
+      // The watch outlasts the server's ping at (interval + timeout) / 2 of silence.
+      assert.equal(pings, 0, "the server pinged a client that answers its beats");
       assert.equal(client.state, "open");
     } finally {
       loop.stop();
