@@ -247,7 +247,7 @@ describe(`HTTP fallback endpoints on ${RUNTIME}: bad input, limits, liveness, sh
       await new Promise((r) => setTimeout(r, 400 * 4));
       assert.deepEqual(states, []);
       assert.equal(client.connectionId, first);
-      assert.notEqual(client.latency, undefined, "the first interval's ping was answered");
+      assert.notEqual(client.latency, undefined, "the ping sent with the hello was answered");
       assert.equal(await client.api.echo("idle"), "idle");
     } finally {
       await stop();
