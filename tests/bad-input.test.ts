@@ -101,7 +101,7 @@ describe(`bad input over raw WebSockets on ${RUNTIME}`, () => {
   });
   it("a negative, fractional or over-long id gets BAD_REQUEST with a null id", async () => {
     const ws = await fresh();
-    for (const id of [-1, 1.5, "x".repeat(65)]) {
+    for (const id of [-1, 1.5, "x".repeat(MAX_ID_LENGTH + 1)]) {
       const e = await errorFor(ws, { type: "call", id, method: "add" });
       assert.equal(e.code, "BAD_REQUEST");
       assert.equal(e.id, null);
@@ -112,9 +112,6 @@ describe(`bad input over raw WebSockets on ${RUNTIME}`, () => {
     assert.equal(e.code, "BAD_REQUEST");
     assert.equal(e.id, 7);
     assert.deepEqual(e.issues[0].path, ["method"]);
-  });
-  it("a method name over 256 characters gets BAD_REQUEST", async () => {
-    assert.equal((await errorFor(await fresh(), { type: "call", id: 1, method: "m".repeat(300) })).code, "BAD_REQUEST");
   });
   it("an id, method name and idempotency key at their protocol limit pass the envelope; one character more gets BAD_REQUEST", async () => {
     const ws = await fresh();
