@@ -147,7 +147,8 @@ export async function runIdle(o: IdleOptions): Promise<{ results: IdleResult[]; 
       await pause(o.holdSeconds * 1000);
       const seconds = (performance.now() - wall) / 1000;
       const cpuTo = cpuSplitOf(target.pid);
-      const cpu = (cpuTo.user + cpuTo.system - cpuFrom.user - cpuFrom.system) / seconds;
+      // Each part's difference first: no ticks in the window gives exactly 0, never a rounding below it.
+      const cpu = ((cpuTo.user - cpuFrom.user) + (cpuTo.system - cpuFrom.system)) / seconds;
       const generatorCpu = (generators.reduce((sum, g) => sum + cpuSecondsOf(g.pid), 0) - generatorsFrom) / seconds;
       for (const g of generators) release(g);
       const outs = await Promise.all(generators.map((g) => g.result(60_000)));
