@@ -7,7 +7,7 @@
  * pings are answered by Bun's client itself. Several of these run at once so no single process holds every socket.
  * @module
  */
-import { BEAT as SERVER_BEAT, DEFAULT_HEARTBEAT } from "../../server/heartbeat.ts";
+import { BEAT as SERVER_BEAT, DEFAULT_TIMING as DEFAULT_HEARTBEAT } from "../../shared/heartbeat.ts";
 import { ownBeatAfter } from "../../client/liveness.ts";
 import { closeAll, connect, type Link, subscribeAll } from "./connect.ts";
 import type { Driver } from "./drivers.ts";
