@@ -21,7 +21,7 @@ export interface IdleOptions {
   conns: number;
   /** Seconds the server's CPU is measured over while they are held. @default 60 (1 in a smoke run) */
   holdSeconds: number;
-  /** Target ids. @default tether-bun, raw-bun, tether-deno, raw-deno */
+  /** Target ids. @default tether-bun, raw-bun, raw-bun-beat, tether-deno, raw-deno */
   targets: string[];
   /** Sockets per load-generator process. @default 5000 */
   perGenerator: number;
@@ -194,6 +194,21 @@ export function idleGoals(results: IdleResult[]): { goal: string; target: string
   return out;
 }
 
+/**
+ * Each Tether target beside its runtime's floor (targets.ts `idleFloor`: the raw echo with the same
+ * heartbeat frames and nothing else), where both were held: what Tether adds to the heartbeat's own cost.
+ */
+function floorLines(results: IdleResult[]): string[] {
+  const specOf = (r: IdleResult) => TARGETS.find((t) => t.id === r.target)!;
+  const lines: string[] = [];
+  for (const r of results.filter((x) => specOf(x).kind === "tether")) {
+    const floor = results.find((x) => specOf(x).idleFloor === true && specOf(x).runtime === specOf(r).runtime);
+    if (floor === undefined || floor.cpuPercent <= 0) continue;
+    lines.push(`${specOf(r).label}: **${(r.cpuPercent / floor.cpuPercent).toFixed(2)}×** the CPU of ${specOf(floor).label} (the same heartbeat frames on a server that does nothing else).`);
+  }
+  return lines.length === 0 ? [] : ["", ...lines];
+}
+
 /** Connections lost while held, with their close codes: `0`, or `120 (4000: 100, 1006: 20)`. */
 function lostText(r: IdleResult): string {
   const codes = Object.entries(r.closeCodes).map(([code, n]) => `${code}: ${n}`).join(", ");
@@ -220,6 +235,7 @@ export function idleMarkdown(results: IdleResult[], notes: string[]): string {
     "| Goal | Tether | Actual | Met |",
     "| --- | --- | --- | --- |",
     ...idleGoals(results).map((g) => `| ${g.goal} | ${g.target} | ${g.actual} | ${g.met ? "yes" : "**no**"} |`),
+    ...floorLines(results),
   ];
   return lines.join("\n");
 }
@@ -240,7 +256,7 @@ function holdBeatsOf(value: string | undefined): HoldBeats {
 
 /**
  * `run.ts --idle[=N]`: N connections (default 20,000; 200 in a smoke run), `--hold=S` seconds
- * (default 60; 1 in a smoke run), `--only=` among the four Tether and raw targets. Diagnostics:
+ * (default 60; 1 in a smoke run), `--only=` among the Tether and raw targets (raw-bun-beat: the floor). Diagnostics:
  * `--hold-beats=timer|answer|silent` (how the hold clients beat), `--server-beats=off` (Tether's
  * server sends no beat while held).
  */
@@ -248,7 +264,7 @@ export async function idleSection(flags: Map<string, string>, smoke: boolean): P
   const asked = flags.get("idle");
   const conns = asked === undefined || asked === "true" ? (smoke ? 200 : 20_000) : Number(asked);
   const holdSeconds = Number(flags.get("hold") ?? (smoke ? 1 : 60));
-  const targets = flags.get("only")?.split(",") ?? ["tether-bun", "raw-bun", "tether-deno", "raw-deno"];
+  const targets = flags.get("only")?.split(",") ?? ["tether-bun", "raw-bun", "raw-bun-beat", "tether-deno", "raw-deno"];
   const { results, notes, problems } = await runIdle({ conns, holdSeconds, targets, perGenerator: smoke ? 100 : 5000, settleMs: smoke ? 300 : 1500,
     beats: holdBeatsOf(flags.get("hold-beats")),
     serverBeats: flags.get("server-beats") !== "off",

@@ -24,12 +24,15 @@ export interface Target {
   file: string;
   /** Left out of a default run, measured when named (`--only=`) or with `--http` (the HTTP transports). */
   optIn?: boolean;
+  /** Held only by the idle scenario, as its floor (the same heartbeat frames on a server that does nothing else): never in the default set or `--http`. */
+  idleFloor?: boolean;
 }
 
 /** Every target, in table order. */
 export const TARGETS: Target[] = [
   { id: "tether-bun", label: "Tether on Bun", kind: "tether", runtime: "bun", driver: "tether", limit: "raw-bun", file: "tether.ts" },
   { id: "raw-bun", label: "raw Bun.serve echo", kind: "raw", runtime: "bun", driver: "raw", limit: "raw-bun", file: "raw-bun.ts" },
+  { id: "raw-bun-beat", label: "raw Bun.serve echo + heartbeat", kind: "raw", runtime: "bun", driver: "raw-beat", limit: "raw-bun", file: "raw-bun-beat.ts", idleFloor: true },
   { id: "tether-deno", label: "Tether on Deno", kind: "tether", runtime: "deno", driver: "tether", limit: "raw-deno", file: "tether.ts" },
   { id: "raw-deno", label: "raw Deno.upgradeWebSocket echo", kind: "raw", runtime: "deno", driver: "raw", limit: "raw-deno", file: "raw-deno.ts" },
   { id: "socketio-bun", label: "Socket.IO 4.8 on Bun", kind: "peer", runtime: "bun", driver: "socketio", limit: "raw-bun", file: "socketio.ts" },

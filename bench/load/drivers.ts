@@ -9,7 +9,7 @@ import { LATENCY_EVERY } from "../../client/liveness.ts";
 import { PollingSocket } from "./polling-socket.ts";
 
 /** The wire protocol a target speaks. */
-export type DriverName = "tether" | "tether-http" | "raw" | "socketio" | "socketio-polling" | "trpc";
+export type DriverName = "tether" | "tether-http" | "raw" | "raw-beat" | "socketio" | "socketio-polling" | "trpc";
 
 /** The call payload every target echoes. */
 export const PAYLOAD = { text: "hello, benchmark", n: 42, ok: true };
@@ -52,6 +52,11 @@ export interface Driver {
 
 const message = (seq: number) => `{"seq":${seq},"text":${TEXT}}`;
 
+/** Tether's client's heartbeat frame on its `tick`th interval: a latency `ping` every `LATENCY_EVERY`th, else a beat. */
+function tetherBeat(tick: number): string {
+  return tick % LATENCY_EVERY === 0 ? `{"type":"ping","ts":${Date.now()}}` : '{"type":"pong"}';
+}
+
 const tether: Driver = {
   url: (port) => `ws://127.0.0.1:${port}/ws`,
   protocol: "tether.v1",
@@ -72,7 +77,7 @@ const tether: Driver = {
     send('{"type":"pong"}');
     return true;
   },
-  beat: (tick) => (tick % LATENCY_EVERY === 0 ? `{"type":"ping","ts":${Date.now()}}` : '{"type":"pong"}'),
+  beat: tetherBeat,
 };
 
 const raw: Driver = {
@@ -86,6 +91,9 @@ const raw: Driver = {
   publish: (_id, seq) => `{"pub":${message(seq)}}`,
   control: () => false,
 };
+
+// The raw echo with Tether's heartbeat frames (targets/raw-bun-beat.ts): beats, pings and pongs as Tether's.
+const rawBeat: Driver = { ...raw, control: tether.control, beat: tetherBeat };
 
 // Engine.IO v4 packet types: 0 open, 2 ping, 3 pong, 4 message; Socket.IO: 0 connect, 2 event, 3 ack.
 const socketio: Driver = {
@@ -127,7 +135,7 @@ const trpc: Driver = {
 };
 
 /** Every driver by name. */
-export const DRIVERS: Record<DriverName, Driver> = { tether, "tether-http": tetherHttp, raw, socketio, "socketio-polling": socketioPolling, trpc };
+export const DRIVERS: Record<DriverName, Driver> = { tether, "tether-http": tetherHttp, raw, "raw-beat": rawBeat, socketio, "socketio-polling": socketioPolling, trpc };
 
 /** The `seq` of a fan-out message frame, or -1 when the frame carries none. */
 export function seqOf(frame: string): number {
