@@ -1,14 +1,14 @@
 /**
  * Hold: one load generator's share of the idle scenario (bench/idle.ts). Opens `idle` connections,
  * subscribes each to `feed` (a batch at a time), prints `HOLDING <n>` and then keeps each connection's
- * heartbeat exactly as the protocol's own client does, until it receives SIGUSR1: for Tether, a beat
- * (a latency ping first and every 6th: `Driver.beat`) with the hello and then as the answer to each
- * server beat (client/liveness.ts), and the server's pings are answered; the runtimes' protocol
- * pings are answered by Bun's client itself. Several of these run at once so no single process holds every socket.
+ * heartbeat exactly as the protocol's own client does, until it receives SIGUSR1: for Tether, the
+ * client's own liveness watch (client/liveness.ts `createLiveness`: a latency ping with the hello and
+ * every 6th beat, a beat in answer to each server beat), and the server's pings are answered; the
+ * runtimes' protocol pings are answered by Bun's client itself. Several of these run at once so no single process holds every socket.
  * @module
  */
 import { BEAT as SERVER_BEAT, DEFAULT_TIMING as DEFAULT_HEARTBEAT } from "../../shared/heartbeat.ts";
-import { ownBeatAfter } from "../../client/liveness.ts";
+import { createLiveness, type Liveness } from "../../client/liveness.ts";
 import { closeAll, connect, type Link, subscribeAll } from "./connect.ts";
 import type { Driver } from "./drivers.ts";
 
@@ -44,41 +44,36 @@ async function patientConnect(driver: Driver, port: number): Promise<Link> {
   }
 }
 
-/** Runs the scenario; `lost` counts connections the server closed while they were held. */
+/** The `ts` of a pong answering a ping (`{"type":"pong","ts":N}`), or undefined for the server's beat. */
+function tsOf(frame: string): number | undefined {
+  return frame === SERVER_BEAT ? undefined : Number(/"ts":(\d+)/.exec(frame)?.[1]);
+}
+
+/** Runs the scenario; `lost` counts connections the server closed, or whose client found it dead, while they were held. */
 export async function hold(driver: Driver, o: HoldOptions) {
   let pings = 0;
   let beats = 0;
+  /** Links whose client declared the server dead (Tether's client would reconnect): lost too. */
+  const dead = new Set<Link>();
   /** Stops each link's beat timer. */
   const stops: (() => void)[] = [];
-  const interval = DEFAULT_HEARTBEAT.interval;
   const mode = o.beats ?? "answer";
-  /** Per link (by its send function): its beats so far and when it last sent one. */
-  const beaters = new Map<(frame: string) => void, { tick: number; sentAt: number }>();
-  const beatOnce = (send: (frame: string) => void, state: { tick: number; sentAt: number }) => {
-    send(driver.beat!(state.tick++));
-    state.sentAt = Date.now();
-    beats++;
-  };
+  /** Per link (by its send function): Tether's own client liveness, in the `answer` mode. */
+  const livenesses = new Map<(frame: string) => void, Liveness>();
   /** Starts a link's heartbeat as its client would on the hello (the targets run the default heartbeat). */
   const beating = (link: Link): Link => {
     if (driver.beat === undefined || mode === "silent") return link;
-    const state = { tick: 0, sentAt: Date.now() };
-    if (mode === "answer") (beaters.set(link.send, state), beatOnce(link.send, state));
+    const send = (frame: string) => (link.send(frame), beats++, true);
     if (mode === "timer") {
-      const timer = setInterval(() => !link.closed && beatOnce(link.send, state), interval);
+      let tick = 0;
+      const timer = setInterval(() => !link.closed && send(driver.beat!(tick++)), DEFAULT_HEARTBEAT.interval);
       stops.push(() => clearInterval(timer));
       return link;
     }
-    // As the client: one timer, due `ownBeatAfter` after the last beat; it usually finds a beat sent since.
-    const own = ownBeatAfter(DEFAULT_HEARTBEAT);
-    let timer: ReturnType<typeof setTimeout>;
-    const arm = () => (timer = setTimeout(() => {
-      if (link.closed) return;
-      if (Date.now() - state.sentAt >= own) beatOnce(link.send, state);
-      arm();
-    }, Math.max(0, state.sentAt + own - Date.now())));
-    arm();
-    stops.push(() => clearTimeout(timer));
+    const liveness = createLiveness(send, () => (dead.add(link), link.ws.close()));
+    liveness.start(DEFAULT_HEARTBEAT);
+    livenesses.set(link.send, liveness);
+    stops.push(() => liveness.stop());
     return link;
   };
   const counting: Driver = {
@@ -86,8 +81,11 @@ export async function hold(driver: Driver, o: HoldOptions) {
     control(frame, send) {
       const answered = driver.control(frame, send);
       if (answered) pings++;
-      const state = frame === SERVER_BEAT ? beaters.get(send) : undefined;
-      if (state !== undefined && Date.now() - state.sentAt >= interval / 2) beatOnce(send, state);
+      const liveness = livenesses.get(send);
+      if (liveness !== undefined) {
+        liveness.seen();
+        if (frame.startsWith('{"type":"pong"')) liveness.pong(tsOf(frame));
+      }
       return answered;
     },
   };
@@ -110,7 +108,10 @@ export async function hold(driver: Driver, o: HoldOptions) {
   const used = process.cpuUsage(held);
   const disconnected = links.filter((link) => link.closed).length;
   const closeCodes: Record<string, number> = {};
-  for (const link of links) if (link.closeCode !== undefined) closeCodes[link.closeCode] = (closeCodes[link.closeCode] ?? 0) + 1;
+  for (const link of links) {
+    const code = dead.has(link) ? "client: heartbeat timeout" : link.closeCode;
+    if (code !== undefined) closeCodes[code] = (closeCodes[code] ?? 0) + 1;
+  }
   for (const stop of stops) stop();
   closeAll(links);
   const setup = process.cpuUsage(started);
@@ -119,7 +120,7 @@ export async function hold(driver: Driver, o: HoldOptions) {
     pings,
     beats,
     lost: disconnected,
-    // How the server closed the ones it closed: close code -> count.
+    // How the ones lost were closed: the server's close code, or the client's verdict -> count.
     closeCodes: JSON.stringify(closeCodes),
     errors: 0,
     // Fractions of one core while holding, and the CPU seconds spent opening and subscribing.
