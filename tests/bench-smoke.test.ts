@@ -68,8 +68,9 @@ describe(`benchmark smoke run (${RUNTIME} share)`, () => {
     }
   });
 
-  const pair = RUNTIME === "bun" ? ["tether-bun", "raw-bun"] : ["tether-deno", "raw-deno"];
-  it(`--idle: ${pair.join(" and ")} each hold every idle subscribed connection, from two load generators, and report CPU and RSS`, () => {
+  // raw-bun-beat: the floor (the raw echo with Tether's heartbeat frames), whose clients beat as Tether's do.
+  const pair = RUNTIME === "bun" ? ["tether-bun", "raw-bun", "raw-bun-beat"] : ["tether-deno", "raw-deno"];
+  it(`--idle: ${pair.join(", ")} each hold every idle subscribed connection, from two load generators, and report CPU and RSS`, () => {
     const figures = smoke("--idle", `--only=${pair.join(",")}`).filter((f) => f.metric === "idle");
     for (const target of pair) {
       const figure = figures.find((f) => f.target === target);
@@ -80,6 +81,8 @@ describe(`benchmark smoke run (${RUNTIME} share)`, () => {
       assert.ok(Number(figure.cpuPercent) >= 0, `${target} measured no CPU`);
       const system = Number(figure.systemPercent);
       assert.ok(system >= 0 && system <= Number(figure.cpuPercent), `${target} system CPU ${figure.systemPercent}% is not between 0 and its CPU ${figure.cpuPercent}%`);
+      // Tether's client (and the floor's, which beats as it does) sends its first beat, a latency ping, with the hello.
+      if (target !== "raw-bun" && target !== "raw-deno") assert.ok(Number(figure.beats) >= figure.conns, `${target}'s clients sent ${figure.beats} beats for ${figure.conns} connections`);
     }
   });
 
