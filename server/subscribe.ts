@@ -23,7 +23,8 @@ import { errorFrame, simpleErrorFrame } from "./error-frame.ts";
 import { inOrder, PendingRequest } from "./requests.ts";
 import type { Core } from "./core.ts";
 import { removeSubscription, trackPresence, validate } from "./subscriptions.ts";
-import { channelOf, eventFrame } from "./topics.ts";
+import { eventFrame } from "./event-frame.ts";
+import { channelOf } from "./topics.ts";
 
 type Subscribe = v.InferOutput<typeof SubscribeFrame>;
 

@@ -1,12 +1,12 @@
 /**
  * Local fan-out: which connections of this instance subscribe to which topic instance, and the
- * delivery loop that sends one serialized frame to all of them.
+ * delivery loop that sends one serialized frame (event-frame.ts) to all of them.
  * @module
  */
-import { decode, encode, frameOf } from "../shared/codec.ts";
 import type { WireFrame } from "../shared/binary-frame.ts";
 import type { BrokerMessage } from "./broker/broker.ts";
 import type { Connection } from "./connection.ts";
+import { eventFrame } from "./event-frame.ts";
 import type { Target } from "./handlers.ts";
 import { inNativeChannel, RoomChannels } from "./room-channels.ts";
 import type { RoomRegistry } from "./rooms.ts";
@@ -21,18 +21,6 @@ export type NativePublish = (channel: string, frame: WireFrame) => boolean;
 /** The channel name of a topic instance: the topic, a colon, the canonical params key. */
 export function channelOf(topic: string, key: string): string {
   return `${topic}:${key}`;
-}
-
-/**
- * The event frame of a broker message: one frame for every subscriber, and for history replay. A
- * message holding binary values (base64 in the broker) becomes a binary frame carrying their bytes.
- */
-export function eventFrame(message: BrokerMessage): WireFrame {
-  const fields = { type: "event", topic: message.topic, key: message.key, offset: message.offset, data: message.data };
-  const text = JSON.stringify(fields);
-  // Binary annotations are written `["custom",`; a string holding those characters only costs a re-encode.
-  if (message.data.meta === undefined || !text.includes('["custom",')) return text;
-  return frameOf(() => JSON.stringify({ ...fields, data: encode(decode(message.data)) }));
 }
 
 /** Subscribers of every topic instance on this instance, and the fan-out over them. */
