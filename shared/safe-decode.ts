@@ -1,11 +1,12 @@
 /**
  * Checks on untrusted payloads before superjson or a handler sees them: superjson metadata must have
  * the exact shape PROTOCOL.md section 2 specifies (the shape superjson's own encoder writes), with
- * every annotation pointing at a JSON value of the right form, and objects may not carry a
- * `__proto__` key.
+ * every annotation pointing at a JSON value of the right form, and no path naming a key that could
+ * reach a prototype (forbidden-keys.ts, which also checks whole frames).
  * @module
  */
 import type { Payload } from "./codec.ts";
+import { FORBIDDEN_KEYS } from "./forbidden-keys.ts";
 import { BINARY_KINDS } from "./payload-encode.ts";
 
 /** Bounds on superjson metadata accepted from a peer. */
@@ -37,9 +38,6 @@ interface Budget {
 
 /** The JSON strings a `number` annotation may hold. */
 const SPECIAL_NUMBERS: ReadonlySet<unknown> = new Set(["NaN", "Infinity", "-Infinity", "-0"]);
-
-/** Path keys that could reach a prototype if a setter followed them. */
-const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
 
 /** `Date.prototype.toISOString()`'s output: four-digit or signed six-digit year, milliseconds, `Z`. */
 const ISO_DATE = /^(?:\d{4}|[+-]\d{6})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -200,38 +198,6 @@ function binaryProblem(elementSize: number, value: unknown, attachments: readonl
 function isoRoundTrips(text: string): boolean {
   const time = Date.parse(text);
   return !Number.isNaN(time) && new Date(time).toISOString() === text;
-}
-
-/**
- * The first object key named `__proto__`, `constructor` or `prototype` anywhere in a parsed frame,
- * or undefined. Such keys are inert after JSON.parse, but a handler copying the object
- * (`Object.assign`, a deep merge) could reach a prototype through them, and superjson refuses to
- * encode them (so echoing one back would fail), so frames holding them are refused up front.
- * `text` is the raw frame: the walk only runs when it contains one of the words or a `\u` escape
- * (which could spell one), so ordinary frames pay two substring searches.
- */
-export function forbiddenKey(text: string, value: unknown): string | undefined {
-  // Each of the three words contains "to": most frames pay one search for it and one for `\u`.
-  const word = text.includes("to") && (text.includes("__proto__") || text.includes("constructor") || text.includes("prototype"));
-  if (!word && !text.includes("\\u")) return undefined;
-  return walk(value);
-}
-
-function walk(value: unknown): string | undefined {
-  if (typeof value !== "object" || value === null) return undefined;
-  if (Array.isArray(value)) {
-    for (const item of value) {
-      const found = walk(item);
-      if (found !== undefined) return found;
-    }
-    return undefined;
-  }
-  for (const key of Object.keys(value)) {
-    if (FORBIDDEN_KEYS.has(key)) return key;
-    const found = walk((value as Record<string, unknown>)[key]);
-    if (found !== undefined) return found;
-  }
-  return undefined;
 }
 
 /**
