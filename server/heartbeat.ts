@@ -35,15 +35,20 @@ const SWEEP_FRACTION = 20;
  * Liveness for every connection with one timer: it sweeps about every `min(interval, timeout / 20)`
  * ms (an exact fraction of the interval), closes (4000) the connections silent for longer than the
  * timeout, pings (once per silence) a connection silent for longer than {@link Heartbeat.pingAfter},
- * and beats one slice of the connections: each connection once per interval, spread over the sweeps
- * (a beat is a write per socket, about 10 µs of server CPU on loopback: 20,000 at once would stall the
- * event loop for some 200 ms). A silent peer is closed between `timeout` and `timeout × 1.05` ms
- * after its last frame (plus the event loop's delay), not up to a whole interval late.
+ * and beats the connections a slice at a time: each connection once per interval, spread over the
+ * sweeps (a beat is a write per socket, about 10 µs of server CPU on loopback: 20,000 at once would
+ * stall the event loop for some 200 ms). The slices take their turns by the clock, not by the count of
+ * sweeps: a sweep that runs late (an overloaded event loop) also beats the slices whose turn came
+ * meanwhile, so beats stay one interval apart, late by at most the sweep's own delay. A silent peer
+ * is closed between `timeout` and `timeout × 1.05` ms after its last frame (plus the event loop's
+ * delay), not up to a whole interval late.
  */
 export class Heartbeat<A = unknown> {
   private timer: ReturnType<typeof setInterval> | undefined;
-  /** Sweeps since the timer started: sweep `n` beats slice `n % slices`. */
-  private sweeps = 0;
+  /** When the schedule started (`Date.now()` ms): turn `n` (from 1) falls at `origin + n × period` and beats slice `(n - 1) % slices`. */
+  private origin = 0;
+  /** The turns beaten so far since {@link Heartbeat.origin}. */
+  private turns = 0;
   /** Sockets that joined a native beat channel: the next one joins slice `joined % slices`. */
   private joined = 0;
   /** The `lastSeen` of each connection when it was last pinged: one ping per silence, no work per received frame. */
@@ -93,10 +98,14 @@ export class Heartbeat<A = unknown> {
     this.start();
   }
 
-  /** Starts sweeping if it is not already. */
-  start(): void {
+  /**
+   * Starts sweeping if it is not already.
+   * @param now when the beat schedule starts, in `Date.now()` ms (a test passes its own clock)
+   */
+  start(now: number = Date.now()): void {
     if (this.timer !== undefined) return;
-    this.sweeps = 0;
+    this.origin = now;
+    this.turns = 0;
     this.timer = setInterval(() => this.sweep(Date.now()), this.period);
   }
 
@@ -106,10 +115,11 @@ export class Heartbeat<A = unknown> {
     this.timer = undefined;
   }
 
-  /** One pass: close the silent, ping the long quiet, beat this sweep's slice. */
+  /** One pass: close the silent, ping the long quiet, beat the slices whose turn came since the last pass. */
   sweep(now: number): void {
     const slices = this.slices;
-    const slice = this.sweeps++ % slices;
+    const { first, count } = this.dueSlices(now);
+    const due = (slice: number) => (slice - first + slices) % slices < count;
     const native = this.nativeBeat;
     const { timeout } = this.options;
     const pingAfter = this.pingAfter;
@@ -124,9 +134,29 @@ export class Heartbeat<A = unknown> {
       } else if (silent > pingAfter && this.pinged.get(conn) !== conn.lastSeen) {
         this.pinged.set(conn, conn.lastSeen);
         conn.send(PING);
-      } else if ((native === undefined || conn.socket.subscribe === undefined) && place % slices === slice) conn.send(BEAT);
+      } else if ((native === undefined || conn.socket.subscribe === undefined) && due(place % slices)) conn.send(BEAT);
       place++;
     }
-    native?.(beatChannel(slice), BEAT);
+    if (native !== undefined) for (let i = 0; i < count; i++) native(beatChannel((first + i) % slices), BEAT);
+  }
+
+  /**
+   * The slices to beat at `now`: `count` of them from slice `first` on (modulo the slices), one per
+   * turn that fell since the last sweep, each slice at most once (a sweep a whole interval late beats
+   * everyone once, not twice), and the schedule moves on to `now`.
+   */
+  private dueSlices(now: number): { first: number; count: number } {
+    const period = this.period;
+    // Rounded, not floored: an interval timer may fire a millisecond early, and the period is fractional.
+    let turn = Math.round((now - this.origin) / period);
+    if (turn < this.turns) {
+      // The wall clock was stepped back: the schedule goes on from here, not from the old origin.
+      this.origin = now - this.turns * period;
+      turn = this.turns;
+    }
+    const first = this.turns % this.slices;
+    const count = Math.min(turn - this.turns, this.slices);
+    this.turns = turn;
+    return { first, count };
   }
 }

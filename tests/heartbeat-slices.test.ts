@@ -1,7 +1,8 @@
 /**
  * The heartbeat's sweep over fake connections (no server): each connection gets one beat per
  * interval, spread over the sweeps of the interval instead of one burst, by a native channel per
- * slice where sockets have one; silent connections are pinged once per silence, then closed.
+ * slice where sockets have one, on the clock's schedule however late the sweeps run; silent
+ * connections are pinged once per silence, then closed.
  * @module
  */
 import { describe, it } from "node:test";
@@ -43,9 +44,11 @@ describe("heartbeat sweep", () => {
     const heartbeat = new Heartbeat(TIMING, connections as unknown as Map<string, Connection>);
     assert.equal(heartbeat.slices, 5);
     assert.equal(heartbeat.period, 200);
+    heartbeat.start(0);
+    heartbeat.stop();
     for (let i = 0; i < 50; i++) connections.set(String(i), fake(String(i), 0, false));
     const perSweep: number[] = [];
-    for (let sweep = 0; sweep < heartbeat.slices; sweep++) {
+    for (let sweep = 1; sweep <= heartbeat.slices; sweep++) {
       const before = [...connections.values()].reduce((n, c) => n + c.sent.length, 0);
       // Every connection keeps talking: only beats go out.
       for (const conn of connections.values()) conn.lastSeen = sweep * heartbeat.period;
@@ -61,13 +64,14 @@ describe("heartbeat sweep", () => {
     const heartbeat = new Heartbeat(TIMING, connections as unknown as Map<string, Connection>);
     const published: string[] = [];
     heartbeat.nativeBeat = (channel) => void published.push(channel);
+    heartbeat.start(0);
     for (let i = 0; i < 10; i++) {
       const conn = fake(String(i), 0, true);
       connections.set(conn.id, conn);
       heartbeat.watch(conn as unknown as Connection);
     }
     heartbeat.stop();
-    for (let sweep = 0; sweep < heartbeat.slices * 2; sweep++) heartbeat.sweep(0);
+    for (let sweep = 1; sweep <= heartbeat.slices * 2; sweep++) heartbeat.sweep(sweep * heartbeat.period);
     assert.equal(new Set(published).size, heartbeat.slices);
     assert.deepEqual(published.slice(0, heartbeat.slices), published.slice(heartbeat.slices));
     for (const conn of connections.values()) {
@@ -75,6 +79,86 @@ describe("heartbeat sweep", () => {
       assert.equal(published.filter((c) => c === conn.channels[0]).length, 2, `connection ${conn.id} beaten twice in two intervals`);
       assert.deepEqual(conn.sent, [], "no beat from JavaScript to a socket with a native channel");
     }
+  });
+
+  it("a sweep timer late every time still beats each connection about once per interval: each sweep also beats the slices whose turn came meanwhile (regression: beats came slices × (period + lateness) apart)", () => {
+    const connections = new Map<string, FakeConnection>();
+    const heartbeat = new Heartbeat(TIMING, connections as unknown as Map<string, Connection>);
+    let clock = 0;
+    const beats = new Map<string, number[]>();
+    const beaten = (key: string) => void beats.set(key, [...(beats.get(key) ?? []), clock]);
+    const perSweep: string[][] = [];
+    heartbeat.nativeBeat = (channel) => (beaten(channel), void perSweep.at(-1)!.push(channel));
+    heartbeat.start(0);
+    // Half the sockets have native channels (Bun's), half not (HTTP fallback sessions): the sweep beats those itself.
+    for (let i = 0; i < 20; i++) {
+      const conn = fake(String(i), 0, i % 2 === 0);
+      conn.send = (frame) => void (conn.sent.push(frame), beaten(conn.id));
+      connections.set(conn.id, conn);
+      heartbeat.watch(conn as unknown as Connection);
+    }
+    heartbeat.stop();
+    // The timer fires 60% of a period late each time, and the next one is due a period after it ran.
+    const lateness = heartbeat.period * 0.6;
+    const span = TIMING.interval * 10;
+    while (clock + heartbeat.period + lateness <= span) {
+      clock += heartbeat.period + lateness;
+      for (const conn of connections.values()) conn.lastSeen = clock;
+      perSweep.push([]);
+      heartbeat.sweep(clock);
+    }
+    const keys = [...connections.values()].map((c) => c.channels[0] ?? c.id);
+    assert.equal(new Set(keys).size, heartbeat.slices + 10, "a channel per slice, and the 10 sockets without one");
+    for (const key of new Set(keys)) {
+      const times = beats.get(key) ?? [];
+      assert.ok(times.length >= 9 && times.length <= 10, `${key}: ${times.length} beats in ${span / TIMING.interval} intervals`);
+      const gaps = times.slice(1).map((t, i) => t - times[i]!);
+      for (const gap of gaps) {
+        assert.ok(Math.abs(gap - TIMING.interval) <= lateness + heartbeat.period, `${key}: beats ${gap} ms apart (interval ${TIMING.interval}, each sweep ${lateness} ms late)`);
+      }
+    }
+    for (const channels of perSweep) assert.equal(new Set(channels).size, channels.length, "no channel published twice in one sweep");
+  });
+
+  it("a sweep more than an interval late beats every connection once, not once per turn it missed, and the next sweep one slice again", () => {
+    const connections = new Map<string, FakeConnection>();
+    const heartbeat = new Heartbeat(TIMING, connections as unknown as Map<string, Connection>);
+    const published: string[] = [];
+    heartbeat.nativeBeat = (channel) => void published.push(channel);
+    heartbeat.start(0);
+    for (let i = 0; i < 20; i++) {
+      const conn = fake(String(i), 0, i % 2 === 0);
+      connections.set(conn.id, conn);
+      heartbeat.watch(conn as unknown as Connection);
+    }
+    heartbeat.stop();
+    const late = TIMING.interval * 2.5;
+    // Every connection keeps talking: only beats go out.
+    for (const conn of connections.values()) conn.lastSeen = late;
+    heartbeat.sweep(late);
+    assert.deepEqual([...published].sort(), [...new Set(published)].sort());
+    assert.equal(published.length, heartbeat.slices);
+    for (const conn of connections.values()) assert.equal(conn.sent.length, conn.channels.length === 0 ? 1 : 0, `connection ${conn.id}`);
+    published.length = 0;
+    heartbeat.sweep(late + heartbeat.period);
+    assert.equal(published.length, 1);
+    // The 10 sockets without a channel sit at every other place: 2 of them in the next slice.
+    assert.equal([...connections.values()].reduce((n, c) => n + c.sent.length, 0), 10 + 2);
+  });
+
+  it("a wall clock stepped back does not stop the beats: the schedule goes on from the new time", () => {
+    const connections = new Map<string, FakeConnection>();
+    const heartbeat = new Heartbeat(TIMING, connections as unknown as Map<string, Connection>);
+    const published: string[] = [];
+    heartbeat.nativeBeat = (channel) => void published.push(channel);
+    heartbeat.start(0);
+    heartbeat.stop();
+    heartbeat.sweep(heartbeat.period);
+    const back = -TIMING.interval * 100;
+    heartbeat.sweep(back);
+    for (let sweep = 1; sweep <= heartbeat.slices; sweep++) heartbeat.sweep(back + sweep * heartbeat.period);
+    assert.equal(published.length, 1 + heartbeat.slices);
+    assert.equal(new Set(published).size, heartbeat.slices);
   });
 
   it("pings a connection once when it is silent for (interval + timeout) / 2, and closes it with 4000 after the timeout", () => {
