@@ -39,9 +39,9 @@ const SWEEP_FRACTION = 20;
  * sweeps (a beat is a write per socket, about 10 µs of server CPU on loopback: 20,000 at once would
  * stall the event loop for some 200 ms). The slices take their turns by the clock, not by the count of
  * sweeps: a sweep that runs late (an overloaded event loop) also beats the slices whose turn came
- * meanwhile, so beats stay one interval apart, late by at most the sweep's own delay. A silent peer
- * is closed between `timeout` and `timeout × 1.05` ms after its last frame (plus the event loop's
- * delay), not up to a whole interval late.
+ * meanwhile, so beats stay about one interval apart (late by at most the sweep's own delay, early by
+ * at most half a period). A silent peer is closed between `timeout` and `timeout × 1.05` ms after
+ * its last frame (plus the event loop's delay), not up to a whole interval late.
  */
 export class Heartbeat<A = unknown> {
   private timer: ReturnType<typeof setInterval> | undefined;
