@@ -38,6 +38,25 @@ function fake(id: string, now: number, native: boolean): FakeConnection {
 
 const TIMING = { interval: 1000, timeout: 4000 };
 
+/**
+ * A heartbeat over `count` fake connections, a native channel for those where `native(i)`, its
+ * schedule started at 0 and its timer stopped: the test drives `sweep(now)` itself.
+ */
+function sweeping(count: number, native: (i: number) => boolean) {
+  const connections = new Map<string, FakeConnection>();
+  const heartbeat = new Heartbeat(TIMING, connections as unknown as Map<string, Connection>);
+  const published: string[] = [];
+  heartbeat.nativeBeat = (channel) => void published.push(channel);
+  heartbeat.start(0);
+  for (let i = 0; i < count; i++) {
+    const conn = fake(String(i), 0, native(i));
+    connections.set(conn.id, conn);
+    heartbeat.watch(conn as unknown as Connection);
+  }
+  heartbeat.stop();
+  return { connections, heartbeat, published };
+}
+
 describe("heartbeat sweep", () => {
   it("beats each connection once per interval, a slice of them per sweep (no burst to every socket at once)", () => {
     const connections = new Map<string, FakeConnection>();
@@ -60,17 +79,7 @@ describe("heartbeat sweep", () => {
   });
 
   it("with native channels, each socket joins one slice's channel and each sweep publishes one channel", () => {
-    const connections = new Map<string, FakeConnection>();
-    const heartbeat = new Heartbeat(TIMING, connections as unknown as Map<string, Connection>);
-    const published: string[] = [];
-    heartbeat.nativeBeat = (channel) => void published.push(channel);
-    heartbeat.start(0);
-    for (let i = 0; i < 10; i++) {
-      const conn = fake(String(i), 0, true);
-      connections.set(conn.id, conn);
-      heartbeat.watch(conn as unknown as Connection);
-    }
-    heartbeat.stop();
+    const { connections, heartbeat, published } = sweeping(10, () => true);
     for (let sweep = 1; sweep <= heartbeat.slices * 2; sweep++) heartbeat.sweep(sweep * heartbeat.period);
     assert.equal(new Set(published).size, heartbeat.slices);
     assert.deepEqual(published.slice(0, heartbeat.slices), published.slice(heartbeat.slices));
@@ -82,22 +91,14 @@ describe("heartbeat sweep", () => {
   });
 
   it("a sweep timer late every time still beats each connection about once per interval: each sweep also beats the slices whose turn came meanwhile (regression: beats came slices × (period + lateness) apart)", () => {
-    const connections = new Map<string, FakeConnection>();
-    const heartbeat = new Heartbeat(TIMING, connections as unknown as Map<string, Connection>);
+    // Half the sockets have native channels (Bun's), half not (HTTP fallback sessions): the sweep beats those itself.
+    const { connections, heartbeat } = sweeping(20, (i) => i % 2 === 0);
     let clock = 0;
     const beats = new Map<string, number[]>();
     const beaten = (key: string) => void beats.set(key, [...(beats.get(key) ?? []), clock]);
     const perSweep: string[][] = [];
     heartbeat.nativeBeat = (channel) => (beaten(channel), void perSweep.at(-1)!.push(channel));
-    heartbeat.start(0);
-    // Half the sockets have native channels (Bun's), half not (HTTP fallback sessions): the sweep beats those itself.
-    for (let i = 0; i < 20; i++) {
-      const conn = fake(String(i), 0, i % 2 === 0);
-      conn.send = (frame) => void (conn.sent.push(frame), beaten(conn.id));
-      connections.set(conn.id, conn);
-      heartbeat.watch(conn as unknown as Connection);
-    }
-    heartbeat.stop();
+    for (const conn of connections.values()) conn.send = (frame) => void (conn.sent.push(frame), beaten(conn.id));
     // The timer fires 60% of a period late each time, and the next one is due a period after it ran.
     const lateness = heartbeat.period * 0.6;
     const span = TIMING.interval * 10;
@@ -121,17 +122,7 @@ describe("heartbeat sweep", () => {
   });
 
   it("a sweep more than an interval late beats every connection once, not once per turn it missed, and the next sweep one slice again", () => {
-    const connections = new Map<string, FakeConnection>();
-    const heartbeat = new Heartbeat(TIMING, connections as unknown as Map<string, Connection>);
-    const published: string[] = [];
-    heartbeat.nativeBeat = (channel) => void published.push(channel);
-    heartbeat.start(0);
-    for (let i = 0; i < 20; i++) {
-      const conn = fake(String(i), 0, i % 2 === 0);
-      connections.set(conn.id, conn);
-      heartbeat.watch(conn as unknown as Connection);
-    }
-    heartbeat.stop();
+    const { connections, heartbeat, published } = sweeping(20, (i) => i % 2 === 0);
     const late = TIMING.interval * 2.5;
     // Every connection keeps talking: only beats go out.
     for (const conn of connections.values()) conn.lastSeen = late;
@@ -147,12 +138,7 @@ describe("heartbeat sweep", () => {
   });
 
   it("a wall clock stepped back does not stop the beats: the schedule goes on from the new time", () => {
-    const connections = new Map<string, FakeConnection>();
-    const heartbeat = new Heartbeat(TIMING, connections as unknown as Map<string, Connection>);
-    const published: string[] = [];
-    heartbeat.nativeBeat = (channel) => void published.push(channel);
-    heartbeat.start(0);
-    heartbeat.stop();
+    const { heartbeat, published } = sweeping(0, () => true);
     heartbeat.sweep(heartbeat.period);
     const back = -TIMING.interval * 100;
     heartbeat.sweep(back);
