@@ -13,7 +13,7 @@
 import process from "node:process";
 import * as v from "valibot";
 import { createService, defineContract, procedure } from "../server/mod.ts";
-import type { Socket } from "../server/connection.ts";
+import type { Socket } from "../server/socket.ts";
 
 const Payload = v.object({ text: v.string(), n: v.number(), ok: v.boolean() });
 const service = createService(defineContract({ echo: procedure({ input: Payload, output: Payload }) }), { echo: (input) => input }, {

@@ -9,7 +9,6 @@ import type { WireFrame } from "../shared/binary-frame.ts";
 import { CloseCode } from "../shared/close-codes.ts";
 import { encode, frameOf } from "../shared/codec.ts";
 import type { ContractTree } from "../shared/contract.ts";
-import type { RpcError } from "../shared/errors.ts";
 import { createConnection } from "./connection.ts";
 import { type ClientEvents, type ConnectionState, createEventListeners } from "./events.ts";
 import type { ClientOptions } from "./options.ts";
@@ -17,12 +16,7 @@ import { type ClientApi, createProxy } from "./proxy.ts";
 import type { RequestOptions } from "./requests.ts";
 
 export type { ClientEvents, ConnectionState, StateChange, TransportKind } from "./events.ts";
-
-/**
- * A call's outcome without throwing (the `.safe` form); `E` is the procedure's `CallError`: narrow
- * `error.code` to get a declared error's `data` typed.
- */
-export type Result<T, E = RpcError> = { ok: true; data: T } | { ok: false; error: E };
+export type { Result } from "./proxy.ts";
 
 /** A connected (or connecting) client. */
 export interface Client<C extends ContractTree> {

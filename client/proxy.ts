@@ -15,7 +15,6 @@ import type {
   TopicPresence,
 } from "../shared/contract-types.ts";
 import type { RpcError } from "../shared/errors.ts";
-import type { Result } from "./client.ts";
 import type { CallOptions } from "./options.ts";
 import type { SubscriptionHandle, SubscriptionHandlers } from "./subscription.ts";
 
@@ -24,6 +23,12 @@ import type { SubscriptionHandle, SubscriptionHandlers } from "./subscription.ts
  * @internal
  */
 type Args<In, Rest> = undefined extends In ? [input?: In, ...rest: Rest[]] : [input: In, ...rest: Rest[]];
+
+/**
+ * A call's outcome without throwing (the `.safe` form); `E` is the procedure's `CallError`: narrow
+ * `error.code` to get a declared error's `data` typed.
+ */
+export type Result<T, E = RpcError> = { ok: true; data: T } | { ok: false; error: E };
 
 /** A procedure on the client: call it, or call `.safe` for a result union instead of a throw. */
 export interface ProcedureClient<P extends AnyProcedure> {

@@ -7,7 +7,7 @@
 import { decode, type Payload, topicKey } from "../shared/codec.ts";
 import type { ClusterRelay } from "./broker/broker.ts";
 import type { Connection } from "./connection.ts";
-import type { Target } from "./handlers.ts";
+import type { Target } from "./target.ts";
 import type { PresenceTracker } from "./presence.ts";
 import type { RoomRegistry } from "./rooms.ts";
 import { channelOf } from "./topics.ts";

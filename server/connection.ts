@@ -6,13 +6,10 @@ import type { WireFrame } from "../shared/binary-frame.ts";
 import { CloseCode } from "../shared/protocol.ts";
 import { type BusyState, isClear, newBusyState } from "./busy-state.ts";
 import { LazyAbort } from "./lazy-abort.ts";
-import type { FlowControl, Outbox } from "./outbox.ts";
+import type { Outbox } from "./outbox.ts";
 import { fitReason, type Socket } from "./socket.ts";
 import { SubscriptionMap } from "./subscription-map.ts";
 import { turnNow } from "./turn-clock.ts";
-
-export type { Subscription } from "./subscription-map.ts";
-export type { SendResult, Socket } from "./socket.ts";
 
 /** Milliseconds of a rate-limit refusal window: more than `rateBurst` refusals within one closes the socket with 1008. */
 export const REFUSAL_WINDOW = 1000;
@@ -21,8 +18,8 @@ export const REFUSAL_WINDOW = 1000;
 export interface ConnectionShared {
   /** Token bucket: refill per second and burst size. */
   rate: { perSecond: number; burst: number };
-  /** The service's backpressure control. */
-  flow: FlowControl | undefined;
+  /** The service's backpressure control (flow-control.ts): sends a frame, or queues it while the socket is backed up. */
+  flow: { send(conn: Connection, frame: WireFrame): boolean } | undefined;
   /** The service's server-to-client calls, for `ctx.client`. */
   clientCalls: { caller(connectionId: string): unknown } | undefined;
 }
@@ -65,7 +62,7 @@ export class Connection<A = unknown> extends LazyAbort {
   }
 
   /** The service's backpressure control. */
-  get flow(): FlowControl | undefined {
+  get flow(): ConnectionShared["flow"] {
     return this.shared.flow;
   }
 

@@ -4,7 +4,8 @@
  */
 import { RpcError } from "../shared/errors.ts";
 import type { Connection } from "./connection.ts";
-import type { Context, Publisher, Target } from "./handlers.ts";
+import type { Context, Publisher } from "./handlers.ts";
+import type { Target } from "./target.ts";
 import type { RoomRegistry } from "./rooms.ts";
 
 /** A handler's view of its connection; one per call or subscription. */

@@ -7,7 +7,8 @@
 import { type AnyProcedure, type AnyTopic, type ContractTree, flattenContract, isTopic } from "../shared/contract.ts";
 import type { Broker } from "./broker/broker.ts";
 import type { ClientCalls } from "./client-calls.ts";
-import type { Handlers, Middleware, Publisher, Target, TopicHooks } from "./handlers.ts";
+import type { Handlers, Middleware, Publisher, TopicHooks } from "./handlers.ts";
+import type { Target } from "./target.ts";
 import type { IdempotencyCache } from "./idempotency.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";

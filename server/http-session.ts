@@ -5,7 +5,7 @@
  * @module
  */
 import { fromLine, toLine, type WireFrame } from "../shared/binary-frame.ts";
-import type { SendResult, Socket } from "./connection.ts";
+import type { SendResult, Socket } from "./socket.ts";
 
 const encoder = new TextEncoder();
 

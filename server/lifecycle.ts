@@ -13,7 +13,7 @@ import { CallContext } from "./context.ts";
 import type { Core } from "./core.ts";
 import { simpleErrorFrame } from "./error-frame.ts";
 import type { Heartbeat } from "./heartbeat.ts";
-import type { FlowControl } from "./outbox.ts";
+import type { FlowControl } from "./flow-control.ts";
 import { unsubscribeAll } from "./subscriptions.ts";
 
 /** Stands for the connection id in the hello frame serialized once (lifecycle's constructor). */

@@ -8,7 +8,7 @@ import type { AnyTopic } from "../shared/contract.ts";
 import type { Connection } from "./connection.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
-import { FlowControl } from "./outbox.ts";
+import { FlowControl } from "./flow-control.ts";
 import type { RoomRegistry } from "./rooms.ts";
 import { TopicRegistry } from "./topics.ts";
 

@@ -11,7 +11,8 @@ export { createService, type Service } from "./service.ts";
 export type { ClientCallOptions, ClientCaller, ClientProcedureCaller } from "./client-calls.ts";
 export { type Cluster, type ClusterConnection, ClusterTimeoutError, type Selector } from "./cluster.ts";
 export { type CloseInfo, DEFAULT_LIMITS, type ServiceOptions } from "./options.ts";
-export type { Context, Handlers, Middleware, MiddlewareCall, PresenceEntry, ProcedureContext, ProcedureHandler, Publisher, Target, TopicHooks } from "./handlers.ts";
+export type { Context, Handlers, Middleware, MiddlewareCall, PresenceEntry, ProcedureContext, ProcedureHandler, Publisher, TopicHooks } from "./handlers.ts";
+export type { Target } from "./target.ts";
 export type {
   Broker,
   BrokerMessage,

@@ -9,7 +9,8 @@ import { encode, topicKey } from "../shared/codec.ts";
 import type { AnyTopic, ContractTree } from "../shared/contract.ts";
 import { RpcError } from "../shared/errors.ts";
 import type { Broker, BrokerMessage } from "./broker/broker.ts";
-import type { Publisher, Target } from "./handlers.ts";
+import type { Publisher } from "./handlers.ts";
+import type { Target } from "./target.ts";
 import type { Metrics } from "./metrics.ts";
 import { channelOf } from "./topics.ts";
 

@@ -8,7 +8,7 @@ import { CloseCode } from "../shared/protocol.ts";
 import type { Broker } from "./broker/broker.ts";
 import type { Connection } from "./connection.ts";
 import type { Heartbeat } from "./heartbeat.ts";
-import type { FlowControl } from "./outbox.ts";
+import type { FlowControl } from "./flow-control.ts";
 import type { PresenceTracker } from "./presence.ts";
 
 /** Milliseconds `close()` waits for close handshakes at least, even when in-flight calls used the whole grace period (never more than `shutdownGrace`). */

@@ -7,7 +7,7 @@ import type { WireFrame } from "../shared/binary-frame.ts";
 import type { BrokerMessage } from "./broker/broker.ts";
 import type { Connection } from "./connection.ts";
 import { eventFrame } from "./event-frame.ts";
-import type { Target } from "./handlers.ts";
+import type { Target } from "./target.ts";
 import { inNativeChannel, RoomChannels } from "./room-channels.ts";
 import type { RoomRegistry } from "./rooms.ts";
 
@@ -36,7 +36,7 @@ export class TopicRegistry {
   nativePublish: NativePublish | undefined;
   /** Native channels of rooms (publishes to one room), created on first use. */
   private readonly roomChannels: RoomChannels;
-  /** Backed-up connections (outbox.ts): left out of native channels, served one by one meanwhile. */
+  /** Backed-up connections (flow-control.ts): left out of native channels, served one by one meanwhile. */
   slow: ReadonlySet<Connection> = EMPTY;
   /** Told when native publish reported backpressure, to look at that channel's subscribers. */
   onBackpressure: (conn: Connection) => void = () => {};

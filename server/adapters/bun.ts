@@ -8,7 +8,8 @@ import { oneMessage, SplitFrame, type WireFrame } from "../../shared/binary-fram
 import type { ContractTree } from "../../shared/contract.ts";
 import type { RpcError } from "../../shared/errors.ts";
 import { SUBPROTOCOL } from "../../shared/protocol.ts";
-import type { Connection, SendResult } from "../connection.ts";
+import type { Connection } from "../connection.ts";
+import type { SendResult } from "../socket.ts";
 import type { HeartbeatOptions } from "../heartbeat.ts";
 import { type Route, routeRequest } from "../http.ts";
 import { OVERSIZE_CLOSE_FACTOR } from "../options.ts";
@@ -190,7 +191,7 @@ export function serveBun<C extends ContractTree, A>(service: Service<C, A>, opti
       sendPings: true,
       // Frames a bit over our limit still reach the core, which answers PAYLOAD_TOO_LARGE; far over, Bun closes 1009.
       maxPayloadLength: limits.maxFrameBytes * OVERSIZE_CLOSE_FACTOR,
-      // The core applies slow-consumer policies past maxBufferedBytes (outbox.ts); this hard cap at twice that
+      // The core applies slow-consumer policies past maxBufferedBytes (flow-control.ts); this hard cap at twice that
       // is a safety net: a socket past it is closed rather than silently skipped by native publish.
       backpressureLimit: maxBufferedBytes * 2,
       closeOnBackpressureLimit: true,

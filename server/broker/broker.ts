@@ -5,7 +5,7 @@
  */
 import type { Payload } from "../../shared/codec.ts";
 import type { HistoryOptions } from "../../shared/contract.ts";
-import type { Target } from "../handlers.ts";
+import type { Target } from "../target.ts";
 import type { SharedOutcomes } from "../idempotency.ts";
 import type { Logger } from "../log.ts";
 
