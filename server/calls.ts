@@ -196,7 +196,7 @@ class RunningCall<A> extends LazyAbort {
    * should the wall clock step back.
    */
   private done(outcome: string): void {
-    this.core.metrics.call(this.method, outcome, Math.max(0, Date.now() - this.started) / 1000);
+    this.core.metrics.call(this.method, outcome, Math.max(0, performance.now() - this.started) / 1000);
   }
 }
 

@@ -38,7 +38,7 @@ export class Connection<A = unknown> extends LazyAbort {
   readonly id: string;
   /** Live subscriptions by channel (`topic:key`). */
   readonly subscriptions: SubscriptionMap = new SubscriptionMap();
-  /** Timestamp (ms) of the last frame received; the heartbeat sweep reads it. */
+  /** When the last frame was received (`performance.now()` ms, turn-clock.ts); the heartbeat sweep reads it. */
   lastSeen: number = turnNow();
   #busy: BusyState<Outbox> | undefined;
   private tokens: number;

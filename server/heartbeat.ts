@@ -7,6 +7,7 @@
  */
 import { BEAT, DEFAULT_TIMING } from "../shared/heartbeat.ts";
 import { CloseCode } from "../shared/protocol.ts";
+import { BeatSchedule, slicesOf } from "./beat-schedule.ts";
 import type { Connection } from "./connection.ts";
 
 /** Heartbeat timing, announced to clients in the hello frame. */
@@ -28,9 +29,6 @@ function beatChannel(slice: number): string {
   return `\u0000beat${slice}`;
 }
 
-/** A sweep's share of the timeout: a silent peer is closed at most this fraction of the timeout late (plus timer delay). */
-const SWEEP_FRACTION = 20;
-
 /**
  * Liveness for every connection with one timer: it sweeps about every `min(interval, timeout / 20)`
  * ms (an exact fraction of the interval), closes (4000) the connections silent for longer than the
@@ -45,10 +43,8 @@ const SWEEP_FRACTION = 20;
  */
 export class Heartbeat<A = unknown> {
   private timer: ReturnType<typeof setInterval> | undefined;
-  /** When the schedule started (`Date.now()` ms): turn `n` (from 1) falls at `origin + n × period` and beats slice `(n - 1) % slices`. */
-  private origin = 0;
-  /** The turns beaten so far since {@link Heartbeat.origin}. */
-  private turns = 0;
+  /** Which slices each sweep beats (beat-schedule.ts). */
+  private readonly schedule: BeatSchedule;
   /** Sockets that joined a native beat channel: the next one joins slice `joined % slices`. */
   private joined = 0;
   /** The `lastSeen` of each connection when it was last pinged: one ping per silence, no work per received frame. */
@@ -65,17 +61,20 @@ export class Heartbeat<A = unknown> {
    * @param connections the live connections, read at each sweep
    * @param release frees what a dead connection holds, without waiting for the runtime's close event
    *   (a close handshake with a half-open peer never completes, so that event may come late or never)
+   * @param clock the monotonic clock in ms that `lastSeen` is read on (tests pass their own). @default performance.now
    */
   constructor(
     readonly options: HeartbeatOptions,
     private readonly connections: ReadonlyMap<string, Connection<A>>,
     private readonly release: (conn: Connection<A>) => void = () => {},
-  ) {}
+    private readonly clock: () => number = () => performance.now(),
+  ) {
+    this.schedule = new BeatSchedule(this.slices, this.period);
+  }
 
   /** Sweeps per interval, each beating one slice of the connections. */
   get slices(): number {
-    const { interval, timeout } = this.options;
-    return Math.ceil(interval / Math.max(1, Math.min(interval, timeout / SWEEP_FRACTION)));
+    return slicesOf(this.options);
   }
 
   /** Milliseconds between sweeps: at most `min(interval, timeout / 20)`, and a whole fraction of the interval. */
@@ -98,15 +97,11 @@ export class Heartbeat<A = unknown> {
     this.start();
   }
 
-  /**
-   * Starts sweeping if it is not already.
-   * @param now when the beat schedule starts, in `Date.now()` ms (a test passes its own clock)
-   */
-  start(now: number = Date.now()): void {
+  /** Starts sweeping if it is not already. */
+  start(): void {
     if (this.timer !== undefined) return;
-    this.origin = now;
-    this.turns = 0;
-    this.timer = setInterval(() => this.sweep(Date.now()), this.period);
+    this.schedule.start(this.clock());
+    this.timer = setInterval(() => this.sweep(this.clock()), this.period);
   }
 
   /** Stops sweeping (called when the last connection closes, and on shutdown). */
@@ -118,7 +113,7 @@ export class Heartbeat<A = unknown> {
   /** One pass: close the silent, ping the long quiet, beat the slices whose turn came since the last pass. */
   sweep(now: number): void {
     const slices = this.slices;
-    const { first, count } = this.dueSlices(now);
+    const { first, count } = this.schedule.due(now);
     const due = (slice: number) => (slice - first + slices) % slices < count;
     const native = this.nativeBeat;
     const { timeout } = this.options;
@@ -138,25 +133,5 @@ export class Heartbeat<A = unknown> {
       place++;
     }
     if (native !== undefined) for (let i = 0; i < count; i++) native(beatChannel((first + i) % slices), BEAT);
-  }
-
-  /**
-   * The slices to beat at `now`: `count` of them from slice `first` on (modulo the slices), one per
-   * turn that fell since the last sweep, each slice at most once (a sweep a whole interval late beats
-   * everyone once, not twice), and the schedule moves on to `now`.
-   */
-  private dueSlices(now: number): { first: number; count: number } {
-    const period = this.period;
-    // Rounded, not floored: an interval timer may fire a millisecond early, and the period is fractional.
-    let turn = Math.round((now - this.origin) / period);
-    if (turn < this.turns) {
-      // The wall clock was stepped back: the schedule goes on from here, not from the old origin.
-      this.origin = now - this.turns * period;
-      turn = this.turns;
-    }
-    const first = this.turns % this.slices;
-    const count = Math.min(turn - this.turns, this.slices);
-    this.turns = turn;
-    return { first, count };
   }
 }

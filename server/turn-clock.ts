@@ -1,5 +1,7 @@
 /**
- * The wall clock read once per turn of the event loop rather than once per received message.
+ * The monotonic clock (`performance.now()`, ms) read once per turn of the event loop rather than once
+ * per received message. Monotonic: liveness and rate limits measure durations, and a wall clock
+ * stepped back or forward (NTP, a VM resumed) must neither hide a dead peer nor close every live one.
  * A clock read costs 0.1-0.4 µs on a virtual machine, and Deno hands a turn several messages at
  * once (about 8 per turn under the RPC throughput load): they share one read.
  * @module
@@ -14,13 +16,13 @@ function forget(): void {
 }
 
 /**
- * `Date.now()` as first read in the current turn: every message handled in one turn sees the
+ * `performance.now()` as first read in the current turn: every message handled in one turn sees the
  * time the turn started (later ones of the turn did wait that long to be read). Code that loops
  * synchronously sees one time for the whole loop.
  */
 export function turnNow(): number {
   if (turnStart === undefined) {
-    turnStart = Date.now();
+    turnStart = performance.now();
     queueMicrotask(forget);
   }
   return turnStart;

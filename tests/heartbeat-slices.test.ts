@@ -38,16 +38,21 @@ function fake(id: string, now: number, native: boolean): FakeConnection {
 
 const TIMING = { interval: 1000, timeout: 4000 };
 
+/** A heartbeat over these connections on a clock that reads 0: its schedule starts at 0 when it starts. */
+function heartbeatAtZero(connections: Map<string, FakeConnection>): Heartbeat {
+  return new Heartbeat(TIMING, connections as unknown as Map<string, Connection>, undefined, () => 0);
+}
+
 /**
  * A heartbeat over `count` fake connections, a native channel for those where `native(i)`, its
  * schedule started at 0 and its timer stopped: the test drives `sweep(now)` itself.
  */
 function sweeping(count: number, native: (i: number) => boolean) {
   const connections = new Map<string, FakeConnection>();
-  const heartbeat = new Heartbeat(TIMING, connections as unknown as Map<string, Connection>);
+  const heartbeat = heartbeatAtZero(connections);
   const published: string[] = [];
   heartbeat.nativeBeat = (channel) => void published.push(channel);
-  heartbeat.start(0);
+  heartbeat.start();
   for (let i = 0; i < count; i++) {
     const conn = fake(String(i), 0, native(i));
     connections.set(conn.id, conn);
@@ -60,10 +65,10 @@ function sweeping(count: number, native: (i: number) => boolean) {
 describe("heartbeat sweep", () => {
   it("beats each connection once per interval, a slice of them per sweep (no burst to every socket at once)", () => {
     const connections = new Map<string, FakeConnection>();
-    const heartbeat = new Heartbeat(TIMING, connections as unknown as Map<string, Connection>);
+    const heartbeat = heartbeatAtZero(connections);
     assert.equal(heartbeat.slices, 5);
     assert.equal(heartbeat.period, 200);
-    heartbeat.start(0);
+    heartbeat.start();
     heartbeat.stop();
     for (let i = 0; i < 50; i++) connections.set(String(i), fake(String(i), 0, false));
     const perSweep: number[] = [];
@@ -135,16 +140,6 @@ describe("heartbeat sweep", () => {
     assert.equal(published.length, 1);
     // The 10 sockets without a channel sit at every other place: 2 of them in the next slice.
     assert.equal([...connections.values()].reduce((n, c) => n + c.sent.length, 0), 10 + 2);
-  });
-
-  it("a wall clock stepped back does not stop the beats: the schedule goes on from the new time", () => {
-    const { heartbeat, published } = sweeping(0, () => true);
-    heartbeat.sweep(heartbeat.period);
-    const back = -TIMING.interval * 100;
-    heartbeat.sweep(back);
-    for (let sweep = 1; sweep <= heartbeat.slices; sweep++) heartbeat.sweep(back + sweep * heartbeat.period);
-    assert.equal(published.length, 1 + heartbeat.slices);
-    assert.equal(new Set(published).size, heartbeat.slices);
   });
 
   it("pings a connection once when it is silent for (interval + timeout) / 2, and closes it with 4000 after the timeout", () => {
