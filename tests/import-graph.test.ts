@@ -13,8 +13,8 @@ import { fileURLToPath } from "node:url";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const DIRS = ["server", "client", "shared", "codegen", "app", "conformance"];
 const ENTRIES = ["mod.ts", "server.ts"];
-/** `import … from "./x.ts"`, `export … from "./x.ts"`, `import("./x.ts")`: relative specifiers only. */
-const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*)["'](\.{1,2}\/[^"']+)["']/g;
+/** `import … from "./x.ts"`, `export … from "./x.ts"`, `import "./x.ts"`, `import("./x.ts")`: relative specifiers only. */
+const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(?\s*)["'](\.{1,2}\/[^"']+)["']/g;
 
 /** Every .ts file of the package, relative to the repository root. */
 function sources(): string[] {
