@@ -47,7 +47,8 @@ const only = flags.get("only")?.split(",");
 const scenarioFilter = flags.get("scenarios")?.split(",");
 /** Whether a scenario runs (all of them unless `--scenarios=` names some). */
 const runs = (scenario: Scenario) => scenarioFilter === undefined || scenarioFilter.includes(scenario);
-const targets = TARGETS.filter((t) => only === undefined ? !t.idleFloor && (!t.optIn || flags.has("http")) : only.includes(t.id));
+// The idle scenario's floor is never driven by the default set, even when named.
+const targets = TARGETS.filter((t) => !t.idleFloor && (only === undefined ? !t.optIn || flags.has("http") : only.includes(t.id)));
 if (targets.length === 0) throw new RangeError(`No target matches --only=${flags.get("only")}; ids: ${TARGETS.map((t) => t.id).join(", ")}`);
 
 /** Scenario sizes: the issue's in a full run, small ones in a smoke run. */
@@ -108,7 +109,7 @@ for (let r = 1; r <= repeats; r++) {
 const bundles = only === undefined || flags.has("bundle") ? await measureBundles() : [];
 // One run for every figure: the idle scenario after the default set, on the targets it knows (raw Bun with its floor).
 const holds = ["tether-bun", "raw-bun", "raw-bun-beat", "tether-deno", "raw-deno"]
-  .filter((id) => targets.some((t) => t.id === (id === "raw-bun-beat" ? "raw-bun" : id)));
+  .filter((id) => targets.some((t) => t.id === (id === "raw-bun-beat" ? "raw-bun" : id)) || only?.includes(id));
 const idle = flags.has("with-idle") && holds.length > 0 ? await (await import("./idle.ts")).idleSection(idleFlags(), smoke) : undefined;
 
 /** The idle section's flags: `--with-idle`'s count (if given) and the targets of this run it can hold. */

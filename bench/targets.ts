@@ -24,7 +24,7 @@ export interface Target {
   file: string;
   /** Left out of a default run, measured when named (`--only=`) or with `--http` (the HTTP transports). */
   optIn?: boolean;
-  /** Held only by the idle scenario, as its floor (the same heartbeat frames on a server that does nothing else): never in the default set or `--http`. */
+  /** Held only by the idle scenario, as its floor (the same heartbeat frames on a server that does nothing else): never driven by the default set, even when named. */
   idleFloor?: boolean;
 }
 

@@ -82,7 +82,11 @@ describe(`benchmark smoke run (${RUNTIME} share)`, () => {
       const system = Number(figure.systemPercent);
       assert.ok(system >= 0 && system <= Number(figure.cpuPercent), `${target} system CPU ${figure.systemPercent}% is not between 0 and its CPU ${figure.cpuPercent}%`);
       // Tether's client (and the floor's, which beats as it does) sends its first beat, a latency ping, with the hello.
-      if (target !== "raw-bun" && target !== "raw-deno") assert.ok(Number(figure.beats) >= figure.conns, `${target}'s clients sent ${figure.beats} beats for ${figure.conns} connections`);
+      if (target !== "raw-bun" && target !== "raw-deno") {
+        assert.ok(Number(figure.beats) >= figure.conns, `${target}'s clients sent ${figure.beats} beats for ${figure.conns} connections`);
+        // …and the server answered each with its pong.
+        assert.ok(Number(figure.pings) >= figure.conns, `${target} answered ${figure.pings} heartbeat frames for ${figure.conns} connections`);
+      }
     }
   });
 

@@ -8,7 +8,7 @@
  * @module
  */
 import { BEAT as SERVER_BEAT, DEFAULT_TIMING as DEFAULT_HEARTBEAT } from "../../shared/heartbeat.ts";
-import { createLiveness, type Liveness } from "../../client/liveness.ts";
+import { createLiveness, type Liveness, type Timing } from "../../client/liveness.ts";
 import { closeAll, connect, type Link, subscribeAll } from "./connect.ts";
 import type { Driver } from "./drivers.ts";
 
@@ -60,7 +60,9 @@ export async function hold(driver: Driver, o: HoldOptions) {
   const mode = o.beats ?? "answer";
   /** Per link (by its send function): Tether's own client liveness, in the `answer` mode. */
   const livenesses = new Map<(frame: string) => void, Liveness>();
-  /** Starts a link's heartbeat as its client would on the hello (the targets run the default heartbeat). */
+  /** The heartbeat timing the target announced in its hello (every link of a target gets the same); the default where there is no hello. */
+  let timing: Timing = DEFAULT_HEARTBEAT;
+  /** Starts a link's heartbeat as its client would on the hello, on the announced timing. */
   const beating = (link: Link): Link => {
     if (driver.beat === undefined || mode === "silent") return link;
     const send = (frame: string) => (link.send(frame), beats++, true);
@@ -71,13 +73,17 @@ export async function hold(driver: Driver, o: HoldOptions) {
       return link;
     }
     const liveness = createLiveness(send, () => (dead.add(link), link.ws.close()));
-    liveness.start(DEFAULT_HEARTBEAT);
+    liveness.start(timing);
     livenesses.set(link.send, liveness);
     stops.push(() => liveness.stop());
     return link;
   };
   const counting: Driver = {
     ...driver,
+    ready(frame, open) {
+      if (frame.startsWith('{"type":"hello"')) timing = (JSON.parse(frame) as { heartbeat?: Timing }).heartbeat ?? timing;
+      return driver.ready(frame, open);
+    },
     control(frame, send) {
       const answered = driver.control(frame, send);
       if (answered) pings++;
@@ -106,7 +112,8 @@ export async function hold(driver: Driver, o: HoldOptions) {
   });
   const seconds = (performance.now() - wall) / 1000;
   const used = process.cpuUsage(held);
-  const disconnected = links.filter((link) => link.closed).length;
+  // A link its client declared dead is lost even while its close handshake with a hung server is pending.
+  const disconnected = links.filter((link) => link.closed || dead.has(link)).length;
   const closeCodes: Record<string, number> = {};
   for (const link of links) {
     const code = dead.has(link) ? "client: heartbeat timeout" : link.closeCode;
