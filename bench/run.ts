@@ -49,7 +49,12 @@ const scenarioFilter = flags.get("scenarios")?.split(",");
 const runs = (scenario: Scenario) => scenarioFilter === undefined || scenarioFilter.includes(scenario);
 // The idle scenario's floor is never driven by the default set, even when named.
 const targets = TARGETS.filter((t) => !t.idleFloor && (only === undefined ? !t.optIn || flags.has("http") : only.includes(t.id)));
-if (targets.length === 0) throw new RangeError(`No target matches --only=${flags.get("only")}; ids: ${TARGETS.map((t) => t.id).join(", ")}`);
+if (targets.length === 0) {
+  const floors = TARGETS.filter((t) => t.idleFloor && only?.includes(t.id)).map((t) => t.id);
+  throw new RangeError(floors.length > 0
+    ? `${floors.join(", ")}: held only by the idle scenario; run it with --idle`
+    : `No target matches --only=${flags.get("only")}; ids: ${TARGETS.map((t) => t.id).join(", ")}`);
+}
 
 /** Scenario sizes: the issue's in a full run, small ones in a smoke run. */
 const sizes = smoke
