@@ -191,12 +191,12 @@ class RunningCall<A> extends LazyAbort {
   }
 
   /**
-   * Counts the call with its latency, to the millisecond: from the wall clock its frame's turn read
-   * (turn-clock.ts) to one read here, so a call costs one clock read rather than two. Clamped at 0
-   * should the wall clock step back.
+   * Counts the call with its latency on the monotonic clock: from its frame's turn read (turn-clock.ts)
+   * to one read here, so a call costs one clock read rather than two (never negative: the clock only
+   * moves on).
    */
   private done(outcome: string): void {
-    this.core.metrics.call(this.method, outcome, Math.max(0, performance.now() - this.started) / 1000);
+    this.core.metrics.call(this.method, outcome, (performance.now() - this.started) / 1000);
   }
 }
 
